@@ -1,0 +1,53 @@
+"""Gunicorn settings, taken from pandora_v1's config.json.
+
+    PANDORA_V1_CONFIG=path/to/config.json gunicorn -c gunicorn.conf.py
+
+Command-line flags (``--bind``, ``--workers``, ...) still override these.
+The config is validated here, in the master, so a bad file stops the start
+with the problems listed instead of failing in every worker.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pandora_v1 import config as _config  # noqa: E402  (imports nothing heavy)
+
+try:
+    _settings = _config.load()
+except _config.ConfigError as _exc:
+    sys.stderr.write(f"pandora_v1: {_exc}\n")
+    sys.exit(2)
+
+# Workers re-read the same file; the master already warned about ignored keys.
+os.environ.setdefault(_config.CONFIG_ENV, _settings.config_path)
+if _settings.ignored_keys:
+    sys.stderr.write("pandora_v1: ignoring config keys %s (captcha/Arkose fetching is not "
+                     "supported)\n" % ", ".join(_settings.ignored_keys))
+os.environ["PANDORA_V1_WARNED"] = "1"
+
+wsgi_app = "pandora_v1:create_app()"
+bind = [_settings.bind]
+workers = _settings.process_workers
+worker_class = _settings.worker_class
+# gevent: each stream is a greenlet; gthread: each stream holds a thread.
+worker_connections = _settings.worker_connections
+threads = _settings.process_threads
+# For gevent/gthread this is only the worker heartbeat, not a request limit.
+timeout = 60
+# Streams in flight get this long to finish on SIGTERM.
+graceful_timeout = 30
+keepalive = 75
+loglevel = _settings.log_level.lower()
+# Gunicorn 27's control socket is one fixed path per user: several instances
+# on one machine would fight over it, and nothing here uses it.
+control_socket_disable = True
+# One access line per request, without the Authorization header.
+accesslog = None
+
+
+def post_worker_init(worker):
+    # Load the token tables before the first request needs them.
+    from pandora_v1 import tokens
+
+    tokens.warm_up()

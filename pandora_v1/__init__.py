@@ -1,0 +1,106 @@
+"""pandora_v1: an OpenAI-style API over a ChatGPT "backend-api" upstream."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import config as config_module
+from .errors import APIError
+
+__version__ = "0.1.0"
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("pandora_v1")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, OpenAI-Organization, "
+                                    "OpenAI-Project, X-Requested-With, X-Stainless-Lang, "
+                                    "X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, "
+                                    "X-Stainless-Runtime, X-Stainless-Runtime-Version, "
+                                    "X-Stainless-Retry-Count, X-Stainless-Timeout",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def create_app(config_path: str | os.PathLike | None = None,
+               settings: config_module.Settings | None = None) -> Flask:
+    """The application factory. Settings come from ``settings`` or the config file."""
+    from .blueprints import chat, models, pages
+    from .blueprints.common import Services
+    from .models import ModelRegistry
+    from .upstream import UpstreamClient
+
+    settings = settings or config_module.load(config_path)
+    configure_logging(settings)
+    warn_ignored_keys(settings)
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["pandora_v1"] = Services(settings, ModelRegistry(settings), UpstreamClient(settings))
+
+    prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
+    app.register_blueprint(chat.bp, url_prefix=prefix)
+    app.register_blueprint(models.bp, url_prefix=prefix)
+    app.register_blueprint(pages.bp)
+    _install_http_behaviour(app)
+    return app
+
+
+def _install_http_behaviour(app: Flask) -> None:
+    @app.before_request
+    def answer_preflight():
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        return None
+
+    @app.after_request
+    def add_cors(response: Response) -> Response:
+        response.headers.update(CORS_HEADERS)
+        return response
+
+    @app.errorhandler(APIError)
+    def api_error(exc: APIError):
+        return jsonify(exc.body()), exc.status, exc.headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        messages = {404: f"Unknown request URL: {request.method} {request.path}. "
+                         "Please check the URL for typos.",
+                    405: f"Method {request.method} is not allowed for {request.path}.",
+                    413: "The request body is too large."}
+        error = APIError(status, messages.get(status, exc.description or exc.name),
+                         code={404: "unknown_url", 405: "method_not_allowed"}.get(status))
+        return jsonify(error.body()), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        error = APIError(500, "The server had an error while processing your request.")
+        return jsonify(error.body()), 500
+
+
+def configure_logging(settings: config_module.Settings) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("pandora_v1").setLevel(settings.log_level)
+    # Libraries stay quiet unless asked: their DEBUG lines can carry request headers.
+    for noisy in ("urllib3", "sseclient"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def warn_ignored_keys(settings: config_module.Settings) -> None:
+    """One start-up warning naming the keys we read and deliberately ignore."""
+    if settings.ignored_keys and not os.environ.get("PANDORA_V1_WARNED"):
+        log.warning("ignoring config keys %s: pandora_v1 does not fetch captcha/Arkose tokens "
+                    "and always uses the upstream's own file service",
+                    ", ".join(settings.ignored_keys))

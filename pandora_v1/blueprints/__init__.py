@@ -1,0 +1,1 @@
+"""HTTP routes, one blueprint per concern, registered in ``pandora_v1.create_app``."""

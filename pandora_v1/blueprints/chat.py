@@ -1,0 +1,128 @@
+"""POST /v1/chat/completions."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import credentials, openai_format, tokens
+from ..errors import APIError
+from ..models import conversation_mode
+from ..openai_format import SSE_DONE, ChunkEncoder, sse
+from ..streaming import relay
+from ..translate.render import CONTENT
+from ..translate.request import ChatRequest, conversation_payload, parse_chat_request
+from ..translate.sse import read_chunks
+from ..translate.stream import Translation
+from ..upstream import close_stream
+from .common import read_json_body, services
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("chat", __name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@bp.post("/v1/chat/completions")
+def chat_completions():
+    app = services()
+    chat = parse_chat_request(read_json_body())
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    entry = app.models.resolve(chat.model)
+    settings = app.settings
+    payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
+                                   history_disabled=settings.delete_conversation,
+                                   delta_encoding=settings.delta_encoding)
+    upstream = app.upstream.start_conversation(payload, creds)
+    translation = Translation(read_chunks(upstream), settings.max_event_bytes)
+    answer = Answer(chat, entry.slug, translation, upstream, creds)
+    if chat.stream:
+        body = relay(answer.sse(), settings.keepalive_interval, on_abort=answer.abort,
+                     pause=settings.stream_sleep_time)
+        return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
+    return jsonify(answer.completion())
+
+
+class Answer:
+    """One upstream answer on its way to the client, and the clean-up after it."""
+
+    def __init__(self, chat: ChatRequest, slug: str, translation: Translation, upstream, creds):
+        self.chat = chat
+        self.slug = slug
+        self.translation = translation
+        self.upstream = upstream
+        self.creds = creds
+        self._app = current_app._get_current_object()
+        self._finish_lock = threading.Lock()
+        self._finished = False
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+
+    def completion(self) -> dict:
+        try:
+            for kind, text in self.translation:
+                (self.content if kind == CONTENT else self.reasoning).append(text)
+        finally:
+            self.finish()
+        content, reasoning = "".join(self.content), "".join(self.reasoning)
+        return openai_format.completion(self.chat.model, content, reasoning,
+                                        self.translation.finish_reason,
+                                        self._usage(content, reasoning))
+
+    def sse(self) -> Iterator[bytes]:
+        encoder = ChunkEncoder(self.chat.model, self.chat.include_usage)
+        try:
+            yield encoder.role()
+            for kind, text in self.translation:
+                if kind == CONTENT:
+                    self.content.append(text)
+                    yield encoder.content(text)
+                else:
+                    self.reasoning.append(text)
+                    yield encoder.reasoning(text)
+            yield encoder.finish(self.translation.finish_reason)
+            if self.chat.include_usage:
+                yield encoder.usage(self._usage("".join(self.content), "".join(self.reasoning)))
+        except APIError as exc:
+            yield sse(exc.body())
+        except Exception:  # noqa: BLE001 - the stream must end in OpenAI's shape, whatever broke
+            log.exception("stream failed")
+            yield sse(APIError(500, "The server failed while streaming the answer.").body())
+        finally:
+            self.finish()
+        yield SSE_DONE
+
+    def _usage(self, content: str, reasoning: str) -> dict:
+        prompt = tokens.prompt_tokens(self.chat.messages, self.slug)
+        thought = tokens.count(reasoning, self.slug)
+        return tokens.usage(prompt, tokens.count(content, self.slug) + thought, thought)
+
+    def abort(self) -> None:
+        """The client left: stop reading the upstream at once."""
+        close_stream(self.upstream)
+        self.finish()
+
+    def finish(self) -> None:
+        """Close the upstream and hide the conversation, once, off the request path."""
+        with self._finish_lock:
+            if self._finished:
+                return
+            self._finished = True
+        self.upstream.close()
+        app = self._app
+        conversation_id = self.translation.conversation_id
+        if conversation_id and app.extensions["pandora_v1"].settings.delete_conversation:
+            threading.Thread(target=_hide, args=(app, conversation_id, self.creds),
+                             name="hide-conversation", daemon=True).start()
+
+
+def _hide(app, conversation_id: str, creds) -> None:
+    try:
+        app.extensions["pandora_v1"].upstream.hide_conversation(conversation_id, creds)
+    except APIError as exc:
+        log.info("could not hide conversation %s: %s", conversation_id, exc.message)
+    except Exception:  # noqa: BLE001 - clean-up must never take a worker down
+        log.exception("hiding conversation %s failed", conversation_id)

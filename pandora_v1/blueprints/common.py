@@ -1,0 +1,42 @@
+"""Helpers every route uses: the app's services and a strict JSON body reader."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from flask import current_app, request
+
+from ..config import Settings
+from ..errors import APIError, bad_request
+from ..models import ModelRegistry
+from ..upstream import UpstreamClient
+
+
+@dataclass
+class Services:
+    settings: Settings
+    models: ModelRegistry
+    upstream: UpstreamClient
+
+
+def services() -> Services:
+    return current_app.extensions["pandora_v1"]
+
+
+def read_json_body():
+    """The request body as JSON, whatever Content-Type the client claimed."""
+    limit = services().settings.max_request_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise APIError(413, f"The request body is larger than {limit} bytes.",
+                       code="request_too_large")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise APIError(413, f"The request body is larger than {limit} bytes.",
+                       code="request_too_large")
+    if not data.strip():
+        raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"We could not parse the JSON body of your request ({exc}).",
+                          code="invalid_json") from None

@@ -1,0 +1,20 @@
+"""GET /v1/models: every alias and GPT the configuration knows."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..openai_format import model_list
+from .common import services
+
+bp = Blueprint("models", __name__)
+
+
+@bp.get("/v1/models")
+def list_models():
+    return jsonify(model_list(services().models.names()))
+
+
+@bp.get("/v1/models/<path:name>")
+def get_model(name: str):
+    entry = services().models.resolve(name)
+    return jsonify(model_list([entry.alias])["data"][0])

@@ -1,0 +1,347 @@
+"""Load and validate ``config.json`` / ``gpts.json`` into one immutable ``Settings``.
+
+The files are the ones users of PandoraToV1Api / RefreshToV1Api already have:
+booleans may be written as ``"true"``/``"false"``, ``upstream_api_prefix`` may
+be a string or a list, and the older ``pandora_*`` keys still work. Every
+problem is collected and reported at once, naming the key, so the service
+never starts half-configured.
+
+This module imports nothing heavy: gunicorn.conf.py uses it in the master
+process before the workers patch sockets.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "PANDORA_V1_CONFIG"
+GPTS_ENV = "PANDORA_V1_GPTS"
+
+# Keys for features we deliberately do not build (captcha / Arkose fetching)
+# or that no longer mean anything: read, ignored, named in one warning.
+UNSUPPORTED_KEYS = ("custom_arkose_url", "arkose_urls", "use_pandora_file_server")
+
+# The reference products' alias keys: config key -> (upstream slug, default aliases).
+LEGACY_MODEL_KEYS = {
+    "gpt_4_s_new_name": ("gpt-4", "gpt-4-s"),
+    "gpt_4_mobile_new_name": ("gpt-4-mobile", "gpt-4-mobile"),
+    "gpt_3_5_new_name": ("gpt-4o-mini", "gpt-3.5-turbo"),
+    "gpt_4_o_new_name": ("gpt-4o", "gpt-4o"),
+    "gpt_4_o_mini_new_name": ("gpt-4o-mini", "gpt-4o-mini"),
+    "o1_preview_new_name": ("o1-preview", "o1-preview"),
+    "o1_mini_new_name": ("o1-mini", "o1-mini"),
+    "o1_new_name": ("o1", "o1"),
+    "o3_mini_new_name": ("o3-mini", "o3-mini"),
+}
+
+# Upstream models known not to take image input; every other slug does.
+TEXT_ONLY_SLUGS = frozenset({"gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini",
+                             "text-davinci-002-render-sha"})
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    alias: str
+    slug: str
+    accepts_images: bool = True
+    gizmo_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BotMode:
+    enabled: bool = False
+    markdown_image_output: bool = False
+    plain_image_url_output: bool = False
+    bing_reference_output: bool = False
+    plugin_output: bool = False
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    host: str = ""
+    port: int = 6379
+    password: str = ""
+    db: int = 0
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    upstream_base_url: str = "http://127.0.0.1:8181"
+    upstream_prefixes: tuple[str, ...] = ("",)
+    bind: str = "0.0.0.0:33333"
+    api_prefix: str = ""                      # backend_container_api_prefix
+    backend_container_url: str = ""
+    log_level: str = "INFO"
+    need_log_to_file: bool = False
+    process_workers: int = 2
+    process_threads: int = 8
+    worker_class: str = "gevent"
+    worker_connections: int = 1000
+    delete_conversation: bool = False         # need_delete_conversation_after_response
+    use_oaiusercontent_url: bool = False
+    dalle_prompt_prefix: str = ""
+    key_for_gpts_info: str = ""
+    stream_sleep_time: float = 0.0
+    delta_encoding: bool = True               # ask the upstream for format B
+    keepalive_interval: float = 5.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_event_bytes: int = 16 * 1024 * 1024
+    proxy: str = ""
+    bot_mode: BotMode = field(default_factory=BotMode)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    models: tuple[ModelEntry, ...] = ()
+    gpts: tuple[ModelEntry, ...] = ()
+    ignored_keys: tuple[str, ...] = ()
+    refresh: dict = field(default_factory=dict)  # refresh_ToAccess, used by credentials
+    config_path: str = ""
+
+
+class _Reader:
+    """Typed access to the raw JSON that records every problem by key."""
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def _get(self, key, default, source=None):
+        source = self.raw if source is None else source
+        value = source.get(key)
+        return default if value is None or value == "" else value
+
+    def string(self, key, default="", source=None, name=None) -> str:
+        value = self._get(key, default, source)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            self.problems.append(f"{name or key}: expected a string, got {json.dumps(value)}")
+            return default
+        return value.strip()
+
+    def boolean(self, key, default=False, source=None, name=None) -> bool:
+        value = self._get(key, default, source)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        self.problems.append(f"{name or key}: expected true or false, got {json.dumps(value)}")
+        return default
+
+    def number(self, key, default, source=None, name=None, minimum=0.0, integer=False):
+        value = self._get(key, default, source)
+        try:
+            number = (int(value) if integer else float(value)) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (integer and isinstance(value, float) and value != int(value)):
+            kind = "an integer" if integer else "a number"
+            self.problems.append(f"{name or key}: expected {kind}, got {json.dumps(value)}")
+            return default
+        if number < minimum:
+            self.problems.append(f"{name or key}: must be at least {minimum}, got {number}")
+            return default
+        return number
+
+    def section(self, key) -> dict:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{key}: expected an object, got {json.dumps(value)}")
+            return {}
+        return value
+
+
+def _prefixes(reader: _Reader, key: str) -> tuple[str, ...] | None:
+    value = reader.raw.get(key)
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    prefixes = []
+    for item in items:
+        if not isinstance(item, str):
+            reader.problems.append(f"{key}: expected a string or a list of strings, got {json.dumps(value)}")
+            return None
+        # Users write "", "abc", "/abc/" alike; the first two only in lists of one.
+        prefixes.append(item.strip().strip("/"))
+    return tuple(prefixes) or ("",)
+
+
+def _upstream(reader: _Reader) -> tuple[str, tuple[str, ...]]:
+    base = reader.string("upstream_base_url") or reader.string("pandora_base_url")
+    if not base:
+        base = Settings.upstream_base_url
+    base = base.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        key = "upstream_base_url" if reader.raw.get("upstream_base_url") else "pandora_base_url"
+        reader.problems.append(f"{key}: must start with http:// or https://, got {json.dumps(base)}")
+    prefixes = _prefixes(reader, "upstream_api_prefix")
+    if prefixes is None:
+        prefixes = _prefixes(reader, "pandora_api_prefix") or ("",)
+    return base, prefixes
+
+
+def _models(reader: _Reader) -> tuple[ModelEntry, ...]:
+    entries: dict[str, ModelEntry] = {}
+
+    def add(alias: str, slug: str, images: bool | None = None):
+        alias = alias.strip()
+        if alias:
+            accepts = slug not in TEXT_ONLY_SLUGS if images is None else images
+            entries[alias] = ModelEntry(alias, slug, accepts)
+
+    for key, (slug, default_aliases) in LEGACY_MODEL_KEYS.items():
+        value = reader.raw.get(key)
+        names = default_aliases if value is None else value
+        if not isinstance(names, str):
+            reader.problems.append(f"{key}: expected comma-separated model names, got {json.dumps(value)}")
+            continue
+        for alias in names.split(","):
+            add(alias, slug)
+
+    models = reader.section("models")
+    for alias, spec in models.items():
+        name = f"models.{alias}"
+        if isinstance(spec, str) and spec.strip():
+            add(alias, spec.strip())
+        elif isinstance(spec, dict) and isinstance(spec.get("slug"), str) and spec["slug"].strip():
+            images = reader.boolean("images", None, source=spec, name=f"{name}.images") \
+                if "images" in spec else None
+            add(alias, spec["slug"].strip(), images)
+        else:
+            reader.problems.append(
+                f"{name}: expected an upstream slug or {{\"slug\": ..., \"images\": true|false}}, "
+                f"got {json.dumps(spec)}")
+    return tuple(entries.values())
+
+
+def load_gpts(path: Path) -> tuple[tuple[ModelEntry, ...], list[str]]:
+    """gpts.json: ``{"model name": {"id": "g-..."}}``. A missing file is no GPTs."""
+    if not path.is_file():
+        return (), []
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError) as exc:
+        return (), [f"{path.name}: not valid JSON ({exc})"]
+    if not isinstance(raw, dict):
+        return (), [f"{path.name}: expected an object of {{\"name\": {{\"id\": \"g-...\"}}}}"]
+    entries, problems = [], []
+    for name, spec in raw.items():
+        gizmo = spec.get("id") if isinstance(spec, dict) else None
+        if not isinstance(gizmo, str) or not gizmo.strip().startswith("g-"):
+            problems.append(f"{path.name}: {name}.id must be a GPT id starting with g-, got {json.dumps(gizmo)}")
+            continue
+        entries.append(ModelEntry(name.strip(), "gpt-4-gizmo", True, gizmo.strip()))
+    return tuple(entries), problems
+
+
+def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -> Settings:
+    """Turn the raw config object into Settings or raise ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["config.json: expected a JSON object at the top level"])
+    r = _Reader(raw)
+    base, prefixes = _upstream(r)
+    bot = r.section("bot_mode")
+    refresh = r.section("refresh_ToAccess")
+    redis = r.section("redis")
+    timeouts = r.section("upstream_timeout")
+    log_level = r.string("log_level", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        r.problems.append(f"log_level: expected DEBUG, INFO, WARNING or ERROR, got {json.dumps(log_level)}")
+    worker_class = r.string("worker_class", "gevent")
+    if worker_class not in ("gevent", "gthread", "sync"):
+        r.problems.append(f"worker_class: expected gevent, gthread or sync, got {json.dumps(worker_class)}")
+    settings = Settings(
+        upstream_base_url=base,
+        upstream_prefixes=prefixes,
+        bind=r.string("bind", Settings.bind),
+        api_prefix=r.string("backend_container_api_prefix").strip("/"),
+        backend_container_url=r.string("backend_container_url").rstrip("/"),
+        log_level=log_level,
+        need_log_to_file=r.boolean("need_log_to_file", False),
+        process_workers=r.number("process_workers", Settings.process_workers, minimum=1, integer=True),
+        process_threads=r.number("process_threads", Settings.process_threads, minimum=1, integer=True),
+        worker_class=worker_class,
+        worker_connections=r.number("worker_connections", Settings.worker_connections, minimum=1, integer=True),
+        delete_conversation=r.boolean("need_delete_conversation_after_response", False),
+        use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),
+        dalle_prompt_prefix=r.string("dalle_prompt_prefix"),
+        key_for_gpts_info=r.string("key_for_gpts_info"),
+        stream_sleep_time=r.number("stream_sleep_time", 0.0, source=refresh,
+                                   name="refresh_ToAccess.stream_sleep_time"),
+        delta_encoding=r.boolean("delta_encoding", True),
+        keepalive_interval=r.number("keepalive_interval", Settings.keepalive_interval, minimum=0.05),
+        connect_timeout=r.number("connect", Settings.connect_timeout, source=timeouts,
+                                 name="upstream_timeout.connect", minimum=0.01),
+        read_timeout=r.number("read", Settings.read_timeout, source=timeouts,
+                              name="upstream_timeout.read", minimum=0.01),
+        max_request_bytes=r.number("max_request_bytes", Settings.max_request_bytes, minimum=1024, integer=True),
+        max_event_bytes=r.number("max_event_bytes", Settings.max_event_bytes, minimum=1024, integer=True),
+        proxy=r.string("proxy"),
+        bot_mode=BotMode(
+            enabled=r.boolean("enabled", False, bot, "bot_mode.enabled"),
+            markdown_image_output=r.boolean("enabled_markdown_image_output", False, bot,
+                                            "bot_mode.enabled_markdown_image_output"),
+            plain_image_url_output=r.boolean("enabled_plain_image_url_output", False, bot,
+                                             "bot_mode.enabled_plain_image_url_output"),
+            bing_reference_output=r.boolean("enabled_bing_reference_output", False, bot,
+                                            "bot_mode.enabled_bing_reference_output"),
+            plugin_output=r.boolean("enabled_plugin_output", False, bot, "bot_mode.enabled_plugin_output"),
+        ),
+        redis=RedisSettings(
+            host=r.string("host", "", redis, "redis.host"),
+            port=r.number("port", 6379, redis, "redis.port", minimum=1, integer=True),
+            password=r.string("password", "", redis, "redis.password"),
+            db=r.number("db", 0, redis, "redis.db", integer=True),
+            url=os.environ.get("REDIS_URL", ""),
+        ),
+        models=_models(r),
+        gpts=gpts,
+        ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
+        refresh=dict(refresh),
+        config_path=config_path,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def config_path_from_env() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or "config.json")
+
+
+def load(path: str | os.PathLike | None = None) -> Settings:
+    """Read config.json (and gpts.json beside it) from disk."""
+    path = Path(path) if path else config_path_from_env()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the config file ({exc.strerror or exc})"]) from None
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError([f"{path}: not valid JSON ({exc})"]) from None
+    gpts_path = Path(os.environ.get(GPTS_ENV) or path.with_name("gpts.json"))
+    gpts, problems = load_gpts(gpts_path)
+    try:
+        settings = parse(raw, gpts, str(path))
+    except ConfigError as exc:
+        raise ConfigError(exc.problems + problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -1,0 +1,64 @@
+"""Authorization header -> the upstream credentials of one request."""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import orjson
+
+from .errors import APIError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_token: str
+    account_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        if self.account_id:
+            headers["ChatGPT-Account-ID"] = self.account_id
+        return headers
+
+
+def mask(secret: str | None, keep: int = 6) -> str:
+    """A loggable stand-in for a secret: its first characters and its length."""
+    if not secret:
+        return "<none>"
+    return f"{secret[:keep]}…({len(secret)})"
+
+
+def is_jwt(token: str) -> bool:
+    parts = token.split(".")
+    return len(parts) == 3 and token.startswith("eyJ") and all(parts)
+
+
+def jwt_claims(token: str) -> dict:
+    """The unverified payload of a JWT (we only read ``exp``); {} if unreadable."""
+    try:
+        payload = token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def parse_authorization(header: str | None) -> tuple[str, str | None]:
+    """``Bearer <token>[,<account_id>]`` -> (token, account_id)."""
+    if not header:
+        raise APIError(401, "You didn't provide an API key. Send your access token as "
+                            "'Authorization: Bearer <token>'.", code="invalid_api_key")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise APIError(401, "The Authorization header must be 'Bearer <token>' or "
+                            "'Bearer <token>,<account_id>'.", code="invalid_api_key")
+    token, _, account = value.strip().partition(",")
+    return token.strip(), (account.strip() or None)
+
+
+def resolve(header: str | None) -> Credentials:
+    token, account = parse_authorization(header)
+    if not is_jwt(token):
+        raise APIError(401, "The key is not an access token, and refresh tokens are not "
+                            "configured on this server.", code="invalid_api_key")
+    return Credentials(token, account)

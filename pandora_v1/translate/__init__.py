@@ -1,0 +1,8 @@
+"""Both directions of the translation, one stage per module:
+
+request.py  OpenAI chat request  -> upstream conversation payload
+sse.py      upstream bytes       -> SSE events
+fold.py     SSE events           -> message snapshots (format B folded into A)
+render.py   snapshots            -> text pieces for the client
+stream.py   the stages above chained, with the outcome a response needs
+"""

@@ -1,0 +1,185 @@
+"""SSE events -> message snapshots.
+
+Format A events already are snapshots (``{"message", "conversation_id",
+"error"}``). Format B (delta encoding v1) sends JSON-pointer operations on
+that same root object; ``DeltaFolder`` applies them so that everything after
+this stage sees format A only.
+
+``fold`` yields the snapshot root (a dict, mutated in place by later deltas:
+read it, don't keep it) or a ``Signal`` for events that carry no message.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str          # "done" | "error" | "moderation"
+    value: Any = None
+
+
+DONE = Signal("done")
+
+
+class DeltaError(ValueError):
+    pass
+
+
+_POINTERS: dict[str, tuple] = {}
+
+
+def _pointer(path: str) -> tuple:
+    tokens = _POINTERS.get(path)
+    if tokens is None:
+        if path and not path.startswith("/"):
+            raise DeltaError(f"not a JSON pointer: {path!r}")
+        tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:])
+        if len(_POINTERS) < 4096:  # paths repeat; bound the cache anyway
+            _POINTERS[path] = tokens
+    return tokens
+
+
+def _step(container, token: str):
+    if isinstance(container, list):
+        return int(token)
+    if isinstance(container, dict):
+        return token
+    raise DeltaError(f"cannot index {type(container).__name__} with {token!r}")
+
+
+class DeltaFolder:
+    """Applies delta-encoding v1 operations to the current message root."""
+
+    def __init__(self):
+        self.root: dict | None = None
+        self._path = ""
+        self._op = "add"
+
+    def apply(self, event: dict) -> None:
+        if "p" not in event and "o" not in event and isinstance(event.get("v"), dict) \
+                and "message" in event["v"]:
+            # A bare {"v": {"message": ...}, "c": N} starts a new message too.
+            path, op = "", "add"
+        else:
+            path, op = event.get("p", self._path), event.get("o", self._op)
+        self._path, self._op = path, op
+        self._apply(path, op, event.get("v"))
+
+    def _apply(self, path: str, op: str, value) -> None:
+        if op == "patch":
+            if not isinstance(value, list):
+                raise DeltaError("patch needs a list of operations")
+            for inner in value:
+                if not isinstance(inner, dict):
+                    raise DeltaError("patch operation is not an object")
+                self._apply(inner.get("p", path), inner.get("o", "replace"), inner.get("v"))
+            return
+        tokens = _pointer(path)
+        if not tokens:
+            if op in ("add", "replace"):
+                self.root = value
+                return
+            if op == "append" and isinstance(self.root, dict) and isinstance(value, dict):
+                self.root.update(value)
+                return
+            raise DeltaError(f"cannot {op} the root")
+        parent = self.root
+        try:
+            for token in tokens[:-1]:
+                parent = parent[_step(parent, token)]
+            key = tokens[-1]
+            if isinstance(parent, list) and key == "-":
+                key = len(parent)
+            else:
+                key = _step(parent, key)
+            if op in ("add", "replace"):
+                if isinstance(parent, list) and op == "add":
+                    parent.insert(key, value)
+                elif isinstance(parent, list) and key == len(parent):
+                    parent.append(value)
+                else:
+                    parent[key] = value
+            elif op == "append":
+                current = parent[key] if (isinstance(parent, dict) and key in parent) or \
+                    (isinstance(parent, list) and key < len(parent)) else None
+                if current is None:
+                    if isinstance(parent, list) and key == len(parent):
+                        parent.append(value)
+                    else:
+                        parent[key] = value
+                elif isinstance(current, str):
+                    parent[key] = current + value
+                elif isinstance(current, list):
+                    current.extend(value) if isinstance(value, list) else current.append(value)
+                elif isinstance(current, dict):
+                    current.update(value)
+                else:
+                    raise DeltaError(f"cannot append to {type(current).__name__}")
+            elif op == "truncate":
+                parent[key] = parent[key][:int(value)]
+            elif op == "remove":
+                del parent[key]
+            else:
+                raise DeltaError(f"unknown operation {op!r}")
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise DeltaError(f"{op} {path}: {exc}") from None
+
+
+def _signal_for(obj: dict) -> Signal | None:
+    kind = obj.get("type")
+    if kind == "moderation":
+        verdict = obj.get("moderation_response") or {}
+        return Signal("moderation", verdict) if isinstance(verdict, dict) else None
+    return None
+
+
+def _error_text(error) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("detail") or error)
+    return str(error)
+
+
+def fold(events: Iterable[tuple[str, str]]) -> Iterator[dict | Signal]:
+    delta = DeltaFolder()
+    for name, data in events:
+        if data == "[DONE]":
+            yield DONE
+            return
+        if name == "ping" or name == "delta_encoding":
+            continue
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            log.warning("skipping an upstream event that is not JSON (%d bytes)", len(data))
+            continue
+        if not isinstance(obj, dict):
+            continue  # "v1" and other bare values carry nothing
+        if "message" in obj or "error" in obj and "v" not in obj:
+            root = obj  # format A snapshot
+        elif "v" in obj and (name == "delta" or "p" in obj or "o" in obj or "c" in obj):
+            try:
+                delta.apply(obj)
+            except DeltaError as exc:
+                log.warning("skipping an upstream delta that does not apply: %s", exc)
+                continue
+            root = delta.root
+            if not isinstance(root, dict):
+                continue
+        else:
+            signal = _signal_for(obj)
+            if signal:
+                yield signal
+            continue
+        if root.get("error"):
+            yield Signal("error", _error_text(root["error"]))
+            return
+        if isinstance(root.get("message"), dict):
+            yield root

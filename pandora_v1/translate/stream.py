@@ -1,0 +1,48 @@
+"""The response stages chained: upstream body -> pieces, plus what the response needs after."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+
+from ..errors import APIError
+from . import fold as folding
+from . import sse
+from .render import Piece, Renderer
+
+log = logging.getLogger(__name__)
+
+
+class Translation:
+    """Iterate it for pieces; afterwards ``finish_reason`` and ``conversation_id`` are set.
+
+    Raises ``APIError`` when the upstream reports an error mid-answer or the
+    stream breaks.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], max_event_bytes: int):
+        self._chunks = chunks
+        self._max_event_bytes = max_event_bytes
+        self.renderer = Renderer()
+
+    @property
+    def finish_reason(self) -> str:
+        return self.renderer.finish_reason
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self.renderer.conversation_id
+
+    def __iter__(self) -> Iterator[Piece]:
+        renderer = self.renderer
+        events = sse.events(sse.limit_line_length(self._chunks, self._max_event_bytes))
+        for item in folding.fold(events):
+            if isinstance(item, folding.Signal):
+                if item.kind == "error":
+                    log.warning("upstream error mid-answer: %s", item.value[:200])
+                    raise APIError(502, f"The upstream failed mid-answer: {item.value}",
+                                   code="upstream_error")
+                if item.kind == "moderation" and item.value.get("blocked"):
+                    renderer.block()
+                    return
+                continue
+            yield from renderer.feed(item)

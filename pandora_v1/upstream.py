@@ -1,0 +1,165 @@
+"""The blocking upstream client: one pooled ``requests.Session`` per app.
+
+Prefixes (``upstream_api_prefix`` as a list) are equivalent mirrors: each
+request starts at the next one in turn, and a connection failure or a 5xx
+before the answer starts moves on to the following one. A 429 is never
+retried elsewhere: it goes back to the client as it is.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from .config import Settings
+from .credentials import Credentials
+from .errors import APIError
+
+log = logging.getLogger(__name__)
+
+KEPT_STATUSES = {401, 403, 404, 429}
+
+
+def _detail_text(detail) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail.get("detail") or detail.get("code") or "")
+    if isinstance(detail, list):
+        return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    return ""
+
+
+def error_from_response(response: requests.Response) -> APIError:
+    """An upstream answer that is not a 200 event stream -> the client's error."""
+    status = response.status_code
+    try:
+        body = response.content[:65536]
+    finally:
+        response.close()
+    message, code = "", None
+    is_html = body.lstrip()[:1] == b"<" or "html" in response.headers.get("Content-Type", "")
+    if not is_html:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            detail = parsed.get("detail", parsed.get("error", parsed.get("message")))
+            message = _detail_text(detail)
+            if isinstance(detail, dict) and isinstance(detail.get("code"), str):
+                code = detail["code"]
+    message = message[:500]
+    if status in KEPT_STATUSES:
+        headers = {}
+        if status == 429:
+            code = code or "rate_limit_exceeded"
+            if response.headers.get("Retry-After"):
+                headers["Retry-After"] = response.headers["Retry-After"]
+        default = {401: "The upstream refused the access token.",
+                   403: "The upstream refused the request (forbidden).",
+                   404: "The upstream did not find what was asked for.",
+                   429: "The upstream's rate limit was reached; try again later."}[status]
+        code = code or {401: "invalid_api_key", 403: "forbidden", 404: "not_found"}.get(status)
+        return APIError(status, f"Upstream: {message}" if message else default, code=code,
+                        headers=headers)
+    if 400 <= status < 500:
+        return APIError(400, f"The upstream rejected the request ({status}): {message or 'no detail'}",
+                        code="upstream_bad_request")
+    what = "an HTML error page" if is_html else (message or "no detail")
+    return APIError(502, f"The upstream failed ({status}, {what}).", code="upstream_error")
+
+
+class UpstreamClient:
+    def __init__(self, settings: Settings):
+        self.base_url = settings.upstream_base_url
+        self.prefixes = settings.upstream_prefixes
+        self.timeout = (settings.connect_timeout, settings.read_timeout)
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+        self.session = requests.Session()
+        pool = max(settings.worker_connections, settings.process_threads, 10)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if settings.proxy:
+            self.session.proxies = {"http": settings.proxy, "https": settings.proxy}
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _prefix_order(self) -> list[str]:
+        with self._lock:
+            start = next(self._turn) % len(self.prefixes)
+        return list(self.prefixes[start:] + self.prefixes[:start])
+
+    def url(self, prefix: str, path: str) -> str:
+        return f"{self.base_url}/{prefix}{path}" if prefix else f"{self.base_url}{path}"
+
+    def request(self, method: str, path: str, credentials: Credentials | None, *,
+                json: dict | None = None, stream: bool = False,
+                headers: dict | None = None) -> requests.Response:
+        """Send to the first prefix that answers; non-2xx answers raise APIError."""
+        sent_headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        if credentials:
+            sent_headers.update(credentials.headers())
+        sent_headers.update(headers or {})
+        data = orjson.dumps(json) if json is not None else None
+        if data is not None:
+            sent_headers["Content-Type"] = "application/json"
+        failure: APIError | None = None
+        for prefix in self._prefix_order():
+            url = self.url(prefix, path)
+            try:
+                response = self.session.request(method, url, data=data, headers=sent_headers,
+                                                stream=stream, timeout=self.timeout,
+                                                allow_redirects=False)
+            except requests.exceptions.ConnectTimeout:
+                failure = APIError(502, "The upstream could not be reached (connect timeout).",
+                                   code="upstream_unreachable")
+            except requests.exceptions.Timeout:
+                raise APIError(504, "The upstream did not answer in time.",
+                               code="upstream_timeout") from None
+            except requests.exceptions.RequestException as exc:
+                log.warning("upstream %s %s unreachable: %s", method, path, type(exc).__name__)
+                failure = APIError(502, "The upstream could not be reached.",
+                                   code="upstream_unreachable")
+            else:
+                if 200 <= response.status_code < 300:
+                    return response
+                failure = error_from_response(response)
+                log.info("upstream %s %s answered %d", method, path, response.status_code)
+                if response.status_code < 500:
+                    raise failure
+            if len(self.prefixes) > 1:
+                log.info("trying the next upstream prefix after: %s", failure.message)
+        raise failure
+
+    def start_conversation(self, payload: dict, credentials: Credentials) -> requests.Response:
+        response = self.request("POST", "/backend-api/conversation", credentials,
+                                json=payload, stream=True)
+        kind = response.headers.get("Content-Type", "")
+        if "text/event-stream" not in kind:
+            # A 200 that is not a stream: a proxy's page or an error body.
+            error = error_from_response(response)
+            raise APIError(502, f"The upstream answered without an event stream ({kind or 'no type'}): "
+                                f"{error.message}", code="upstream_error")
+        return response
+
+    def hide_conversation(self, conversation_id: str, credentials: Credentials) -> None:
+        response = self.request("PATCH", f"/backend-api/conversation/{conversation_id}",
+                                credentials, json={"is_visible": False})
+        response.close()
+
+
+def close_stream(response: requests.Response) -> None:
+    """Close an upstream stream at once, waking a thread blocked reading it."""
+    try:
+        response.raw.shutdown()
+    except Exception:  # noqa: BLE001 - already closed or never connected
+        pass
+    response.close()
