@@ -1,0 +1,145 @@
+"""Shared fixtures: the fake upstream (in this process) and real pandora_v1
+servers (gunicorn subprocesses on loopback) configured to talk to it."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.fake_upstream import FakeUpstream
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _b64(obj) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+def make_jwt(**claims) -> str:
+    claims = {"exp": int(time.time()) + 86400 * 10, "sub": "user-test", **claims}
+    return f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.c2lnbmF0dXJl"
+
+
+ACCESS_TOKEN = make_jwt()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real pandora_v1 under gunicorn, started from a config dict."""
+
+    def __init__(self, directory: Path, config: dict, gpts: dict | None = None,
+                 env: dict | None = None):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config_path = directory / "config.json"
+        self.config_path.write_text(json.dumps(config))
+        (directory / "gpts.json").write_text(json.dumps(gpts or {}))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = directory / "server.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{self.port}"],
+            cwd=directory, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PANDORA_V1_CONFIG": str(self.config_path), **(env or {})})
+
+    def wait_ready(self, timeout: float = 30.0) -> "Server":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.url + "/v1/models", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def base_config(upstream_url: str, **overrides) -> dict:
+    config = {
+        "log_level": "INFO",
+        "process_workers": 1,
+        "upstream_base_url": upstream_url,
+        "upstream_api_prefix": "",
+        "keepalive_interval": 5,
+        "models": {"reasoner": "o1", "text-only": {"slug": "o1-mini", "images": False}},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(upstream):
+    """The session's fake upstream, with this test's slate wiped clean."""
+    upstream.reset()
+    yield upstream
+    upstream.reset()
+
+
+@pytest.fixture(scope="session")
+def server(upstream, tmp_path_factory):
+    """The default pandora_v1 (format B requested, no deletion) shared by many tests."""
+    srv = Server(tmp_path_factory.mktemp("server"), base_config(upstream.url)).wait_ready()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server(upstream, tmp_path):
+    """Start a pandora_v1 with config overrides; stopped after the test."""
+    started = []
+
+    def start(gpts=None, env=None, **overrides) -> Server:
+        srv = Server(tmp_path / f"server{len(started)}", base_config(upstream.url, **overrides),
+                     gpts=gpts, env=env)
+        started.append(srv)
+        return srv.wait_ready()
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def client(server, fake):
+    import openai
+
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0,
+                         timeout=30)
