@@ -36,8 +36,9 @@ threads = _settings.process_threads
 # For gevent/gthread this is only the worker heartbeat, not a request limit.
 timeout = 60
 # Streams in flight get this long to finish on SIGTERM.
-graceful_timeout = 30
-keepalive = 75
+graceful_timeout = _settings.graceful_timeout
+# Idle keep-alive connections also hold a stopping worker: keep them short.
+keepalive = 5
 loglevel = _settings.log_level.lower()
 # Gunicorn 27's control socket is one fixed path per user: several instances
 # on one machine would fight over it, and nothing here uses it.

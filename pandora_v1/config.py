@@ -89,6 +89,7 @@ class Settings:
     process_threads: int = 8
     worker_class: str = "gevent"
     worker_connections: int = 1000
+    graceful_timeout: int = 30
     delete_conversation: bool = False         # need_delete_conversation_after_response
     use_oaiusercontent_url: bool = False
     dalle_prompt_prefix: str = ""
@@ -278,6 +279,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         process_threads=r.number("process_threads", Settings.process_threads, minimum=1, integer=True),
         worker_class=worker_class,
         worker_connections=r.number("worker_connections", Settings.worker_connections, minimum=1, integer=True),
+        graceful_timeout=r.number("graceful_timeout", Settings.graceful_timeout, minimum=1, integer=True),
         delete_conversation=r.boolean("need_delete_conversation_after_response", False),
         use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),
         dalle_prompt_prefix=r.string("dalle_prompt_prefix"),

@@ -63,7 +63,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/v1/models", timeout=1).ok:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
                     return self
             except requests.RequestException:
                 pass
@@ -92,6 +92,7 @@ def base_config(upstream_url: str, **overrides) -> dict:
         "upstream_base_url": upstream_url,
         "upstream_api_prefix": "",
         "keepalive_interval": 5,
+        "graceful_timeout": 2,
         "models": {"reasoner": "o1", "text-only": {"slug": "o1-mini", "images": False}},
     }
     config.update(overrides)

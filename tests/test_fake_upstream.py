@@ -1,0 +1,338 @@
+"""The fake upstream itself: its streams must follow the protocol contract,
+or the end-to-end tests built on it prove nothing."""
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.fake_upstream import FakeUpstream, answer_text, lorem
+
+TOKEN = "test-token"
+UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TEXT = "Grüße, 世界! 🎉 Ünïcödé — ok."
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(upstream):
+    upstream.reset()
+    return upstream
+
+
+def conversation_body(prompt: str, v1: bool = True) -> dict:
+    body = {"action": "next", "model": "gpt-4o", "parent_message_id": "p-1",
+            "messages": [{"id": "u-1", "author": {"role": "user"},
+                          "content": {"content_type": "text", "parts": [prompt]}, "metadata": {}}]}
+    if v1:
+        body["supported_encodings"] = ["v1"]
+    return body
+
+
+def request(fake, method, path, body=None, token=TOKEN):
+    host, port = fake.url[len("http://"):].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    return conn, conn.getresponse()
+
+
+def converse(fake, prompt, v1=True, path="/backend-api/conversation"):
+    conn, response = request(fake, "POST", path, conversation_body(prompt, v1))
+    with closing(conn):
+        return response.status, response, response.read()
+
+
+def raw_post(fake, prompt) -> tuple[bytes, list[bytes], bool]:
+    """POST over a bare socket: the head, every HTTP chunk as framed, whether the zero chunk came."""
+    host, port = fake.url[len("http://"):].split(":")
+    body = json.dumps(conversation_body(prompt)).encode()
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /backend-api/conversation HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     b"Authorization: Bearer t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        data = b""
+        try:
+            while block := sock.recv(65536):
+                data += block
+        except ConnectionResetError:
+            pass
+    head, _, rest = data.partition(b"\r\n\r\n")
+    chunks = []
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return head, chunks, True
+        chunks.append(rest[:size])
+        rest = rest[size + 2:]
+    return head, chunks, False
+
+
+def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
+    """(event name, data) per SSE event, comments and blank events dropped."""
+    events = []
+    for block in raw.decode().replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+        if data:
+            events.append((name, "\n".join(data)))
+    return events
+
+
+def apply(root, path, op, value):
+    if op == "patch":
+        for inner in value:
+            root = apply(root, inner["p"], inner["o"], inner["v"])
+        return root
+    if path == "":
+        return copy.deepcopy(value)
+    *parents, key = path.split("/")[1:]
+    target = root
+    for part in parents:
+        target = target[int(part) if isinstance(target, list) else part]
+    key = int(key) if isinstance(target, list) else key
+    if op == "replace":
+        target[key] = value
+    elif isinstance(target[key], str):
+        target[key] += value
+    elif isinstance(target[key], list):
+        target[key].append(value)
+    else:
+        target[key].update(value)
+    return root
+
+
+def snapshots(raw: bytes) -> list[dict]:
+    """Message snapshots of either format, folding format B's deltas (as a client must)."""
+    out, root, last = [], None, ("", "add")
+    for name, data in sse_events(raw):
+        if name == "ping" or data == "[DONE]":
+            continue
+        obj = json.loads(data)
+        if name == "delta":
+            last = (obj.get("p", last[0]), obj.get("o", last[1]))
+            root = apply(root, *last, obj["v"])
+            out.append(copy.deepcopy(root))
+        elif isinstance(obj, dict) and "message" in obj and obj["message"]:
+            out.append(obj)
+    return out
+
+
+def normalized(obj):
+    """Ids and times differ between two requests; the rest must not."""
+    text = json.dumps(obj, sort_keys=True).encode()
+    return json.loads(re.sub(rb'"create_time": [0-9.e+]+', b'"create_time": 0', UUID.sub(b"<id>", text)))
+
+
+def final_text(snaps: list[dict]) -> str:
+    return snaps[-1]["message"]["content"]["parts"][0]
+
+
+def test_format_a_stream(fake):
+    status, response, raw = converse(fake, f"!format A\n{TEXT}")
+    assert status == 200 and response.getheader("Content-Type").startswith("text/event-stream")
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    events = sse_events(raw)
+    assert events[-1] == (None, "[DONE]") and all(name is None for name, _ in events)
+    snaps = snapshots(raw)
+    assert snaps[0]["message"]["author"]["role"] == "user"
+    assert snaps[0]["message"]["status"] == "finished_successfully"
+    texts = [s["message"]["content"]["parts"][0] for s in snaps[1:]]
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:])) and texts[-1] == TEXT == answer_text(TEXT)
+    assert all(s["message"]["status"] == "in_progress" and s["message"]["end_turn"] is None for s in snaps[1:-1])
+    last = snaps[-1]["message"]
+    assert (last["status"], last["end_turn"], last["recipient"]) == ("finished_successfully", True, "all")
+    assert last["metadata"]["is_complete"] is True and last["metadata"]["model_slug"] == "gpt-4o"
+    assert last["metadata"]["finish_details"] == {"type": "stop", "stop_tokens": [200002]}
+    assert "\\u" not in raw.decode()   # UTF-8, not ASCII-escaped
+
+
+def test_format_b_stream(fake):
+    status, _, raw = converse(fake, TEXT)
+    events = sse_events(raw)
+    assert events[0] == ("delta_encoding", '"v1"')
+    deltas = [json.loads(data) for name, data in events if name == "delta"]
+    assert deltas[0]["o"] == "add" and deltas[0]["c"] == 0 and deltas[1]["c"] == 1
+    assert deltas[2] == {"p": "/message/content/parts/0", "o": "append", "v": TEXT[:3]}
+    assert deltas[3] == {"v": TEXT[3:6]}
+    assert [op["p"] for op in deltas[-1]["v"]] == ["/message/content/parts/0", "/message/status",
+                                                  "/message/end_turn", "/message/metadata"]
+    assert json.loads(events[-2][1])["type"] == "message_stream_complete"
+    assert events[-1] == (None, "[DONE]")
+    assert final_text(snapshots(raw)) == TEXT
+
+
+@pytest.mark.parametrize("prompt", ["hi", "!reasoning\nDone.", "!tool\nThe result is 2.", "!max_tokens\n!pieces 5\nab cd",
+                                    "!moderation\nSome answer here", "!tokens 45", "!noise\n!model o1\nx"])
+def test_both_formats_fold_to_the_same_snapshots(fake, prompt):
+    a = snapshots(converse(fake, prompt, v1=False)[2])   # the format follows supported_encodings
+    b = snapshots(converse(fake, prompt, v1=True)[2])
+    assert normalized(a) == normalized(b)
+    assert final_text(a) == answer_text(prompt)
+
+
+def test_reasoning_and_tool_turns(fake):
+    snaps = snapshots(converse(fake, "!reasoning\n!tool\nDone.")[2])
+    kinds = []
+    for snap in snaps:
+        message = snap["message"]
+        if not kinds or kinds[-1][0] != message["id"]:
+            kinds.append((message["id"], message["author"]["role"], message["content"]["content_type"],
+                          message["recipient"]))
+    assert [k[1:] for k in kinds] == [("user", "text", "all"), ("assistant", "thoughts", "all"),
+                                     ("assistant", "reasoning_recap", "all"), ("assistant", "code", "python"),
+                                     ("tool", "execution_output", "all"), ("assistant", "text", "all")]
+    by_id = {s["message"]["id"]: s["message"] for s in snaps}
+    thoughts, recap, code, tool = (by_id[k[0]] for k in kinds[1:5])
+    assert thoughts["content"]["thoughts"] == [{"summary": "Planning", "content": "I should greet the user."},
+                                               {"summary": "Checking", "content": "Keep it short."}]
+    assert thoughts["metadata"]["finished_text"] == "Thought for 3 seconds"
+    assert recap["content"]["content"] == "Thought for 3 seconds"
+    assert code["content"]["text"] == "print(1+1)" and code["status"] == "finished_successfully"
+    assert tool["author"]["name"] == "python" and tool["content"]["text"] == "2"
+
+
+def test_split_1_reassembles_to_the_same_bytes(fake):
+    prompt = f"!crlf\n!ping\n!noise\n!pieces 2\n{TEXT}"
+    _, whole, ended = raw_post(fake, prompt)
+    head, pieces, split_ended = raw_post(fake, "!split 1\n" + prompt)
+    assert ended and split_ended and b"Transfer-Encoding: chunked" in head
+    assert {len(p) for p in pieces} == {1}
+    strip = lambda raw: UUID.sub(b"<id>", re.sub(rb'"create_time":[0-9.e+]+', b"", raw)).replace(b"!split 1\\n", b"")
+    assert strip(b"".join(pieces)) == strip(b"".join(whole))
+    assert b"\r\n\r\n" in b"".join(pieces) and b"event: ping\r\ndata: 2024-01-01 12:00:00.123456" in b"".join(pieces)
+    assert final_text(snapshots(b"".join(pieces))) == TEXT
+
+
+def test_nodone_and_error_midstream(fake):
+    events = sse_events(converse(fake, "!nodone\nabc")[2])
+    assert "[DONE]" not in [d for _, d in events] and "message_stream_complete" not in str(events)
+    prompt = "!error_midstream\n!format A\n" + "word " * 10
+    raw = converse(fake, prompt)[2]
+    errors = [json.loads(d) for _, d in sse_events(raw) if '"error":"Something' in d]
+    assert errors == [{"message": None, "conversation_id": errors[0]["conversation_id"],
+                       "error": "Something went wrong while generating the response."}]
+    assert sse_events(raw)[-1][1] == "[DONE]"
+    assert final_text(snapshots(raw)) == answer_text(prompt) == ("word " * 10)[:24]
+
+
+def test_status_429_has_retry_after(fake):
+    status, response, raw = converse(fake, "!status 429")
+    assert status == 429 and response.getheader("Retry-After") == "42"
+    assert json.loads(raw)["detail"]["code"] == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize("code", [502, 503, 504])
+def test_gateway_errors_are_proxy_html(fake, code):
+    status, response, raw = converse(fake, f"!status {code}")
+    assert status == code and response.getheader("Content-Type") == "text/html"
+    assert f"<h1>{code} ".encode() in raw and b"nginx" in raw
+
+
+def test_prefixes_are_recorded_and_prefix_status_answers(fake):
+    fake.prefix_status["down"] = 503
+    assert converse(fake, "hi", path="/down/backend-api/conversation")[0] == 503
+    assert converse(fake, "hi", path="/up/backend-api/conversation")[0] == 200
+    conn, response = request(fake, "GET", "/a/b/backend-api/models?x=1")
+    with closing(conn):
+        assert response.status == 200 and json.loads(response.read())["models"][0]["slug"] == "gpt-4o"
+    assert [(r.prefix, r.path, r.query) for r in fake.requests] == [
+        ("down", "/down/backend-api/conversation", {}), ("up", "/up/backend-api/conversation", {}),
+        ("a/b", "/a/b/backend-api/models", {"x": "1"})]
+    assert fake.requests[1].json["messages"][0]["content"]["parts"] == ["hi"]
+    assert fake.requests[1].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_patch_is_recorded_and_wait_for_finds_it(fake):
+    conn, response = request(fake, "PATCH", "/backend-api/conversation/c-1", {"is_visible": False})
+    with closing(conn):
+        assert response.status == 200 and json.loads(response.read()) == {"success": True}
+    record = fake.wait_for(lambda r: r.method == "PATCH", timeout=1)
+    assert record.json == {"is_visible": False} and record.path == "/backend-api/conversation/c-1"
+    with pytest.raises(AssertionError):
+        fake.wait_for(lambda r: r.method == "DELETE", timeout=0.05)
+
+
+@pytest.mark.parametrize("token, path, status, detail", [
+    (None, "/backend-api/models", 401, "Unauthorized"),
+    ("expired-token", "/backend-api/models", 401, "Your authentication token has expired."),
+    (TOKEN, "/backend-api/nothing", 404, "Not Found"),
+    (TOKEN, "/elsewhere", 404, "Not Found"),
+])
+def test_auth_and_unknown_routes(fake, token, path, status, detail):
+    conn, response = request(fake, "GET", path, token=token)
+    with closing(conn):
+        assert (response.status, json.loads(response.read())) == (status, {"detail": detail})
+
+
+def test_reset_drops_the_connection_mid_stream(fake):
+    prompt = "!reset\n" + "word " * 10
+    _, chunks, ended = raw_post(fake, prompt)
+    assert not ended
+    assert final_text(snapshots(b"".join(chunks))) == answer_text(prompt) == ("word " * 10)[:24]
+    assert fake.wait_for(lambda r: r.stream_outcome).stream_outcome == "reset"
+
+
+def test_client_gone_is_recorded(fake):
+    conn, response = request(fake, "POST", "/backend-api/conversation",
+                             conversation_body("!delay 0.01\n!pieces 1\n" + "x" * 300))
+    response.read1(100)
+    conn.close()
+    record = fake.wait_for(lambda r: r.stream_outcome is not None, timeout=3)
+    assert record.stream_outcome == "client_gone"
+
+
+def test_stall_first_sends_headers_first(fake):
+    conn, response = request(fake, "POST", "/backend-api/conversation", conversation_body("!stall_first 0.3"))
+    started = time.monotonic()
+    with closing(conn):
+        assert response.status == 200
+        response.read()
+    assert time.monotonic() - started >= 0.25
+
+
+def test_answer_text():
+    assert answer_text("hi") == answer_text("!format A") == "Hello! How can I help you today?"
+    assert answer_text("!pieces 2\n\n  line one\nline two\n\n") == "  line one\nline two"
+    text = answer_text("!tokens 45")
+    assert text == lorem(45) and len(text.split()) == 45 and text.count("\n") == 2
+    assert answer_text("!moderation\nabcdefghi") == "abc"
+    with pytest.raises(ValueError):
+        answer_text("!nonsense")
+
+
+def test_runs_as_a_process():
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fake_upstream.py")), "--port", "0"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("ready http://127.0.0.1:")
+        host, port = line.split()[1][len("http://"):].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        conn.request("GET", "/backend-api/models", headers={"Authorization": "Bearer x"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
