@@ -120,9 +120,11 @@ def stream_once(port: int, path: str, body: bytes, is_text_event) -> dict:
 
 
 def direct_text(event: bytes) -> bool:
-    # Format A snapshots of the assistant, or format B appends: both carry answer text.
-    return (b'"append"' in event or b'{"v":' in event or b'"role":"assistant"' in event) \
-        and b"[DONE]" not in event
+    """An upstream event that carries answer text: a format B append, or a format A
+    assistant snapshot whose text is no longer empty."""
+    if b'"append"' in event or event.startswith(b'data: {"v":"'):
+        return True
+    return b'"role":"assistant"' in event and b'"parts":[""]' not in event
 
 
 def pandora_text(event: bytes) -> bool:
@@ -222,14 +224,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke run")
     parser.add_argument("--clients", type=int, nargs="*", default=[100])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--only", choices=["ttft", "cpu", "concurrency"], help="run one part")
     args = parser.parse_args()
     services = Services(workers=args.workers)
+    report = {}
     try:
-        report = {
-            "ttft": bench_ttft(services, 30 if args.quick else 200),
-            "cpu": bench_cpu(services, 2 if args.quick else 5),
-        }
-        for clients in args.clients:
+        if args.only in (None, "ttft"):
+            report["ttft"] = bench_ttft(services, 30 if args.quick else 200)
+        if args.only in (None, "cpu"):
+            report["cpu"] = bench_cpu(services, 2 if args.quick else 5)
+        for clients in args.clients if args.only in (None, "concurrency") else ():
             report[f"concurrent_{clients}"] = bench_concurrency(services, clients)
     finally:
         services.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import urllib.parse
+import urllib.request
 
 import orjson
 import requests
@@ -86,8 +88,14 @@ class UpstreamClient:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # Reading proxy variables and ~/.netrc on every request costs ~1 ms each
+        # time: read the environment once here, and the config's proxy wins.
+        self.session.trust_env = False
+        proxies = {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
         if settings.proxy:
-            self.session.proxies = {"http": settings.proxy, "https": settings.proxy}
+            proxies = {"http": settings.proxy, "https": settings.proxy}
+        if proxies and not urllib.request.proxy_bypass(urllib.parse.urlsplit(self.base_url).hostname or ""):
+            self.session.proxies = proxies
 
     def close(self) -> None:
         self.session.close()

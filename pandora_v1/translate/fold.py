@@ -147,10 +147,10 @@ def _error_text(error) -> str:
     return str(error)
 
 
-def fold(events: Iterable[tuple[str, str]]) -> Iterator[dict | Signal]:
+def fold(events: Iterable[tuple[str, bytes | memoryview]]) -> Iterator[dict | Signal]:
     delta = DeltaFolder()
     for name, data in events:
-        if data == "[DONE]":
+        if data == b"[DONE]":
             yield DONE
             return
         if name == "ping" or name == "delta_encoding":
@@ -158,7 +158,7 @@ def fold(events: Iterable[tuple[str, str]]) -> Iterator[dict | Signal]:
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
-            log.warning("skipping an upstream event that is not JSON (%d bytes)", len(data))
+            log.warning("skipping an upstream event that is not valid JSON (%d bytes)", len(data))
             continue
         if not isinstance(obj, dict):
             continue  # "v1" and other bare values carry nothing

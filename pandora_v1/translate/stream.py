@@ -34,7 +34,7 @@ class Translation:
 
     def __iter__(self) -> Iterator[Piece]:
         renderer = self.renderer
-        events = sse.events(sse.limit_line_length(self._chunks, self._max_event_bytes))
+        events = sse.events(self._chunks, self._max_event_bytes)
         for item in folding.fold(events):
             if isinstance(item, folding.Signal):
                 if item.kind == "error":

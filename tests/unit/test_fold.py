@@ -14,10 +14,11 @@ def message(text, status="in_progress", **extra):
 
 
 def delta(obj):
-    return ("delta", orjson.dumps(obj).decode())
+    return ("delta", orjson.dumps(obj))
 
 
 def snapshots(events):
+    events = [(name, data.encode() if isinstance(data, str) else data) for name, data in events]
     return [copy.deepcopy(item) if isinstance(item, dict) else item for item in fold(events)]
 
 

@@ -2,13 +2,20 @@
 import pytest
 
 from pandora_v1.errors import APIError
-from pandora_v1.translate import sse
+from pandora_v1.translate.sse import SSEDecoder, events
 
 STREAM = ("event: ping\r\ndata: 2024-01-01 12:00:00.123456\r\n\r\n"
           ": a comment\r\n\r\n"
           "data: {\"a\": \"héllo 世界 🎉\"}\r\n\r\n"
           "event: delta\ndata: {\"v\": \"x\"}\n\n"
+          "data:no-space\rdata: second line\r\r"
           "data: [DONE]").encode()   # no blank line after the last event
+
+EXPECTED = [("ping", b"2024-01-01 12:00:00.123456"),
+            ("message", '{"a": "héllo 世界 🎉"}'.encode()),
+            ("delta", b'{"v": "x"}'),
+            ("message", b"no-space\nsecond line"),
+            ("message", b"[DONE]")]
 
 
 def cut(data: bytes, size: int):
@@ -17,38 +24,35 @@ def cut(data: bytes, size: int):
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 10_000])
 def test_events_survive_any_cut(size):
-    got = list(sse.events(cut(STREAM, size)))
-    assert got == [("ping", "2024-01-01 12:00:00.123456"),
-                   ("message", '{"a": "héllo 世界 🎉"}'),
-                   ("delta", '{"v": "x"}'),
-                   ("message", "[DONE]")]
+    assert list(events(cut(STREAM, size), 1 << 20)) == EXPECTED
 
 
-def test_cr_lf_split_between_reads():
-    chunks = [b"data: 1\r", b"\n\r", b"\ndata: 2\r\n\r\n"]
-    assert [d for _, d in sse.events(chunks)] == ["1", "2"]
+def test_every_single_cut_point():
+    for at in range(1, len(STREAM)):
+        assert list(events([STREAM[:at], STREAM[at:]], 1 << 20)) == EXPECTED, at
 
 
-def test_line_longer_than_limit_is_refused_before_it_is_buffered():
-    seen = []
+def test_cr_lf_split_between_reads_is_one_line_end():
+    chunks = [b"event: delta\r", b"\ndata: 1\r", b"\n\r", b"\ndata: 2\r\n\r\n"]
+    assert list(events(chunks, 1 << 20)) == [("delta", b"1"), ("message", b"2")]
 
-    def source():
+
+def test_event_larger_than_limit_is_refused_while_arriving():
+    decoder = SSEDecoder(10_000)
+    fed = 0
+    with pytest.raises(APIError) as info:
         for _ in range(100):
-            seen.append(1)
-            yield b"x" * 1000
-
-    with pytest.raises(APIError) as info:
-        list(sse.limit_line_length(source(), 10_000))
-    assert info.value.status == 502
-    assert len(seen) == 11
+            fed += 1
+            decoder.feed(b"x" * 1000)
+    assert info.value.status == 502 and fed == 11
 
 
-def test_long_stream_of_short_lines_passes_the_limit():
+def test_many_small_events_pass_the_limit():
     chunks = [b"data: " + b"y" * 500 + b"\n\n"] * 1000
-    assert len(list(sse.events(sse.limit_line_length(chunks, 1000)))) == 1000
+    assert len(list(events(chunks, 1000))) == 1000
 
 
-def test_invalid_utf8_is_an_upstream_error():
-    with pytest.raises(APIError) as info:
-        list(sse.events([b"data: \xff\xfe\n\n"]))
-    assert info.value.code == "upstream_error"
+def test_big_event_in_many_reads_is_joined_once():
+    payload = b"z" * 2_000_000
+    chunks = cut(b"data: " + payload + b"\n\n", 1000)
+    assert list(events(chunks, 4_000_000)) == [("message", payload)]
