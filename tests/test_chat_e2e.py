@@ -258,3 +258,15 @@ def test_stream_sleep_time_paces_chunks(make_server, fake):
     _, text = streamed(client, "!pieces 4\nabcdefghijklmnop")   # 4 content chunks
     assert text == "abcdefghijklmnop"
     assert time.monotonic() - started >= 0.4
+
+
+def test_unreachable_upstream_is_502(make_server):
+    from tests.conftest import free_port
+
+    srv = make_server(upstream_base_url=f"http://127.0.0.1:{free_port()}")
+    client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
+    for stream in (False, True):
+        with pytest.raises(openai.APIStatusError) as info:
+            ask(client, "hi", stream=stream)
+        assert info.value.status_code == 502
+        assert info.value.body["code"] == "upstream_unreachable"
