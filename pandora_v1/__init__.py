@@ -31,8 +31,9 @@ CORS_HEADERS = {
 def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
-    from .blueprints import chat, models, pages
+    from .blueprints import chat, images, media, models, pages
     from .blueprints.common import Services
+    from .media import MediaStore
     from .models import ModelRegistry
     from .upstream import UpstreamClient
 
@@ -44,11 +45,14 @@ def create_app(config_path: str | os.PathLike | None = None,
                 static_folder=str(ROOT / "static"))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["pandora_v1"] = Services(settings, ModelRegistry(settings), UpstreamClient(settings))
+    upstream = UpstreamClient(settings)
+    app.extensions["pandora_v1"] = Services(settings, ModelRegistry(settings), upstream,
+                                            MediaStore(settings, upstream))
 
     prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
-    app.register_blueprint(chat.bp, url_prefix=prefix)
-    app.register_blueprint(models.bp, url_prefix=prefix)
+    for api in (chat, images, models):
+        app.register_blueprint(api.bp, url_prefix=prefix)
+    app.register_blueprint(media.bp)
     app.register_blueprint(pages.bp)
     _install_http_behaviour(app)
     return app

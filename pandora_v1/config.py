@@ -102,6 +102,10 @@ class Settings:
     max_request_bytes: int = 32 * 1024 * 1024
     max_event_bytes: int = 16 * 1024 * 1024
     proxy: str = ""
+    images_dir: str = "images"
+    files_dir: str = "files"
+    media_retention_days: float = 7.0
+    max_media_bytes: int = 64 * 1024 * 1024
     bot_mode: BotMode = field(default_factory=BotMode)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
@@ -123,14 +127,14 @@ class _Reader:
         value = source.get(key)
         return default if value is None or value == "" else value
 
-    def string(self, key, default="", source=None, name=None) -> str:
+    def string(self, key, default="", source=None, name=None, strip=True) -> str:
         value = self._get(key, default, source)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
             self.problems.append(f"{name or key}: expected a string, got {json.dumps(value)}")
             return default
-        return value.strip()
+        return value.strip() if strip else value
 
     def boolean(self, key, default=False, source=None, name=None) -> bool:
         value = self._get(key, default, source)
@@ -282,7 +286,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         graceful_timeout=r.number("graceful_timeout", Settings.graceful_timeout, minimum=1, integer=True),
         delete_conversation=r.boolean("need_delete_conversation_after_response", False),
         use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),
-        dalle_prompt_prefix=r.string("dalle_prompt_prefix"),
+        dalle_prompt_prefix=r.string("dalle_prompt_prefix", strip=False),
         key_for_gpts_info=r.string("key_for_gpts_info"),
         stream_sleep_time=r.number("stream_sleep_time", 0.0, source=refresh,
                                    name="refresh_ToAccess.stream_sleep_time"),
@@ -295,6 +299,10 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         max_request_bytes=r.number("max_request_bytes", Settings.max_request_bytes, minimum=1024, integer=True),
         max_event_bytes=r.number("max_event_bytes", Settings.max_event_bytes, minimum=1024, integer=True),
         proxy=r.string("proxy"),
+        images_dir=r.string("images_dir", Settings.images_dir),
+        files_dir=r.string("files_dir", Settings.files_dir),
+        media_retention_days=r.number("media_retention_days", Settings.media_retention_days, minimum=0.001),
+        max_media_bytes=r.number("max_media_bytes", Settings.max_media_bytes, minimum=1024, integer=True),
         bot_mode=BotMode(
             enabled=r.boolean("enabled", False, bot, "bot_mode.enabled"),
             markdown_image_output=r.boolean("enabled_markdown_image_output", False, bot,

@@ -88,6 +88,10 @@ class Plan:
     reset: bool = False
     reasoning: bool = False
     tool: bool = False
+    chart: bool = False             # a code-interpreter run that draws a chart
+    browse: bool = False            # a browsing turn; the answer's 【n†source】 marks get citations
+    dalle: int = 0                  # a DALL·E turn drawing this many images
+    dalle_refuse: bool = False      # a DALL·E turn whose tool refuses to draw
     model: str | None = None
 
     def chunks(self, text: str) -> list[str]:
@@ -99,10 +103,10 @@ class Plan:
 
 
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
-         "reasoning", "tool"}
+         "reasoning", "tool", "chart", "browse", "dalle_refuse"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
-    "stall_first": float, "stall_mid": float, "model": str}
+    "stall_first": float, "stall_mid": float, "model": str, "dalle": int}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -272,6 +276,12 @@ def build_timeline(plan: Plan, turn: Turn) -> list:
         reasoning_turn(tl)
     if plan.tool:
         tool_turn(tl)
+    if plan.chart:
+        chart_turn(tl)
+    if plan.browse:
+        browse_turn(tl)
+    if plan.dalle or plan.dalle_refuse:
+        dalle_turn(tl)
     if answer_turn(tl):
         tl.noise("conversation_detail_metadata")
     return tl.steps
@@ -309,11 +319,86 @@ def tool_turn(tl: Timeline) -> None:
                    "messages": [{"message_type": "stream", "stream_name": "stdout", "text": "2\n"}]}})
 
 
+CHART_CODE = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
+CHART_FILE = "file-chart0001"
+DALLE_PROMPT = "A cute baby sea otter floating on its back"
+DALLE_NOTE = "DALL·E displayed 1 images. The images are already plainly visible, so don't repeat the descriptions in detail."
+DALLE_REFUSAL = "This request may violate our content policy."
+CITATION = re.compile(r"【(\d+)(?::\d+)?†[^】]*】")
+
+
+def dalle_file(index: int) -> str:
+    return f"file-dalle{index:04d}"
+
+
+def revised_prompt(index: int) -> str:
+    return f"{DALLE_PROMPT}, picture {index + 1}, soft watercolor style"
+
+
+def chart_turn(tl: Timeline) -> None:
+    tl.message("assistant", {"content_type": "code", "language": "python", "text": ""},
+               recipient="python")
+    tl.grow("/message/content/text", CHART_CODE)
+    tl.finish()
+    tl.message("tool", {"content_type": "execution_output", "text": "<<ImageDisplayed>>"}, name="python",
+               status="finished_successfully",
+               metadata={"is_complete": True, "aggregate_result": {
+                   "status": "success", "code": CHART_CODE, "messages": [
+                       {"message_type": "image", "image_url": f"file-service://{CHART_FILE}",
+                        "width": 640, "height": 480, "sender": "server", "time": 1.0}]}})
+
+
+def browse_turn(tl: Timeline) -> None:
+    tl.message("assistant", {"content_type": "code", "language": "unknown", "text": ""},
+               recipient="browser")
+    tl.grow("/message/content/text", 'search("otters")')
+    tl.finish()
+    tl.message("tool", {"content_type": "tether_browsing_display", "result": "# 【0†Otters†example.com】\nOtters are...",
+                        "summary": None, "assets": [], "tether_id": None}, name="browser",
+               status="finished_successfully")
+    tl.message("tool", {"content_type": "tether_quote", "url": "https://example.com/otters", "domain": "example.com",
+                        "title": "Otters", "text": "Otters are semiaquatic mammals."}, name="browser",
+               status="finished_successfully")
+
+
+def citations_for(text: str, uncited: set) -> list:
+    """A citation for every mark in the answer except those in ``uncited``."""
+    out = []
+    for match in CITATION.finditer(text):
+        index = int(match.group(1))
+        if index not in uncited:
+            out.append({"start_ix": match.start(), "end_ix": match.end(), "citation_format_type": "tether_og",
+                        "metadata": {"type": "webpage", "title": f"Source {index}",
+                                     "url": f"https://example.com/source/{index}", "text": "",
+                                     "extra": {"cited_message_idx": index, "evidence_text": "source"}}})
+    return out
+
+
+def dalle_turn(tl: Timeline) -> None:
+    plan = tl.plan
+    tl.message("assistant", {"content_type": "code", "language": "json", "text": ""}, recipient="dalle.text2im")
+    tl.grow("/message/content/text", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024"}).decode())
+    tl.finish()
+    if plan.dalle_refuse:
+        tl.message("tool", {"content_type": "text", "parts": [DALLE_REFUSAL]}, name="dalle.text2im",
+                   status="finished_successfully")
+        return
+    parts = [{"content_type": "image_asset_pointer", "asset_pointer": f"file-service://{dalle_file(i)}",
+              "size_bytes": len(blob_bytes(dalle_file(i))), "width": 1024, "height": 1024,
+              "metadata": {"dalle": {"gen_id": f"gen{i}", "prompt": revised_prompt(i), "seed": 42}}}
+             for i in range(plan.dalle)]
+    tl.message("tool", {"content_type": "multimodal_text", "parts": parts}, name="dalle.text2im",
+               status="finished_successfully")
+    tl.message("tool", {"content_type": "text", "parts": [DALLE_NOTE]}, name="dalle.text2im",
+               status="finished_successfully", recipient="all")
+
+
 def answer_turn(tl: Timeline) -> bool:
     """The final text answer; False when the stream is cut before it finishes."""
     plan = tl.plan
     pieces = plan.chunks(plan.text)
-    tl.message("assistant", {"content_type": "text", "parts": [""]})
+    metadata = {"citations": citations_for(plan.text, {7})} if plan.browse else None
+    tl.message("assistant", {"content_type": "text", "parts": [""]}, metadata=metadata)
     half = len(pieces) // 2
     for i, piece in enumerate(pieces):
         if plan.moderation and i == min(1, len(pieces) - 1):
@@ -480,6 +565,29 @@ def error_response(status: int) -> tuple[int, dict, bytes]:
     return status, headers, orjson.dumps({"detail": ERROR_DETAILS.get(status, phrase)})
 
 
+# ------------------------------------------------------------------ files
+
+def png_bytes(seed: str, width: int = 4, height: int = 3) -> bytes:
+    """A small valid PNG whose pixels depend on ``seed``, so each file differs."""
+    import zlib
+
+    colour = zlib.crc32(seed.encode()).to_bytes(4, "big")[:3]
+    raw = b"".join(b"\x00" + colour * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def blob_bytes(key: str) -> bytes:
+    """What the fake's file storage serves for a file id or a sandbox path."""
+    if key.startswith("/mnt/data/"):
+        return f"name,value\nfile,{key}\n".encode() * 50
+    return png_bytes(key)
+
+
 # ------------------------------------------------------------------- server
 
 @dataclass
@@ -567,6 +675,10 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _route(self, fake: "FakeUpstream", record: Recorded) -> None:
+        if record.method == "GET" and record.path.startswith("/_blob/"):
+            from urllib.parse import unquote
+
+            return self._blob(fake, unquote(record.path[len("/_blob/"):]))   # signed URL: no auth
         if record.prefix in fake.prefix_status:
             return self._send(*error_response(fake.prefix_status[record.prefix]))
         auth = record.headers.get("authorization", "")
@@ -582,7 +694,36 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
             return self._json(200, {"models": MODELS})
+        if record.method == "GET" and route:
+            file_route = re.fullmatch(r"/backend-api/files/([^/]+)/download", route)
+            if file_route:
+                return self._download_url(fake, file_route.group(1))
+            sandbox = re.fullmatch(r"/backend-api/conversation/[^/]+/interpreter/download", route)
+            if sandbox and record.query.get("message_id") and record.query.get("sandbox_path"):
+                return self._download_url(fake, record.query["sandbox_path"])
         self._json(404, {"detail": "Not Found"})
+
+    def _download_url(self, fake: "FakeUpstream", key: str) -> None:
+        if key in fake.missing_files:
+            return self._json(404, {"detail": "File not found"})
+        from urllib.parse import quote
+
+        self._json(200, {"status": "success", "download_url": f"{fake.url}/_blob/{quote(key, safe='')}?sig=abc",
+                         "file_name": key.rsplit("/", 1)[-1], "creation_time": "2024-01-01"})
+
+    def _blob(self, fake: "FakeUpstream", key: str) -> None:
+        data = blob_bytes(key)
+        kind = "text/csv" if key.startswith("/mnt/data/") else "image/png"
+        if key not in fake.broken_files:
+            return self._send(200, {"Content-Type": kind}, data)
+        # Announce the whole body, send half, drop the connection.
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self._abort()
 
     def _send(self, status: int, headers: dict, body: bytes) -> None:
         self.send_response(status)
@@ -655,6 +796,8 @@ class FakeUpstream:
         self.keep_requests = keep_requests
         self.requests: list[Recorded] = []
         self.prefix_status: dict[str, int] = {}
+        self.missing_files: set[str] = set()   # file ids / sandbox paths whose download URL is a 404
+        self.broken_files: set[str] = set()    # whose bytes stop half way with a reset
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -674,6 +817,8 @@ class FakeUpstream:
         with self._changed:
             self.requests.clear()
             self.prefix_status.clear()
+            self.missing_files.clear()
+            self.broken_files.clear()
 
     def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 5.0) -> Recorded:
         """The first recorded request matching ``predicate``, waiting for it if need be."""

@@ -93,9 +93,9 @@ def test_reasoning_streams_as_reasoning_content(client, fake):
     assert full.choices[0].message.model_extra["reasoning_content"] == reasoning
 
 
-def test_tool_turn_is_skipped_cleanly(client, fake):
+def test_code_interpreter_turn_renders_as_closed_blocks(client, fake):
     result = ask(client, "!tool\nThe result is 2.")
-    assert result.choices[0].message.content == "The result is 2."
+    assert result.choices[0].message.content == "```python\nprint(1+1)\n```\n\n```\n2\n```\n\nThe result is 2."
 
 
 def test_include_usage_adds_openais_usage_chunk(client, fake):

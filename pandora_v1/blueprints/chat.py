@@ -1,4 +1,4 @@
-"""POST /v1/chat/completions."""
+"""POST /v1/chat/completions, and ``Answer``: one upstream answer on its way to a client."""
 from __future__ import annotations
 
 import logging
@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import credentials, openai_format, tokens
+from ..config import ModelEntry
+from ..credentials import Credentials
 from ..errors import APIError
 from ..models import conversation_mode
 from ..openai_format import SSE_DONE, ChunkEncoder, sse
 from ..streaming import relay
-from ..translate.render import CONTENT
+from ..translate.render import CONTENT, Renderer, RenderOptions
 from ..translate.request import ChatRequest, conversation_payload, parse_chat_request
 from ..translate.sse import read_chunks
 from ..translate.stream import Translation
@@ -33,12 +35,7 @@ def chat_completions():
     creds = credentials.resolve(request.headers.get("Authorization"))
     entry = app.models.resolve(chat.model)
     settings = app.settings
-    payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
-                                   history_disabled=settings.delete_conversation,
-                                   delta_encoding=settings.delta_encoding)
-    upstream = app.upstream.start_conversation(payload, creds)
-    translation = Translation(read_chunks(upstream), settings.max_event_bytes)
-    answer = Answer(chat, entry.slug, translation, upstream, creds)
+    answer = start_answer(chat, entry, creds, RenderOptions.from_bot_mode(settings.bot_mode))
     if chat.stream:
         body = relay(answer.sse(), settings.keepalive_interval, on_abort=answer.abort,
                      pause=settings.stream_sleep_time)
@@ -46,25 +43,51 @@ def chat_completions():
     return jsonify(answer.completion())
 
 
+def start_answer(chat: ChatRequest, entry: ModelEntry, creds: Credentials, options: RenderOptions,
+                 keep_media_local: bool = False) -> "Answer":
+    """Send the conversation upstream; upstream errors before the answer raise APIError."""
+    app = services()
+    settings = app.settings
+    payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
+                                   history_disabled=settings.delete_conversation,
+                                   delta_encoding=settings.delta_encoding)
+    upstream = app.upstream.start_conversation(payload, creds)
+    renderer = Renderer(options)
+    renderer.media = app.media.for_request(creds, request.host_url, lambda: renderer.conversation_id,
+                                           keep_local=keep_media_local)
+    translation = Translation(read_chunks(upstream), settings.max_event_bytes, renderer)
+    return Answer(chat, entry.slug, translation, upstream, creds, errors_as_text=settings.bot_mode.enabled)
+
+
 class Answer:
     """One upstream answer on its way to the client, and the clean-up after it."""
 
-    def __init__(self, chat: ChatRequest, slug: str, translation: Translation, upstream, creds):
+    def __init__(self, chat: ChatRequest, slug: str, translation: Translation, upstream,
+                 creds: Credentials, errors_as_text: bool = False):
         self.chat = chat
         self.slug = slug
         self.translation = translation
         self.upstream = upstream
         self.creds = creds
+        self.errors_as_text = errors_as_text   # bot mode: a bot shows text, not error events
         self._app = current_app._get_current_object()
         self._finish_lock = threading.Lock()
         self._finished = False
         self.content: list[str] = []
         self.reasoning: list[str] = []
 
+    @property
+    def renderer(self) -> Renderer:
+        return self.translation.renderer
+
     def completion(self) -> dict:
         try:
             for kind, text in self.translation:
                 (self.content if kind == CONTENT else self.reasoning).append(text)
+        except APIError as exc:
+            if not self.errors_as_text:
+                raise
+            self.content.append(_error_text(exc, bool(self.content)))
         finally:
             self.finish()
         content, reasoning = "".join(self.content), "".join(self.reasoning)
@@ -76,13 +99,18 @@ class Answer:
         encoder = ChunkEncoder(self.chat.model, self.chat.include_usage)
         try:
             yield encoder.role()
-            for kind, text in self.translation:
-                if kind == CONTENT:
-                    self.content.append(text)
-                    yield encoder.content(text)
-                else:
-                    self.reasoning.append(text)
-                    yield encoder.reasoning(text)
+            try:
+                for kind, text in self.translation:
+                    if kind == CONTENT:
+                        self.content.append(text)
+                        yield encoder.content(text)
+                    else:
+                        self.reasoning.append(text)
+                        yield encoder.reasoning(text)
+            except APIError as exc:
+                if not self.errors_as_text:
+                    raise
+                yield encoder.content(_error_text(exc, bool(self.content)))
             yield encoder.finish(self.translation.finish_reason)
             if self.chat.include_usage:
                 yield encoder.usage(self._usage("".join(self.content), "".join(self.reasoning)))
@@ -117,6 +145,10 @@ class Answer:
         if conversation_id and app.extensions["pandora_v1"].settings.delete_conversation:
             threading.Thread(target=_hide, args=(app, conversation_id, self.creds),
                              name="hide-conversation", daemon=True).start()
+
+
+def _error_text(exc: APIError, after_text: bool) -> str:
+    return f"{chr(10) * 2 if after_text else ''}[error] {exc.message}"
 
 
 def _hide(app, conversation_id: str, creds) -> None:

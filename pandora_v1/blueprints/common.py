@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from ..config import Settings
 from ..errors import APIError, bad_request
+from ..media import MediaStore
 from ..models import ModelRegistry
 from ..upstream import UpstreamClient
 
@@ -17,6 +18,7 @@ class Services:
     settings: Settings
     models: ModelRegistry
     upstream: UpstreamClient
+    media: MediaStore
 
 
 def services() -> Services:

@@ -19,10 +19,10 @@ class Translation:
     stream breaks.
     """
 
-    def __init__(self, chunks: Iterable[bytes], max_event_bytes: int):
+    def __init__(self, chunks: Iterable[bytes], max_event_bytes: int, renderer: Renderer | None = None):
         self._chunks = chunks
         self._max_event_bytes = max_event_bytes
-        self.renderer = Renderer()
+        self.renderer = renderer or Renderer()
 
     @property
     def finish_reason(self) -> str:
@@ -34,15 +34,19 @@ class Translation:
 
     def __iter__(self) -> Iterator[Piece]:
         renderer = self.renderer
-        events = sse.events(self._chunks, self._max_event_bytes)
-        for item in folding.fold(events):
-            if isinstance(item, folding.Signal):
-                if item.kind == "error":
-                    log.warning("upstream error mid-answer: %s", item.value[:200])
-                    raise APIError(502, f"The upstream failed mid-answer: {item.value}",
-                                   code="upstream_error")
-                if item.kind == "moderation" and item.value.get("blocked"):
-                    renderer.block()
-                    return
-                continue
-            yield from renderer.feed(item)
+        try:
+            for item in folding.fold(sse.events(self._chunks, self._max_event_bytes)):
+                if isinstance(item, folding.Signal):
+                    if item.kind == "error":
+                        log.warning("upstream error mid-answer: %s", item.value[:200])
+                        raise APIError(502, f"The upstream failed mid-answer: {item.value}",
+                                       code="upstream_error")
+                    if item.kind == "moderation" and item.value.get("blocked"):
+                        renderer.block()
+                        break
+                    continue
+                yield from renderer.feed(item)
+        except APIError:
+            yield from renderer.close()   # no block is left open, even on an error
+            raise
+        yield from renderer.close()

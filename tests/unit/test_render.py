@@ -29,14 +29,14 @@ def test_growing_text_is_sent_once_in_order_and_echoes_are_skipped():
     assert renderer.finish_reason == "stop"
 
 
-def test_tool_traffic_is_skipped_and_later_answer_starts_a_paragraph():
+def test_hidden_tool_traffic_and_later_answer_starts_a_paragraph():
     _, pieces = render([
-        msg("a1", "assistant", "text", parts=["Let me compute."]),
-        msg("c", "assistant", "code", recipient="python", text="print(1+1)"),
-        msg("t", "tool", "execution_output", text="2"),
-        msg("a2", "assistant", "text", parts=["It is 2."]),
+        msg("a1", "assistant", "text", parts=["Let me search."]),
+        msg("c", "assistant", "code", recipient="browser", text='search("x")'),
+        msg("t", "tool", "tether_browsing_display", result="..."),
+        msg("a2", "assistant", "text", parts=["Found it."]),
     ])
-    assert "".join(t for _, t in pieces) == "Let me compute.\n\nIt is 2."
+    assert "".join(t for _, t in pieces) == "Let me search.\n\nFound it."
 
 
 def test_thoughts_become_reasoning_and_recap_is_dropped():

@@ -1,0 +1,76 @@
+"""POST /v1/images/generations: DALL·E through a conversation, in OpenAI's shape."""
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+
+from flask import jsonify, request
+from flask import Blueprint
+
+from .. import credentials
+from ..errors import APIError, bad_request
+from ..translate.render import RenderOptions
+from ..translate.request import ChatMessage, ChatRequest
+from .chat import start_answer
+from .common import read_json_body, services
+
+bp = Blueprint("images", __name__)
+
+_SIZE = re.compile(r"^\d{2,5}x\d{2,5}$")
+
+
+def _options(body) -> tuple[str, str, int, str | None, str]:
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise bad_request("'prompt' must be a non-empty string.", "prompt")
+    model = body.get("model", "gpt-4o")
+    if not isinstance(model, str) or not model.strip():
+        raise bad_request("'model' must be a non-empty string.", "model")
+    n = body.get("n", 1)
+    if n is None:
+        n = 1
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10:
+        raise bad_request("'n' must be an integer from 1 to 10.", "n")
+    size = body.get("size")
+    if size is not None and (not isinstance(size, str) or not _SIZE.match(size)):
+        raise bad_request("'size' must look like 1024x1024.", "size")
+    response_format = body.get("response_format") or "url"
+    if response_format not in ("url", "b64_json"):
+        raise bad_request("'response_format' must be 'url' or 'b64_json'.", "response_format")
+    return prompt.strip(), model.strip(), n, size, response_format
+
+
+@bp.post("/v1/images/generations")
+def generate():
+    app = services()
+    prompt, model, n, size, response_format = _options(read_json_body())
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    entry = app.models.resolve(model)
+    if not entry.accepts_images:
+        raise bad_request(f"The model `{model}` cannot draw images; use one that can, such as gpt-4o.",
+                          "model", code="model_cannot_draw")
+    text = f"{app.settings.dalle_prompt_prefix}{prompt}"
+    if size:
+        text += f"\n\n(Image size: {size}.)"
+    chat = ChatRequest(model, (ChatMessage("user", text),))
+    options = RenderOptions(show_code=False, image_style="markdown", collect_images=True)
+    answer = start_answer(chat, entry, creds, options, keep_media_local=response_format == "b64_json")
+    reply = answer.completion()["choices"][0]["message"]["content"]
+    images = answer.renderer.images[:n]
+    if not images:
+        raise APIError(400, "No image was generated. The upstream said: "
+                            f"{reply.strip()[:500] or '(nothing)'}", code="content_policy_violation",
+                       param="prompt")
+    data = []
+    for image in images:
+        item = {"revised_prompt": image.revised_prompt or prompt}
+        if response_format == "b64_json":
+            item["b64_json"] = base64.b64encode(Path(image.path).read_bytes()).decode()
+        else:
+            item["url"] = image.url
+        data.append(item)
+    return jsonify({"created": int(time.time()), "data": data})

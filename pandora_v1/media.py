@@ -1,0 +1,168 @@
+"""Images and sandbox files: fetched from the upstream, kept under unique names, served by us.
+
+``MediaStore`` owns the two folders (``images_dir``, ``files_dir``) and the
+clean-up of old files; ``RequestMedia`` is what one answer's renderer uses to
+turn an image pointer or a ``sandbox:`` path into a URL the client can open.
+"""
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import re
+import secrets
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from .config import Settings
+from .credentials import Credentials
+from .errors import APIError
+from .translate.render import ResolvedImage
+from .upstream import UpstreamClient
+
+log = logging.getLogger(__name__)
+
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF8", ".gif"),
+               (b"RIFF", ".webp"))
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def _image_extension(data: bytes, content_type: str) -> str:
+    for signature, extension in _SIGNATURES:
+        if data.startswith(signature):
+            return extension
+    return mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".png"
+
+
+def safe_file_name(name: str) -> str:
+    """A file name that stays inside its folder: letters (any script), digits, . _ -"""
+    base = _UNSAFE.sub("_", os.path.basename(name.replace("\\", "/"))).strip("._")
+    return base[:120] or "file"
+
+
+class MediaStore:
+    def __init__(self, settings: Settings, upstream: UpstreamClient):
+        self.settings = settings
+        self.upstream = upstream
+        self.folders = {"images": Path(settings.images_dir).resolve(),
+                        "files": Path(settings.files_dir).resolve()}
+
+    def for_request(self, credentials: Credentials, base_url: str,
+                    conversation_id: Callable[[], str | None], keep_local: bool = False) -> "RequestMedia":
+        return RequestMedia(self, credentials, self.settings.backend_container_url or base_url,
+                            conversation_id, keep_local)
+
+    def save(self, kind: str, name: str, data: bytes) -> Path:
+        folder = self.folders[kind]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        temporary = path.with_name(f".{name}.part")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)   # a reader never sees half a file
+        return path
+
+    def delete_older_than(self, days: float) -> int:
+        """Delete saved media older than ``days``; returns how many files went."""
+        cutoff = time.time() - days * 86400
+        removed = 0
+        for folder in self.folders.values():
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                try:
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except OSError as exc:
+                    log.warning("could not delete old media %s: %s", path.name, exc)
+        if removed:
+            log.info("deleted %d media files older than %s days", removed, days)
+        return removed
+
+    def download_url(self, path: str, credentials: Credentials) -> str:
+        response = self.upstream.request("GET", path, credentials)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        finally:
+            response.close()
+        url = body.get("download_url") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise APIError(502, "The upstream gave no download URL for a file.", code="upstream_error")
+        return url
+
+    def fetch(self, url: str) -> tuple[bytes, str]:
+        """The bytes behind a signed download URL (no Authorization: it is signed)."""
+        limit = self.settings.max_media_bytes
+        try:
+            with self.upstream.session.get(url, stream=True, timeout=self.upstream.timeout) as response:
+                if response.status_code != 200:
+                    raise APIError(502, f"A file download failed ({response.status_code}).",
+                                   code="upstream_error")
+                chunks, size = [], 0
+                for chunk in response.iter_content(65536):
+                    size += len(chunk)
+                    if size > limit:
+                        raise APIError(502, f"A file from the upstream is larger than {limit} bytes.",
+                                       code="upstream_error")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("Content-Type", "")
+        except requests.RequestException as exc:
+            raise APIError(502, f"A file download failed ({type(exc).__name__}).",
+                           code="upstream_error") from None
+
+
+class RequestMedia:
+    """The media of one answer: knows the request's credentials and public base URL."""
+
+    def __init__(self, store: MediaStore, credentials: Credentials, base_url: str,
+                 conversation_id: Callable[[], str | None], keep_local: bool):
+        self.store = store
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.conversation_id = conversation_id
+        self.keep_local = keep_local
+
+    def image(self, pointer: str) -> ResolvedImage | None:
+        file_id = pointer.split("://", 1)[-1]
+        try:
+            url = self.store.download_url(f"/backend-api/files/{urllib.parse.quote(file_id)}/download",
+                                          self.credentials)
+            if self.store.settings.use_oaiusercontent_url and not self.keep_local:
+                return ResolvedImage(url)
+            data, content_type = self.store.fetch(url)
+            name = f"image_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(6)}" \
+                   f"{_image_extension(data, content_type)}"
+            path = self.store.save("images", name, data)
+            return ResolvedImage(f"{self.base_url}/images/{name}", str(path))
+        except APIError as exc:
+            log.warning("image %s could not be fetched: %s", file_id, exc.message)
+            return None
+
+    def sandbox_file(self, message_id: str, path: str) -> str | None:
+        conversation_id = self.conversation_id()
+        if not conversation_id:
+            return None
+        query = urllib.parse.urlencode({"message_id": message_id, "sandbox_path": path})
+        try:
+            url = self.store.download_url(
+                f"/backend-api/conversation/{urllib.parse.quote(conversation_id)}/interpreter/download?{query}",
+                self.credentials)
+            if self.store.settings.use_oaiusercontent_url:
+                return url
+            data, _ = self.store.fetch(url)
+            name = f"{secrets.token_hex(6)}_{safe_file_name(path)}"
+            self.store.save("files", name, data)
+            return f"{self.base_url}/files/{urllib.parse.quote(name)}"
+        except APIError as exc:
+            log.warning("sandbox file %s could not be fetched: %s", safe_file_name(path), exc.message)
+            return None
+
+
+def content_type_for(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
