@@ -122,7 +122,7 @@ def stream_once(port: int, path: str, body: bytes, is_text_event) -> dict:
 def direct_text(event: bytes) -> bool:
     """An upstream event that carries answer text: a format B append, or a format A
     assistant snapshot whose text is no longer empty."""
-    if b'"append"' in event or event.startswith(b'data: {"v":"'):
+    if b'"append"' in event or b'data: {"v":"' in event:
         return True
     return b'"role":"assistant"' in event and b'"parts":[""]' not in event
 
