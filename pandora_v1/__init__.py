@@ -36,6 +36,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     from .media import MediaStore
     from .models import ModelRegistry
     from .upstream import UpstreamClient
+    from .uploads import MemoryCache, SafeFetcher, Uploader
 
     settings = settings or config_module.load(config_path)
     configure_logging(settings)
@@ -46,8 +47,10 @@ def create_app(config_path: str | os.PathLike | None = None,
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     upstream = UpstreamClient(settings)
-    app.extensions["pandora_v1"] = Services(settings, ModelRegistry(settings), upstream,
-                                            MediaStore(settings, upstream))
+    fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
+    app.extensions["pandora_v1"] = Services(
+        settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
+        Uploader(upstream, fetcher, MemoryCache(), settings.max_file_bytes))
 
     prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
     for api in (chat, images, models):

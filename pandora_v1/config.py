@@ -106,6 +106,9 @@ class Settings:
     files_dir: str = "files"
     media_retention_days: float = 7.0
     max_media_bytes: int = 64 * 1024 * 1024
+    max_file_bytes: int = 20 * 1024 * 1024    # one image or document a client sends
+    allow_private_urls: bool = False          # let image URLs point at private addresses
+    url_fetch_timeout: float = 15.0
     bot_mode: BotMode = field(default_factory=BotMode)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
@@ -303,6 +306,9 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         files_dir=r.string("files_dir", Settings.files_dir),
         media_retention_days=r.number("media_retention_days", Settings.media_retention_days, minimum=0.001),
         max_media_bytes=r.number("max_media_bytes", Settings.max_media_bytes, minimum=1024, integer=True),
+        max_file_bytes=r.number("max_file_bytes", Settings.max_file_bytes, minimum=1, integer=True),
+        allow_private_urls=r.boolean("allow_private_urls", False),
+        url_fetch_timeout=r.number("url_fetch_timeout", Settings.url_fetch_timeout, minimum=0.1),
         bot_mode=BotMode(
             enabled=r.boolean("enabled", False, bot, "bot_mode.enabled"),
             markdown_image_output=r.boolean("enabled_markdown_image_output", False, bot,

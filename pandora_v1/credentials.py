@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 
 import orjson
@@ -13,6 +14,13 @@ from .errors import APIError
 class Credentials:
     access_token: str
     account_id: str | None = None
+
+    def account_key(self) -> str:
+        """Who this is, for caches (the user id claim, not the token), plus the workspace."""
+        claims = jwt_claims(self.access_token)
+        user = claims.get("sub") or (claims.get("https://api.openai.com/auth") or {}).get("user_id") \
+            or hashlib.sha256(self.access_token.encode()).hexdigest()
+        return f"{user}|{self.account_id or ''}"
 
     def headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.access_token}"}

@@ -675,10 +675,8 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _route(self, fake: "FakeUpstream", record: Recorded) -> None:
-        if record.method == "GET" and record.path.startswith("/_blob/"):
-            from urllib.parse import unquote
-
-            return self._blob(fake, unquote(record.path[len("/_blob/"):]))   # signed URL: no auth
+        if record.path.startswith("/_"):
+            return self._storage(fake, record)   # signed storage URLs and test helpers: no auth
         if record.prefix in fake.prefix_status:
             return self._send(*error_response(fake.prefix_status[record.prefix]))
         auth = record.headers.get("authorization", "")
@@ -694,6 +692,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
             return self._json(200, {"models": MODELS})
+        if record.method == "POST" and route == "/backend-api/files":
+            return self._create_upload(fake, record)
+        uploaded = re.fullmatch(r"/backend-api/files/([^/]+)/uploaded", route or "")
+        if record.method == "POST" and uploaded:
+            file = fake.uploads.get(uploaded.group(1))
+            if not file or "bytes" not in file:
+                return self._json(404, {"detail": "File not found"})
+            return self._json(200, {"status": "success", "download_url": f"{fake.url}/_blob/{uploaded.group(1)}"})
         if record.method == "GET" and route:
             file_route = re.fullmatch(r"/backend-api/files/([^/]+)/download", route)
             if file_route:
@@ -701,6 +707,42 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox = re.fullmatch(r"/backend-api/conversation/[^/]+/interpreter/download", route)
             if sandbox and record.query.get("message_id") and record.query.get("sandbox_path"):
                 return self._download_url(fake, record.query["sandbox_path"])
+        self._json(404, {"detail": "Not Found"})
+
+    def _create_upload(self, fake: "FakeUpstream", record: Recorded) -> None:
+        if fake.files_status:
+            return self._send(*error_response(fake.files_status))
+        body = record.json if isinstance(record.json, dict) else {}
+        if not isinstance(body.get("file_name"), str) or not isinstance(body.get("file_size"), int) \
+                or body.get("use_case") not in ("multimodal", "my_files", "ace_upload"):
+            return self._json(422, {"detail": [{"loc": ["body"], "msg": "bad upload request"}]})
+        file_id = f"file-{uuid.uuid4().hex[:20]}"
+        fake.uploads[file_id] = dict(body)
+        self._json(200, {"status": "success", "file_id": file_id,
+                         "upload_url": f"{fake.url}/_upload/{file_id}?sv=2024&sig=abc"})
+
+    def _storage(self, fake: "FakeUpstream", record: Recorded) -> None:
+        from urllib.parse import unquote
+
+        name = unquote(record.path.split("/", 2)[2]) if record.path.count("/") >= 2 else ""
+        if record.method == "GET" and record.path.startswith("/_blob/"):
+            if name in fake.uploads and "bytes" in fake.uploads[name]:
+                return self._send(200, {"Content-Type": fake.uploads[name]["content_type"]},
+                                  fake.uploads[name]["bytes"])
+            return self._blob(fake, name)
+        if record.method == "PUT" and record.path.startswith("/_upload/"):
+            if name not in fake.uploads or record.headers.get("x-ms-blob-type") != "BlockBlob":
+                return self._json(400, {"detail": "bad blob upload"})
+            fake.uploads[name].update(bytes=record.body, content_type=record.headers.get("content-type", ""))
+            return self._send(201, {}, b"")
+        if record.method == "GET" and record.path.startswith("/_static/") and name in fake.static:
+            kind, data = fake.static[name]
+            return self._send(200, {"Content-Type": kind}, data)
+        if record.method == "GET" and record.path == "/_redirect":
+            self.send_response(302)
+            self.send_header("Location", record.query.get("to", "/"))
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
         self._json(404, {"detail": "Not Found"})
 
     def _download_url(self, fake: "FakeUpstream", key: str) -> None:
@@ -798,6 +840,9 @@ class FakeUpstream:
         self.prefix_status: dict[str, int] = {}
         self.missing_files: set[str] = set()   # file ids / sandbox paths whose download URL is a 404
         self.broken_files: set[str] = set()    # whose bytes stop half way with a reset
+        self.uploads: dict[str, dict] = {}      # file id -> the upload request, then bytes + content_type
+        self.files_status: int | None = None    # answer POST /backend-api/files with this error
+        self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -819,6 +864,9 @@ class FakeUpstream:
             self.prefix_status.clear()
             self.missing_files.clear()
             self.broken_files.clear()
+            self.uploads.clear()
+            self.static.clear()
+            self.files_status = None
 
     def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 5.0) -> Recorded:
         """The first recorded request matching ``predicate``, waiting for it if need be."""

@@ -48,9 +48,10 @@ def start_answer(chat: ChatRequest, entry: ModelEntry, creds: Credentials, optio
     """Send the conversation upstream; upstream errors before the answer raise APIError."""
     app = services()
     settings = app.settings
+    uploaded = app.uploader.upload_all(chat.messages, creds, entry.accepts_images)
     payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
                                    history_disabled=settings.delete_conversation,
-                                   delta_encoding=settings.delta_encoding)
+                                   delta_encoding=settings.delta_encoding, uploaded=uploaded)
     upstream = app.upstream.start_conversation(payload, creds)
     renderer = Renderer(options)
     renderer.media = app.media.for_request(creds, request.host_url, lambda: renderer.conversation_id,

@@ -11,6 +11,7 @@ from ..errors import APIError, bad_request
 from ..media import MediaStore
 from ..models import ModelRegistry
 from ..upstream import UpstreamClient
+from ..uploads import Uploader
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Services:
     models: ModelRegistry
     upstream: UpstreamClient
     media: MediaStore
+    uploader: Uploader
 
 
 def services() -> Services:

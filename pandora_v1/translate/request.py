@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 
 from ..errors import bad_request
+from ..uploads import InputFile, UploadedFile, input_file
 
 # OpenAI's "developer" role is the newer name of "system".
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -13,7 +14,12 @@ ROLES = {"system": "system", "developer": "system", "user": "user", "assistant":
 @dataclass(frozen=True)
 class ChatMessage:
     role: str      # upstream role: system | user | assistant
-    text: str
+    text: str      # the text parts, joined (what token counts see)
+    segments: tuple[str | InputFile, ...] = ()   # text and files in order, when there are files
+
+    @property
+    def files(self) -> list[InputFile]:
+        return [s for s in self.segments if isinstance(s, InputFile)]
 
 
 @dataclass(frozen=True)
@@ -24,18 +30,18 @@ class ChatRequest:
     include_usage: bool = False
 
 
-def _text_of(content, param: str) -> str:
+def _message(role: str, content, param: str) -> ChatMessage:
     if content is None:
-        return ""
+        return ChatMessage(role, "")
     if isinstance(content, str):
-        return content
+        return ChatMessage(role, content)
     if not isinstance(content, list):
         raise bad_request("Message content must be a string or a list of content parts.", param)
-    texts = []
+    segments: list[str | InputFile] = []
     for index, part in enumerate(content):
         part_param = f"{param}[{index}]"
         if isinstance(part, str):
-            texts.append(part)
+            segments.append(part)
             continue
         if not isinstance(part, dict) or not isinstance(part.get("type"), str):
             raise bad_request("Each content part must be an object with a 'type'.", part_param)
@@ -43,13 +49,19 @@ def _text_of(content, param: str) -> str:
         if kind in ("text", "input_text"):
             if not isinstance(part.get("text"), str):
                 raise bad_request("A text part needs a string 'text'.", f"{part_param}.text")
-            texts.append(part["text"])
-        elif kind in ("image_url", "file", "input_image", "input_audio", "input_file"):
-            raise bad_request(f"Content parts of type '{kind}' are not supported by this server yet; "
-                              "send text only.", f"{part_param}.type", code="unsupported_content_type")
+            segments.append(part["text"])
+        elif kind in ("image_url", "input_image", "file"):
+            if role != "user":
+                raise bad_request("Only user messages can carry images or files.", part_param)
+            segments.append(input_file(part, part_param))
+        elif kind in ("input_audio", "input_file"):
+            raise bad_request(f"Content parts of type '{kind}' are not supported.", f"{part_param}.type",
+                              code="unsupported_content_type")
         else:
             raise bad_request(f"Unknown content part type '{kind}'.", f"{part_param}.type")
-    return "\n".join(texts)
+    text = "\n".join(s for s in segments if isinstance(s, str))
+    has_files = any(isinstance(s, InputFile) for s in segments)
+    return ChatMessage(role, text, tuple(segments) if has_files else ())
 
 
 def _flag(body: dict, key: str, default: bool = False) -> bool:
@@ -83,7 +95,7 @@ def parse_chat_request(body) -> ChatRequest:
         if role not in ROLES:
             raise bad_request(f"Unsupported role {role!r}; use system, developer, user or assistant.",
                               f"{param}.role")
-        parsed.append(ChatMessage(ROLES[role], _text_of(message.get("content"), f"{param}.content")))
+        parsed.append(_message(ROLES[role], message.get("content"), f"{param}.content"))
     n = body.get("n", 1)
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise bad_request("'n' must be a positive integer.", "n")
@@ -98,20 +110,27 @@ def parse_chat_request(body) -> ChatRequest:
     return ChatRequest(model.strip(), tuple(parsed), stream, include_usage)
 
 
-def upstream_message(message: ChatMessage) -> dict:
-    return {
-        "id": str(uuid.uuid4()),
-        "author": {"role": message.role},
-        "content": {"content_type": "text", "parts": [message.text]},
-        "metadata": {},
-    }
+def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | None = None) -> dict:
+    """One upstream message; images become pointers in ``parts``, every file an attachment."""
+    upstream = {"id": str(uuid.uuid4()), "author": {"role": message.role},
+                "content": {"content_type": "text", "parts": [message.text]}, "metadata": {}}
+    if message.segments:
+        files = [uploaded[s.param] for s in message.segments if isinstance(s, InputFile)]
+        if any(f.is_image for f in files):
+            parts = [uploaded[s.param].pointer() if isinstance(s, InputFile) else s
+                     for s in message.segments
+                     if not isinstance(s, InputFile) or uploaded[s.param].is_image]
+            upstream["content"] = {"content_type": "multimodal_text", "parts": parts}
+        upstream["metadata"] = {"attachments": [f.attachment() for f in files]}
+    return upstream
 
 
 def conversation_payload(request: ChatRequest, slug: str, mode: dict, *,
-                         history_disabled: bool, delta_encoding: bool) -> dict:
+                         history_disabled: bool, delta_encoding: bool,
+                         uploaded: dict[str, UploadedFile] | None = None) -> dict:
     payload = {
         "action": "next",
-        "messages": [upstream_message(m) for m in request.messages],
+        "messages": [upstream_message(m, uploaded) for m in request.messages],
         "parent_message_id": str(uuid.uuid4()),
         "model": slug,
         "conversation_mode": mode,

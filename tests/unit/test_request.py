@@ -18,6 +18,13 @@ def parse(**body):
     ({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
     ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
     ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+     "messages[0].content[0].image_url.url"),
+    ({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}]},
+     "messages[0].content[0].image_url.url"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "file", "file": {"file_data": "%%"}}]}]},
+     "messages[0].content[0].file.file_data"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
      "messages[0].content[0].type"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
