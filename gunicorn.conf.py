@@ -26,6 +26,13 @@ if _settings.ignored_keys:
                      "supported)\n" % ", ".join(_settings.ignored_keys))
 os.environ["PANDORA_V1_WARNED"] = "1"
 
+# Workers share metrics through files (prometheus_client's multiprocess mode):
+# a fresh folder per master, set before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
+
 wsgi_app = "pandora_v1:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
@@ -45,6 +52,13 @@ loglevel = _settings.log_level.lower()
 control_socket_disable = True
 # One access line per request, without the Authorization header.
 accesslog = None
+
+
+def child_exit(server, worker):
+    # A dead worker's live gauges (open streams) must stop counting.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

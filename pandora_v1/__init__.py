@@ -5,7 +5,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
@@ -31,7 +31,8 @@ CORS_HEADERS = {
 def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
-    from .blueprints import chat, images, media, models, pages
+    from . import observe
+    from .blueprints import chat, images, media, models, ops, pages
     from .blueprints.common import Services
     from .media import MediaStore
     from .models import ModelRegistry
@@ -46,17 +47,20 @@ def create_app(config_path: str | os.PathLike | None = None,
                 static_folder=str(ROOT / "static"))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    metrics = observe.Metrics()
     upstream = UpstreamClient(settings)
+    upstream.on_error = lambda status: metrics.upstream_errors.labels(status).inc()
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
     app.extensions["pandora_v1"] = Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
-        Uploader(upstream, fetcher, MemoryCache(), settings.max_file_bytes))
+        Uploader(upstream, fetcher, MemoryCache(), settings.max_file_bytes), metrics)
+    observe.install(app, metrics)
 
     prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
     for api in (chat, images, models):
         app.register_blueprint(api.bp, url_prefix=prefix)
-    app.register_blueprint(media.bp)
-    app.register_blueprint(pages.bp)
+    for site in (media, ops, pages):
+        app.register_blueprint(site.bp)
     _install_http_behaviour(app)
     return app
 
@@ -75,6 +79,8 @@ def _install_http_behaviour(app: Flask) -> None:
 
     @app.errorhandler(APIError)
     def api_error(exc: APIError):
+        if exc.upstream_status is not None:
+            g.upstream_status = exc.upstream_status
         return jsonify(exc.body()), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
@@ -96,13 +102,9 @@ def _install_http_behaviour(app: Flask) -> None:
 
 
 def configure_logging(settings: config_module.Settings) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
-    logging.getLogger("pandora_v1").setLevel(settings.log_level)
-    # Libraries stay quiet unless asked: their DEBUG lines can carry request headers.
-    for noisy in ("urllib3", "sseclient"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from . import logs
+
+    logs.configure(settings.log_level, Path(settings.log_dir) / "access.log" if settings.need_log_to_file else None)
 
 
 def warn_ignored_keys(settings: config_module.Settings) -> None:

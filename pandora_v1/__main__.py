@@ -1,13 +1,47 @@
-"""``python -m pandora_v1``: the same Gunicorn start as in production, for development."""
+"""``python -m pandora_v1``: the same Gunicorn start as in production, for development.
+
+``python -m pandora_v1 check-config [path]`` validates a config instead: it
+prints the effective settings with secrets masked, or lists every problem
+and exits non-zero.
+"""
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
-from gunicorn.app.wsgiapp import run
-
 CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+SECRET_WORDS = ("token", "password", "secret", "key", "prefixes")
+
+
+def masked(value, name: str = ""):
+    if isinstance(value, dict):
+        return {k: masked(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(v, name) for v in value]
+    if isinstance(value, str) and value and any(w in name.lower() for w in SECRET_WORDS):
+        return f"{value[:4]}…({len(value)} chars)"
+    return value
+
+
+def check_config(path: str | None) -> int:
+    from pandora_v1 import config
+
+    try:
+        settings = config.load(path)
+    except config.ConfigError as exc:
+        print(f"pandora_v1: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(masked(dataclasses.asdict(settings)), indent=2, ensure_ascii=False))
+    if settings.ignored_keys:
+        print(f"note: ignored keys {', '.join(settings.ignored_keys)} (not supported)", file=sys.stderr)
+    return 0
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["check-config"]:
+        sys.exit(check_config(sys.argv[2] if len(sys.argv) > 2 else None))
+    from gunicorn.app.wsgiapp import run
+
     sys.argv = ["gunicorn", "-c", str(CONF), *sys.argv[1:]]
     run()
 

@@ -84,7 +84,8 @@ class Settings:
     api_prefix: str = ""                      # backend_container_api_prefix
     backend_container_url: str = ""
     log_level: str = "INFO"
-    need_log_to_file: bool = False
+    need_log_to_file: bool = True              # the reference products' default
+    log_dir: str = "log"
     process_workers: int = 2
     process_threads: int = 8
     worker_class: str = "gevent"
@@ -281,7 +282,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         api_prefix=r.string("backend_container_api_prefix").strip("/"),
         backend_container_url=r.string("backend_container_url").rstrip("/"),
         log_level=log_level,
-        need_log_to_file=r.boolean("need_log_to_file", False),
+        need_log_to_file=r.boolean("need_log_to_file", True),
+        log_dir=r.string("log_dir", Settings.log_dir),
         process_workers=r.number("process_workers", Settings.process_workers, minimum=1, integer=True),
         process_threads=r.number("process_threads", Settings.process_threads, minimum=1, integer=True),
         worker_class=worker_class,

@@ -9,8 +9,9 @@ from __future__ import annotations
 class APIError(Exception):
     def __init__(self, status: int, message: str, *, type: str | None = None,
                  param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, upstream_status: int | str | None = None):
         super().__init__(message)
+        self.upstream_status = upstream_status   # what the upstream answered, for logs and metrics
         self.status = status
         self.message = message
         self.type = type or _default_type(status)

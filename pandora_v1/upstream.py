@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 
 import orjson
 import requests
@@ -68,12 +70,13 @@ def error_from_response(response: requests.Response) -> APIError:
                    429: "The upstream's rate limit was reached; try again later."}[status]
         code = code or {401: "invalid_api_key", 403: "forbidden", 404: "not_found"}.get(status)
         return APIError(status, f"Upstream: {message}" if message else default, code=code,
-                        headers=headers)
+                        headers=headers, upstream_status=status)
     if 400 <= status < 500:
         return APIError(400, f"The upstream rejected the request ({status}): {message or 'no detail'}",
-                        code="upstream_bad_request")
+                        code="upstream_bad_request", upstream_status=status)
     what = "an HTML error page" if is_html else (message or "no detail")
-    return APIError(502, f"The upstream failed ({status}, {what}).", code="upstream_error")
+    return APIError(502, f"The upstream failed ({status}, {what}).", code="upstream_error",
+                    upstream_status=status)
 
 
 class UpstreamClient:
@@ -82,6 +85,8 @@ class UpstreamClient:
         self.prefixes = settings.upstream_prefixes
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self._turn = itertools.count()
+        self.on_error: Callable[[str], None] = lambda status: None   # metrics hook
+        self._health: tuple[float, dict] | None = None
         self._lock = threading.Lock()
         self.session = requests.Session()
         pool = max(settings.worker_connections, settings.process_threads, 10)
@@ -128,24 +133,42 @@ class UpstreamClient:
                                                 allow_redirects=False)
             except requests.exceptions.ConnectTimeout:
                 failure = APIError(502, "The upstream could not be reached (connect timeout).",
-                                   code="upstream_unreachable")
+                                   code="upstream_unreachable", upstream_status="unreachable")
             except requests.exceptions.Timeout:
+                self.on_error("timeout")
                 raise APIError(504, "The upstream did not answer in time.",
-                               code="upstream_timeout") from None
+                               code="upstream_timeout", upstream_status="timeout") from None
             except requests.exceptions.RequestException as exc:
-                log.warning("upstream %s %s unreachable: %s", method, path, type(exc).__name__)
+                log.warning("upstream %s %s unreachable: %s", method, _route_of(path), type(exc).__name__)
                 failure = APIError(502, "The upstream could not be reached.",
-                                   code="upstream_unreachable")
+                                   code="upstream_unreachable", upstream_status="unreachable")
             else:
                 if 200 <= response.status_code < 300:
                     return response
                 failure = error_from_response(response)
-                log.info("upstream %s %s answered %d", method, path, response.status_code)
+                log.info("upstream %s %s answered %d", method, _route_of(path), response.status_code)
                 if response.status_code < 500:
+                    self.on_error(str(response.status_code))
                     raise failure
+            self.on_error(str(failure.upstream_status))
             if len(self.prefixes) > 1:
                 log.info("trying the next upstream prefix after: %s", failure.message)
         raise failure
+
+    def health(self, max_age: float = 5.0) -> dict:
+        """Can the upstream be reached? Any HTTP answer counts. Cached ``max_age`` seconds."""
+        cached = self._health
+        if cached and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        started = time.monotonic()
+        try:
+            self.session.get(self.url(self.prefixes[0], "/backend-api/models"),
+                             timeout=(min(self.timeout[0], 3), 3)).close()
+            result = {"reachable": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
+        except requests.RequestException as exc:
+            result = {"reachable": False, "error": type(exc).__name__}
+        self._health = (time.monotonic(), result)
+        return result
 
     def start_conversation(self, payload: dict, credentials: Credentials) -> requests.Response:
         response = self.request("POST", "/backend-api/conversation", credentials,
@@ -162,6 +185,11 @@ class UpstreamClient:
         response = self.request("PATCH", f"/backend-api/conversation/{conversation_id}",
                                 credentials, json={"is_visible": False})
         response.close()
+
+
+def _route_of(path: str) -> str:
+    """A path for logs: ids and queries dropped (they can name files and conversations)."""
+    return path.split("?")[0]
 
 
 def close_stream(response: requests.Response) -> None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .. import credentials, openai_format, tokens
 from ..config import ModelEntry
@@ -32,6 +33,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def chat_completions():
     app = services()
     chat = parse_chat_request(read_json_body())
+    g.model, g.stream = chat.model, chat.stream
     creds = credentials.resolve(request.headers.get("Authorization"))
     entry = app.models.resolve(chat.model)
     settings = app.settings
@@ -53,6 +55,7 @@ def start_answer(chat: ChatRequest, entry: ModelEntry, creds: Credentials, optio
                                    history_disabled=settings.delete_conversation,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded)
     upstream = app.upstream.start_conversation(payload, creds)
+    g.upstream_status = upstream.status_code
     renderer = Renderer(options)
     renderer.media = app.media.for_request(creds, request.host_url, lambda: renderer.conversation_id,
                                            keep_local=keep_media_local)
@@ -74,6 +77,8 @@ class Answer:
         self._app = current_app._get_current_object()
         self._finish_lock = threading.Lock()
         self._finished = False
+        self._started = g.get("started") or time.perf_counter()
+        self._ttft = services().metrics.ttft.labels(chat.model)
         self.content: list[str] = []
         self.reasoning: list[str] = []
 
@@ -84,6 +89,8 @@ class Answer:
     def completion(self) -> dict:
         try:
             for kind, text in self.translation:
+                if not self.content and not self.reasoning:
+                    self._first_token()
                 (self.content if kind == CONTENT else self.reasoning).append(text)
         except APIError as exc:
             if not self.errors_as_text:
@@ -102,6 +109,8 @@ class Answer:
             yield encoder.role()
             try:
                 for kind, text in self.translation:
+                    if not self.content and not self.reasoning:
+                        self._first_token()
                     if kind == CONTENT:
                         self.content.append(text)
                         yield encoder.content(text)
@@ -123,6 +132,9 @@ class Answer:
         finally:
             self.finish()
         yield SSE_DONE
+
+    def _first_token(self) -> None:
+        self._ttft.observe(time.perf_counter() - self._started)
 
     def _usage(self, content: str, reasoning: str) -> dict:
         prompt = tokens.prompt_tokens(self.chat.messages, self.slug)

@@ -10,6 +10,7 @@ from ..config import Settings
 from ..errors import APIError, bad_request
 from ..media import MediaStore
 from ..models import ModelRegistry
+from ..observe import Metrics
 from ..upstream import UpstreamClient
 from ..uploads import Uploader
 
@@ -21,6 +22,7 @@ class Services:
     upstream: UpstreamClient
     media: MediaStore
     uploader: Uploader
+    metrics: Metrics
 
 
 def services() -> Services:

@@ -6,8 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from flask import jsonify, request
-from flask import Blueprint
+from flask import Blueprint, g, jsonify, request
 
 from .. import credentials
 from ..errors import APIError, bad_request
@@ -48,6 +47,7 @@ def _options(body) -> tuple[str, str, int, str | None, str]:
 def generate():
     app = services()
     prompt, model, n, size, response_format = _options(read_json_body())
+    g.model = model
     creds = credentials.resolve(request.headers.get("Authorization"))
     entry = app.models.resolve(model)
     if not entry.accepts_images:

@@ -1,7 +1,7 @@
 """The human-facing pages."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, render_template, request
 
 from .. import __version__
 from .common import services
@@ -17,8 +17,3 @@ def index():
     return render_template("index.html", version=__version__, base=base,
                            models=app.models.names())
 
-
-@bp.get("/healthz")
-def healthz():
-    """Alive: the process answers HTTP."""
-    return jsonify({"status": "ok", "version": __version__})

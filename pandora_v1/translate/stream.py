@@ -34,8 +34,11 @@ class Translation:
 
     def __iter__(self) -> Iterator[Piece]:
         renderer = self.renderer
+        events = sse.events(self._chunks, self._max_event_bytes)
+        if log.isEnabledFor(logging.DEBUG):
+            events = _logged(events)
         try:
-            for item in folding.fold(sse.events(self._chunks, self._max_event_bytes)):
+            for item in folding.fold(events):
                 if isinstance(item, folding.Signal):
                     if item.kind == "error":
                         log.warning("upstream error mid-answer: %s", item.value[:200])
@@ -50,3 +53,10 @@ class Translation:
             yield from renderer.close()   # no block is left open, even on an error
             raise
         yield from renderer.close()
+
+
+def _logged(events):
+    """DEBUG: every upstream event, shortened (the logging formatter masks tokens)."""
+    for name, data in events:
+        log.debug("upstream event %s: %s", name, bytes(data[:300]).decode("utf-8", "replace"))
+        yield name, data

@@ -1,0 +1,32 @@
+"""Probes for operators: /healthz (alive), /readyz (can serve), /metrics (Prometheus)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from .. import __version__
+from .common import services
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Alive: the process answers HTTP."""
+    return jsonify({"status": "ok", "version": __version__})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready: the upstream answers (cached a few seconds) and the store, where there is one."""
+    app = services()
+    checks = {"upstream": app.upstream.health()}
+    store = getattr(app, "store", None)
+    if store is not None:
+        checks["store"] = store.health()
+    ready = all(check.get("reachable") for check in checks.values())
+    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(services().metrics.exposition(), mimetype="text/plain; version=0.0.4")
