@@ -37,22 +37,25 @@ _POINTERS: dict[str, tuple] = {}
 
 
 def _pointer(path: str) -> tuple:
+    """"/message/content/parts/0" -> (("message", None), ..., ("0", 0)): key and list index."""
     tokens = _POINTERS.get(path)
     if tokens is None:
         if path and not path.startswith("/"):
             raise DeltaError(f"not a JSON pointer: {path!r}")
-        tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:])
+        names = [t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:]]
+        tokens = tuple((name, int(name) if name.isdigit() else None) for name in names)
         if len(_POINTERS) < 4096:  # paths repeat; bound the cache anyway
             _POINTERS[path] = tokens
     return tokens
 
 
-def _step(container, token: str):
-    if isinstance(container, list):
-        return int(token)
-    if isinstance(container, dict):
-        return token
-    raise DeltaError(f"cannot index {type(container).__name__} with {token!r}")
+def _child(container, token: tuple):
+    name, index = token
+    if type(container) is dict:
+        return container[name]
+    if type(container) is list and index is not None:
+        return container[index]
+    raise DeltaError(f"cannot index {type(container).__name__} with {name!r}")
 
 
 class DeltaFolder:
@@ -94,12 +97,17 @@ class DeltaFolder:
         parent = self.root
         try:
             for token in tokens[:-1]:
-                parent = parent[_step(parent, token)]
-            key = tokens[-1]
-            if isinstance(parent, list) and key == "-":
-                key = len(parent)
+                parent = _child(parent, token)
+            name, index = tokens[-1]
+            if type(parent) is dict:
+                key = name
+                if op == "append" and type(value) is str and type(parent.get(key)) is str:
+                    parent[key] += value          # the hot path: text growing
+                    return
+            elif type(parent) is list and (index is not None or name == "-"):
+                key = len(parent) if name == "-" else index
             else:
-                key = _step(parent, key)
+                raise DeltaError(f"cannot index {type(parent).__name__} with {name!r}")
             if op in ("add", "replace"):
                 if isinstance(parent, list) and op == "add":
                     parent.insert(key, value)

@@ -200,7 +200,9 @@ class Renderer:
 
     def _text(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         text = _joined_parts(message.get("content") or {})
-        state = self._states.setdefault(message_id, _TextState())
+        state = self._states.get(message_id)
+        if state is None:
+            state = self._states[message_id] = _TextState()
         pieces: list[Piece] = []
         if len(text) > state.seen:
             new = text[state.seen:]

@@ -57,8 +57,12 @@ def read_chunks(response: requests.Response) -> Iterator[bytes]:
 
 def _parse_block(buffer: bytes, view: memoryview, start: int, end: int) -> Event | None:
     """The event in buffer[start:end]; data is a memoryview, so never copied here."""
-    if buffer.startswith(b"data: ", start, end) and buffer.find(b"\n", start, end) < 0:
-        return "message", view[start + 6:end]     # the common case, one data line
+    newline = buffer.find(b"\n", start, end)
+    if newline < 0 and buffer.startswith(b"data: ", start, end):
+        return "message", view[start + 6:end]     # format A: one data line
+    if buffer.startswith(b"event: ", start, newline) and buffer.startswith(b"data: ", newline + 1, end) \
+            and buffer.find(b"\n", newline + 1, end) < 0:  # format B: one event line, one data line
+        return buffer[start + 7:newline].decode("utf-8", "replace"), view[newline + 7:end]
     name, data = "message", []
     for line in buffer[start:end].split(b"\n"):
         if not line or line[0] == 0x3A:           # blank, or a ":" comment
