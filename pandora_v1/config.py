@@ -102,6 +102,8 @@ class Settings:
     read_timeout: float = 300.0
     max_request_bytes: int = 32 * 1024 * 1024
     max_event_bytes: int = 16 * 1024 * 1024
+    max_answer_chars: int = 2_000_000         # an answer longer than this is cut (finish_reason length)
+    max_answer_seconds: float = 1800.0        # and one that runs longer than this
     proxy: str = ""
     images_dir: str = "images"
     files_dir: str = "files"
@@ -303,6 +305,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                               name="upstream_timeout.read", minimum=0.01),
         max_request_bytes=r.number("max_request_bytes", Settings.max_request_bytes, minimum=1024, integer=True),
         max_event_bytes=r.number("max_event_bytes", Settings.max_event_bytes, minimum=1024, integer=True),
+        max_answer_chars=r.number("max_answer_chars", Settings.max_answer_chars, minimum=1, integer=True),
+        max_answer_seconds=r.number("max_answer_seconds", Settings.max_answer_seconds, minimum=1),
         proxy=r.string("proxy"),
         images_dir=r.string("images_dir", Settings.images_dir),
         files_dir=r.string("files_dir", Settings.files_dir),

@@ -92,6 +92,9 @@ class Plan:
     browse: bool = False            # a browsing turn; the answer's 【n†source】 marks get citations
     dalle: int = 0                  # a DALL·E turn drawing this many images
     dalle_refuse: bool = False      # a DALL·E turn whose tool refuses to draw
+    endless: bool = False           # after the text, keep appending "lorem " until the client leaves
+    bad_event: bool = False         # a malformed JSON event half way
+    huge_event: float = 0.0         # a noise event of this many MB half way
     model: str | None = None
 
     def chunks(self, text: str) -> list[str]:
@@ -103,10 +106,10 @@ class Plan:
 
 
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
-         "reasoning", "tool", "chart", "browse", "dalle_refuse"}
+         "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
-    "stall_first": float, "stall_mid": float, "model": str, "dalle": int}
+    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -194,6 +197,11 @@ class Finish:         # several (path, op, value) changes at once, ending a mess
 @dataclass(frozen=True)
 class Event:          # a JSON event that is no message delta (noise, moderation, error)
     obj: Any
+
+
+@dataclass(frozen=True)
+class Endless:        # append this piece to the answer forever
+    piece: str
 
 
 @dataclass(frozen=True)
@@ -409,11 +417,14 @@ def answer_turn(tl: Timeline) -> bool:
             return True
         if i == half and not midway(tl):
             return False
-        if i < len(pieces) - 1:
+        if i < len(pieces) - 1 or plan.endless:
             tl.update(PART0, piece)
         else:
             finish = {"type": "max_tokens"} if plan.max_tokens else {"type": "stop", "stop_tokens": [200002]}
             tl.finish(last=piece, end_turn=True, metadata={"is_complete": True, "finish_details": finish})
+    if plan.endless:
+        tl.steps.append(Endless("lorem "))
+        return False
     return True
 
 
@@ -423,6 +434,11 @@ def midway(tl: Timeline) -> bool:
     tl.noise("title_generation")
     if plan.stall_mid:
         tl.steps.append(Sleep(plan.stall_mid))
+    if plan.bad_event:
+        tl.event(b'{"message": {"id": "broken", "content": {"parts": ["unterminated')
+    if plan.huge_event:
+        tl.event({"type": "server_ste_metadata", "conversation_id": tl.turn.conversation_id,
+                  "blob": "x" * int(plan.huge_event * 1024 * 1024)})
     if plan.error_midstream:
         tl.event({"message": None, "conversation_id": tl.turn.conversation_id, "error": MIDSTREAM_ERROR})
         return False
@@ -452,6 +468,10 @@ def render_a(steps: list, conversation_id: str, noise: bool) -> Iterator[Any]:
         elif isinstance(step, Finish):
             for path, op, value in step.ops:
                 apply_op(root, path, op, value)
+        elif isinstance(step, Endless):
+            while True:
+                apply_op(root, PART0, "append", step.piece)
+                yield sse(root)
         else:
             yield sse(step.obj) if isinstance(step, Event) else step
             continue
@@ -472,6 +492,9 @@ def render_b(steps: list, conversation_id: str) -> Iterator[Any]:
                 {"p": step.path, "o": "append", "v": step.value}
         elif isinstance(step, Finish):
             delta = {"p": "", "o": "patch", "v": [{"p": p, "o": o, "v": v} for p, o, v in step.ops]}
+        elif isinstance(step, Endless):
+            while True:
+                yield sse({"p": PART0, "o": "append", "v": step.piece}, "delta")
         else:
             yield sse(step.obj) if isinstance(step, Event) else step
             continue

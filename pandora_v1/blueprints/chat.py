@@ -59,7 +59,8 @@ def start_answer(chat: ChatRequest, entry: ModelEntry, creds: Credentials, optio
     renderer = Renderer(options)
     renderer.media = app.media.for_request(creds, request.host_url, lambda: renderer.conversation_id,
                                            keep_local=keep_media_local)
-    translation = Translation(read_chunks(upstream), settings.max_event_bytes, renderer)
+    translation = Translation(read_chunks(upstream), settings.max_event_bytes, renderer,
+                              settings.max_answer_chars, settings.max_answer_seconds)
     return Answer(chat, entry.slug, translation, upstream, creds, errors_as_text=settings.bot_mode.enabled)
 
 

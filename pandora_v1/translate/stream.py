@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 
 from ..errors import APIError
@@ -19,10 +20,14 @@ class Translation:
     stream breaks.
     """
 
-    def __init__(self, chunks: Iterable[bytes], max_event_bytes: int, renderer: Renderer | None = None):
+    def __init__(self, chunks: Iterable[bytes], max_event_bytes: int, renderer: Renderer | None = None,
+                 max_answer_chars: int = 0, max_seconds: float = 0):
         self._chunks = chunks
         self._max_event_bytes = max_event_bytes
         self.renderer = renderer or Renderer()
+        # An upstream that never stops is cut off: by answer size, and by time.
+        self._max_answer_chars = max_answer_chars
+        self._max_seconds = max_seconds
 
     @property
     def finish_reason(self) -> str:
@@ -37,6 +42,8 @@ class Translation:
         events = sse.events(self._chunks, self._max_event_bytes)
         if log.isEnabledFor(logging.DEBUG):
             events = _logged(events)
+        budget = self._max_answer_chars or float("inf")
+        deadline = time.monotonic() + self._max_seconds if self._max_seconds else float("inf")
         try:
             for item in folding.fold(events):
                 if isinstance(item, folding.Signal):
@@ -48,7 +55,13 @@ class Translation:
                         renderer.block()
                         break
                     continue
-                yield from renderer.feed(item)
+                for piece in renderer.feed(item):
+                    budget -= len(piece[1])
+                    yield piece
+                if budget < 0 or time.monotonic() > deadline:
+                    log.warning("cutting off an upstream answer past the configured size or time limit")
+                    renderer.finish_reason = "length"
+                    break
         except APIError:
             yield from renderer.close()   # no block is left open, even on an error
             raise
