@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from .. import __version__
+from .. import __version__, openapi
 from .common import services
 
 bp = Blueprint("ops", __name__)
@@ -30,3 +30,8 @@ def readyz():
 @bp.get("/metrics")
 def metrics():
     return Response(services().metrics.exposition(), mimetype="text/plain; version=0.0.4")
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document(services().settings.api_prefix))
