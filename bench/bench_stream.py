@@ -136,7 +136,7 @@ class Services:
         self.tmp = tempfile.TemporaryDirectory()
         self.fake_port, self.port = free_port(), free_port()
         self.fake = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"),
-                                      "--port", str(self.fake_port)], stdout=subprocess.DEVNULL)
+                                      "--port", str(self.fake_port), "--gevent"], stdout=subprocess.DEVNULL)
         config = {"upstream_base_url": f"http://127.0.0.1:{self.fake_port}", "log_level": "WARNING",
                   "process_workers": workers, "worker_class": worker_class, **(extra or {})}
         path = Path(self.tmp.name) / "config.json"

@@ -921,7 +921,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the fake backend-api upstream until killed.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8999)
+    parser.add_argument("--gevent", action="store_true",
+                        help="serve each connection on a greenlet (cheap enough for hundreds of streams)")
     args = parser.parse_args(argv)
+    if args.gevent:
+        from gevent import monkey
+
+        monkey.patch_all()
     fake = FakeUpstream(args.host, args.port, keep_requests=False)   # no unbounded growth in benchmarks
     print(f"ready {fake.url}", flush=True)
     try:
