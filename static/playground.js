@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 // Links and images may only point at http(s), this server, or an inline picture.
-const SAFE_URL = /^(https?:\/\/|\/(?!\/)|#|data:image\/(png|jpeg|gif|webp);base64,)/i;
+const SAFE_URL = /^(https?:\/\/|\/(?![/\\])|#|data:image\/(png|jpeg|gif|webp);base64,)/i;
 
 function inline(text) {   // one line of escaped text
   const kept = [];        // finished HTML, held out of the later replacements as \0N\0
@@ -128,6 +128,7 @@ async function* sseEvents(response) {
 
 // ---------------------------------------------------------------- settings
 
+$("settings").addEventListener("submit", (event) => event.preventDefault());
 const keyInput = $("api-key");
 keyInput.value = localStorage.getItem(KEY_ITEM) || "";
 keyInput.addEventListener("input", () => {

@@ -69,5 +69,8 @@ def test_unreachable_upstream(make_server, fake):
 def test_playground_page_answers(server):
     page = requests.get(server.url + "/playground")
     assert page.status_code == 200 and 'id="api-key"' in page.text
+    for html in (page, requests.get(server.url + "/")):   # only our own scripts may run
+        assert "script-src 'self'" in html.headers["Content-Security-Policy"]
+        assert "<script>" not in html.text and " on" + "submit=" not in html.text
     for asset in ("/static/app.js", "/static/playground.js", "/static/style.css"):
         assert requests.get(server.url + asset).status_code == 200

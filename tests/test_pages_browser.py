@@ -41,7 +41,9 @@ def browser():
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(url, viewport) -> a page in a fresh context; any JavaScript error fails the test."""
+    """open_page(url, viewport) -> a page in a fresh context.
+
+    A JavaScript error or a Content-Security-Policy violation fails the test."""
     contexts, errors = [], []
 
     def open_(url: str, viewport: dict = DESKTOP):
@@ -50,6 +52,7 @@ def open_page(browser):
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.on("pageerror", lambda error: errors.append(error))
+        page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
         page.goto(url)
         return page
 
@@ -141,6 +144,12 @@ def test_status_page(make_server, fake, open_page):
     page.click("#snippet-nextchat .copy")
     expect(page.locator("#snippet-nextchat .copy")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == nextchat.text_content()
+
+    # The playground calls the API under its prefix.
+    playground = open_page(srv.url + "/playground")
+    start_chat(playground, model="my-gpt")
+    expect(ask(playground, "hi").locator(".content")).to_have_text("Hello! How can I help you today?")
+    fake.wait_for(lambda r: r.path.endswith("/backend-api/conversation"))
 
     phone = open_page(srv.url + "/", PHONE)
     expect(phone.locator("#health")).to_have_attribute("data-state", "ok")

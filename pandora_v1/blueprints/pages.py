@@ -19,6 +19,9 @@ bp = Blueprint("pages", __name__)
 
 HEALTH_TTL = 5.0                                     # seconds a worker reuses its last check
 NO_ANSWER = {"upstream_unreachable", "upstream_timeout"}
+# Only our own files run; pictures may come from anywhere (the upstream's image links).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 _health: dict = {}
 _health_lock = threading.Lock()                      # one check at a time; the others reuse it
 
@@ -73,6 +76,13 @@ def check_upstream() -> dict:
     return {"reachable": error is None, "status": status, "error": error,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             "checked_at": int(time.time())}
+
+
+@bp.after_request
+def protect(response):
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CSP
+    return response
 
 
 @bp.get("/")
