@@ -160,8 +160,8 @@ loadModels();
 // ---------------------------------------------------------------- chat
 
 const messages = $("messages");
-const prompt = $("prompt");
-const history = [];     // the OpenAI messages of this conversation
+const promptBox = $("prompt");
+let turns = [];         // the OpenAI messages of this conversation
 let attached = [];      // data URLs of images waiting for the next message
 let running = null;     // the AbortController of the answer being streamed
 
@@ -240,15 +240,16 @@ function setRunning(controller) {
 
 async function sendMessage() {
   if (running) return running.abort();
-  const text = prompt.value.trim();
+  const text = promptBox.value.trim();
   if (!text && !attached.length) return;
   const images = attached;
   const content = images.length
     ? [...(text ? [{ type: "text", text }] : []), ...images.map((url) => ({ type: "image_url", image_url: { url } }))]
     : text;
-  history.push({ role: "user", content });
+  const thread = turns;   // "New chat" starts another array; this answer stays with its own
+  thread.push({ role: "user", content });
   addUserMessage(text, images);
-  prompt.value = "";
+  promptBox.value = "";
   autoGrow();
   setAttached([]);
   const model = modelSelect.value || "gpt-4o";
@@ -256,10 +257,11 @@ async function sendMessage() {
   const answer = { content: "", reasoning: "" };
   const started = performance.now();
   let usage = null;
-  setRunning(new AbortController());
+  const controller = new AbortController();
+  setRunning(controller);
   try {
     const response = await api("/v1/chat/completions",
-      { model, messages: history, stream: true, stream_options: { include_usage: true } }, running.signal);
+      { model, messages: thread, stream: true, stream_options: { include_usage: true } }, controller.signal);
     for await (const event of sseEvents(response)) {
       if (event.error) throw new Error(describeError(event.error));
       const delta = (event.choices && event.choices[0] && event.choices[0].delta) || {};
@@ -275,31 +277,32 @@ async function sendMessage() {
     if (error.name !== "AbortError") view.fail(error.message);
     view.done(error.name === "AbortError" ? "stopped" : "");
   } finally {
-    setRunning(null);
+    if (running === controller) setRunning(null);
   }
-  if (answer.content) history.push({ role: "assistant", content: answer.content });
-  else history.pop();   // nothing came back: leave the question out of the next request
+  if (answer.content) thread.push({ role: "assistant", content: answer.content });
+  else thread.pop();   // nothing came back: leave the question out of the next request
 }
 
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   sendMessage();
 });
-prompt.addEventListener("keydown", (event) => {
+promptBox.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
-    sendMessage();
+    if (!running) sendMessage();   // while streaming only the Stop button stops
   }
 });
 function autoGrow() {
-  prompt.style.height = "auto";
-  prompt.style.height = `${prompt.scrollHeight}px`;
+  promptBox.style.height = "auto";
+  promptBox.style.height = `${promptBox.scrollHeight}px`;
 }
-prompt.addEventListener("input", autoGrow);
+promptBox.addEventListener("input", autoGrow);
 
 $("clear-chat").addEventListener("click", () => {
   if (running) running.abort();
-  history.length = 0;
+  setRunning(null);
+  turns = [];
   messages.replaceChildren($("empty"));
   $("empty").hidden = false;
 });
@@ -336,7 +339,7 @@ $("image-file").addEventListener("change", (event) => {
   attachFiles(event.target.files);
   event.target.value = "";
 });
-prompt.addEventListener("paste", (event) => attachFiles(event.clipboardData.files));
+promptBox.addEventListener("paste", (event) => attachFiles(event.clipboardData.files));
 
 // ---------------------------------------------------------------- image generation
 

@@ -211,6 +211,22 @@ def test_reasoning_is_shown_dimmed(server, fake, open_page):
     assert reasoning.evaluate(colour) != answer.locator(".content").evaluate(colour)
 
 
+def test_stop_ends_the_answer_and_the_upstream_stream(server, fake, open_page):
+    page = open_page(server.url + "/playground")
+    start_chat(page)
+    page.fill("#prompt", "!pieces 1\n!delay 0.05\n" + "slowly " * 40)
+    page.press("#prompt", "Enter")
+    answer = page.locator(".message.assistant").last
+    expect(answer.locator(".content")).to_contain_text("slowly slowly")
+    expect(page.locator("#send")).to_have_text("Stop")
+    page.click("#send")
+    expect(answer).to_have_attribute("data-state", "done")
+    expect(answer.locator(".meta")).to_contain_text("stopped")
+    expect(page.locator("#send")).to_have_text("Send")
+    assert len(answer.locator(".content").inner_text()) < len("slowly " * 40) - 10
+    fake.wait_for(lambda r: r.stream_outcome == "client_gone", timeout=10)
+
+
 def test_dalle_answer_shows_the_image(server, fake, open_page):
     page = open_page(server.url + "/playground")
     start_chat(page)

@@ -9,7 +9,7 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from .. import __version__
 from ..errors import APIError
@@ -22,8 +22,6 @@ NO_ANSWER = {"upstream_unreachable", "upstream_timeout"}
 # Only our own files run; pictures may come from anywhere (the upstream's image links).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-_health: dict = {}
-_health_lock = threading.Lock()                      # one check at a time; the others reuse it
 
 
 def overview() -> dict:
@@ -54,11 +52,14 @@ def without_userinfo(url: str) -> str:
 
 
 def upstream_health() -> dict:
-    """The last check of the upstream, made again when older than HEALTH_TTL."""
-    with _health_lock:
-        if time.monotonic() - _health.get("at", float("-inf")) >= HEALTH_TTL:
-            _health.update(check_upstream(), at=time.monotonic())
-        return {key: value for key, value in _health.items() if key != "at"}
+    """This worker's last check of the upstream, made again when older than HEALTH_TTL.
+
+    One check at a time: requests arriving meanwhile wait for it and share it."""
+    cache = current_app.extensions.setdefault("pandora_v1.health", {"lock": threading.Lock()})
+    with cache["lock"]:
+        if time.monotonic() - cache.get("at", float("-inf")) >= HEALTH_TTL:
+            cache.update(check_upstream(), at=time.monotonic())
+        return {key: value for key, value in cache.items() if key not in ("lock", "at")}
 
 
 def check_upstream() -> dict:
