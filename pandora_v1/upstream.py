@@ -87,6 +87,7 @@ class UpstreamClient:
         self._turn = itertools.count()
         self.on_error: Callable[[str], None] = lambda status: None   # metrics hook
         self._health: tuple[float, dict] | None = None
+        self._health_lock = threading.Lock()
         self._lock = threading.Lock()
         self.session = requests.Session()
         pool = max(settings.worker_connections, settings.process_threads, 10)
@@ -156,19 +157,28 @@ class UpstreamClient:
         raise failure
 
     def health(self, max_age: float = 5.0) -> dict:
-        """Can the upstream be reached? Any HTTP answer counts. Cached ``max_age`` seconds."""
-        cached = self._health
-        if cached and time.monotonic() - cached[0] < max_age:
-            return cached[1]
-        started = time.monotonic()
-        try:
-            self.session.get(self.url(self.prefixes[0], "/backend-api/models"),
-                             timeout=(min(self.timeout[0], 3), 3)).close()
-            result = {"reachable": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
-        except requests.RequestException as exc:
-            result = {"reachable": False, "error": type(exc).__name__}
-        self._health = (time.monotonic(), result)
-        return result
+        """Can the upstream be reached? Any HTTP answer counts (a 401 is the usual one).
+
+        Checked at most every ``max_age`` seconds per worker, one check at a
+        time; the result holds only our own words, never the upstream's text
+        or the prefix.
+        """
+        with self._health_lock:
+            cached = self._health
+            if cached and time.monotonic() - cached[0] < max_age:
+                return cached[1]
+            started = time.monotonic()
+            try:
+                response = self.session.get(self.url(self.prefixes[0], "/backend-api/models"),
+                                            timeout=(min(self.timeout[0], 3), 3))
+                response.close()
+                result = {"reachable": True, "status": response.status_code, "error": None}
+            except requests.RequestException as exc:
+                result = {"reachable": False, "status": None,
+                          "error": f"The upstream could not be reached ({type(exc).__name__})."}
+            result.update(latency_ms=round((time.monotonic() - started) * 1000, 1), checked_at=int(time.time()))
+            self._health = (time.monotonic(), result)
+            return result
 
     def start_conversation(self, payload: dict, credentials: Credentials) -> requests.Response:
         response = self.request("POST", "/backend-api/conversation", credentials,

@@ -7,7 +7,6 @@ import io
 
 import openai
 import pytest
-import requests
 from PIL import Image
 
 from pandora_v1.uploads import SafeFetcher

@@ -1,19 +1,71 @@
-"""The human-facing pages."""
+"""The human-facing pages: the status page, the playground, and their JSON.
+
+Nothing here shows the upstream prefixes: a PandoraNext prefix is a secret,
+so the pages and /status.json only say how many there are.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Blueprint, jsonify, render_template, request
 
 from .. import __version__
 from .common import services
 
 bp = Blueprint("pages", __name__)
 
+# Only our own files run; pictures may come from anywhere (the upstream's image links).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def overview() -> dict:
+    """What this server offers and where its upstream is."""
+    app, settings = services(), services().settings
+    api_path = f"/{settings.api_prefix}" if settings.api_prefix else ""
+    base = (settings.backend_container_url or request.host_url).rstrip("/") + api_path
+    gpts = [entry.alias for entry in settings.gpts]
+    store = getattr(app, "store", None)
+    return {
+        "version": __version__,
+        "base_url": base,
+        "api_path": api_path,
+        "endpoints": {"chat": f"{base}/v1/chat/completions",
+                      "images": f"{base}/v1/images/generations",
+                      "models": f"{base}/v1/models"},
+        "models": [name for name in app.models.names() if name not in gpts],
+        "gpts": gpts,
+        "store": type(store).__name__ if store is not None else "embedded",
+        "upstream": {"base_url": without_userinfo(settings.upstream_base_url),
+                     "prefixes": sum(1 for prefix in settings.upstream_prefixes if prefix)},
+    }
+
+
+def without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+@bp.after_request
+def protect(response):
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CSP
+    return response
+
 
 @bp.get("/")
 def index():
-    app = services()
-    prefix = f"/{app.settings.api_prefix}" if app.settings.api_prefix else ""
-    base = request.host_url.rstrip("/") + prefix
-    return render_template("index.html", version=__version__, base=base,
-                           models=app.models.names())
+    return render_template("index.html", info=overview())
+
+
+@bp.get("/playground")
+def playground():
+    return render_template("playground.html", info=overview())
+
+
+@bp.get("/status.json")
+def status():
+    info = overview()
+    info["upstream"].update(services().upstream.health())
+    return jsonify(info)
 

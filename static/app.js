@@ -1,0 +1,71 @@
+// Shared by every page: tabs, copy buttons, and the status page's health badge.
+"use strict";
+
+// Tabs: a [role=tablist] of buttons, each naming its panel in aria-controls.
+for (const list of document.querySelectorAll("[role=tablist]")) {
+  const tabs = [...list.querySelectorAll("[role=tab]")];
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => {
+      for (const other of tabs) {
+        other.setAttribute("aria-selected", String(other === tab));
+        document.getElementById(other.getAttribute("aria-controls")).hidden = other !== tab;
+      }
+    });
+  }
+}
+
+// Copy to the clipboard; plain-HTTP pages have no navigator.clipboard, so fall back.
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  const area = Object.assign(document.createElement("textarea"), { value: text });
+  area.style.cssText = "position:fixed;opacity:0";
+  document.body.append(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+}
+
+function addCopyButton(box, getText) {
+  const button = Object.assign(document.createElement("button"),
+    { type: "button", className: "copy", textContent: "Copy" });
+  button.addEventListener("click", async () => {
+    try { await copyText(getText()); button.textContent = "Copied"; }
+    catch { button.textContent = "Copy failed"; }
+    setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  });
+  box.append(button);
+}
+
+for (const snippet of document.querySelectorAll(".snippet")) {
+  addCopyButton(snippet.querySelector(".snippet-head"), () => snippet.querySelector("code").textContent);
+}
+for (const item of document.querySelectorAll(".endpoints li")) {
+  addCopyButton(item, () => item.querySelector("code").textContent);
+}
+
+// Status page: the upstream check from /status.json, again every 30 s.
+const health = document.getElementById("health");
+async function checkHealth() {
+  let text, state;
+  try {
+    const response = await fetch("/status.json", { cache: "no-store" });
+    const up = (await response.json()).upstream;
+    state = up.reachable ? "ok" : "down";
+    text = up.reachable ? `reachable · ${Math.round(up.latency_ms)} ms · HTTP ${up.status}`
+                        : `unreachable · ${up.error}`;
+  } catch (error) {
+    state = "down";
+    text = `status check failed: ${error.message}`;
+  }
+  health.dataset.state = state;
+  health.textContent = text;
+}
+if (health) {
+  checkHealth();
+  setInterval(checkHealth, 30000);
+  document.getElementById("recheck").addEventListener("click", () => {
+    health.dataset.state = "pending";
+    health.textContent = "checking…";
+    checkHealth();
+  });
+}
