@@ -77,6 +77,8 @@ def document(api_prefix: str = "") -> dict:
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": _answers("metrics", "text/plain")}},
         "/openapi.json": {"get": {"summary": "This document", "responses": _answers("OpenAPI")}},
         "/": {"get": {"summary": "Status page", "responses": _answers("HTML", "text/html")}},
+        "/playground": {"get": {"summary": "Playground page", "responses": _answers("HTML", "text/html")}},
+        "/status.json": {"get": {"summary": "Status for monitoring", "responses": _answers("status")}},
     }
     return {
         "openapi": "3.0.3",
