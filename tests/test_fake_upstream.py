@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_upstream import FakeUpstream, answer_text, lorem
+from tests.fake_upstream import FakeUpstream, answer_text, lorem, mint_jwt
 
-TOKEN = "test-token"
+TOKEN = mint_jwt("user-test", 3600)   # /backend-api wants a JWT, as real upstreams do
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TEXT = "Grüße, 世界! 🎉 Ünïcödé — ok."
 
@@ -66,7 +66,7 @@ def raw_post(fake, prompt) -> tuple[bytes, list[bytes], bool]:
     body = json.dumps(conversation_body(prompt)).encode()
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(b"POST /backend-api/conversation HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     b"Authorization: Bearer t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                     b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s" % (TOKEN.encode(), len(body), body))
         data = b""
         try:
             while block := sock.recv(65536):
@@ -330,7 +330,7 @@ def test_runs_as_a_process():
         assert line.startswith("ready http://127.0.0.1:")
         host, port = line.split()[1][len("http://"):].split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=5)
-        conn.request("GET", "/backend-api/models", headers={"Authorization": "Bearer x"})
+        conn.request("GET", "/backend-api/models", headers={"Authorization": f"Bearer {TOKEN}"})
         assert conn.getresponse().status == 200
         conn.close()
     finally:
