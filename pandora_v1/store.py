@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -306,11 +307,54 @@ def open_store(settings) -> Store:
     return SQLiteStore(Path(settings.data_dir) / SQLITE_FILE)
 
 
-def check_redis(settings) -> None:
-    """For the Gunicorn master: fail the start before any worker when Redis is down."""
+def check_redis(settings, timeout: float = 3.0) -> None:
+    """For the Gunicorn master: fail the start before any worker when Redis is down.
+
+    Speaks just enough of the Redis protocol over a plain socket (AUTH, SELECT,
+    PING) so that the master need not import redis-py before the gevent
+    workers patch sockets.
+    """
     redis = settings.redis
-    if redis.url or redis.host:
-        open_store(settings).close()
+    if not redis.enabled:
+        return
+    host, port, password, db, username = redis.host, redis.port, redis.password, redis.db, None
+    scheme, path = "redis", ""
+    if redis.url:
+        parts = urllib.parse.urlsplit(redis.url)
+        scheme, path = parts.scheme, parts.path
+        host, port = parts.hostname or "localhost", parts.port or 6379
+        username = urllib.parse.unquote(parts.username) if parts.username else None
+        password = urllib.parse.unquote(parts.password) if parts.password else ""
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        db = int(query.get("db") or (path.strip("/") if scheme != "unix" else 0) or 0)
+    where = f"Redis at {redis_address(redis.host, redis.port, redis.url)}"
+    commands = []
+    if password:
+        commands.append(["AUTH", username, password] if username else ["AUTH", password])
+    if db:
+        commands.append(["SELECT", str(db)])
+    commands.append(["PING"])
+    try:
+        if scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(timeout)
+            sock.connect(path)
+        else:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        if scheme == "rediss":
+            import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        with sock, sock.makefile("rb") as replies:
+            for command in commands:
+                words = [w.encode() for w in command]
+                sock.sendall(b"*%d\r\n" % len(words)
+                             + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
+                reply = replies.readline().decode("utf-8", "replace").strip()
+                if not reply.startswith("+"):
+                    raise StoreUnavailable(where, f"{command[0]} answered {reply[:200] or 'nothing'}")
+    except OSError as exc:
+        raise StoreUnavailable(where, exc.strerror or str(exc) or type(exc).__name__) from None
 
 
 # ------------------------------------------------------------------- locks

@@ -202,3 +202,22 @@ def test_redis_down_mid_run_is_unavailable_and_recovers(own_redis):
     store.set("k", "back")
     assert store.get("k") == "back"
     store.close()
+
+
+def test_master_check_speaks_to_redis_without_redis_py(redis_db, own_redis, monkeypatch):
+    from pandora_v1.store import check_redis
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    check_redis(config.parse({"redis": {"host": "127.0.0.1", "port": redis_db.port, "db": 2}}))
+    check_redis(config.parse({}))                      # no Redis configured: nothing to check
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{redis_db.port}/1")
+    check_redis(config.parse({}))
+    # A password the server does not expect is a clear failure, without the password.
+    monkeypatch.setenv("REDIS_URL", f"redis://:wrong-pw@127.0.0.1:{redis_db.port}/0")
+    with pytest.raises(StoreUnavailable) as info:
+        check_redis(config.parse({}))
+    assert "AUTH" in str(info.value) and "wrong-pw" not in str(info.value)
+    own_redis.stop()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{own_redis.port}")
+    with pytest.raises(StoreUnavailable, match=f"Redis at 127.0.0.1:{own_redis.port} is unreachable"):
+        check_redis(config.parse({}))
