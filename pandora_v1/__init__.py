@@ -31,9 +31,12 @@ CORS_HEADERS = {
 def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
-    from .blueprints import chat, models, pages
+    from .blueprints import accounts, chat, models, pages
     from .blueprints.common import Services
+    from .credentials import CredentialService
+    from .gpts import GptCatalog
     from .models import ModelRegistry
+    from .store import open_store
     from .upstream import UpstreamClient
 
     settings = settings or config_module.load(config_path)
@@ -44,11 +47,18 @@ def create_app(config_path: str | os.PathLike | None = None,
                 static_folder=str(ROOT / "static"))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["pandora_v1"] = Services(settings, ModelRegistry(settings), UpstreamClient(settings))
+    upstream = UpstreamClient(settings)
+    # Redis unreachable stops the start here, naming host and port (StoreUnavailable).
+    store = open_store(settings)
+    creds = CredentialService(settings, store)
+    app.extensions["pandora_v1"] = Services(
+        settings, ModelRegistry(settings), upstream, store=store, credentials=creds,
+        gpts=GptCatalog(settings, store, upstream, creds))
 
     prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
     app.register_blueprint(chat.bp, url_prefix=prefix)
     app.register_blueprint(models.bp, url_prefix=prefix)
+    app.register_blueprint(accounts.bp, url_prefix=prefix)
     app.register_blueprint(pages.bp)
     _install_http_behaviour(app)
     return app

@@ -32,6 +32,8 @@ def chat_completions():
     chat = parse_chat_request(read_json_body())
     creds = credentials.resolve(request.headers.get("Authorization"))
     entry = app.models.resolve(chat.model)
+    if entry.gizmo_id:
+        app.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
     settings = app.settings
     payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
                                    history_disabled=settings.delete_conversation,

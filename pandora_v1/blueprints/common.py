@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from flask import current_app, request
 
 from ..config import Settings
+from ..credentials import CredentialService
 from ..errors import APIError, bad_request
+from ..gpts import GptCatalog
 from ..models import ModelRegistry
+from ..store import Store
 from ..upstream import UpstreamClient
 
 
@@ -17,6 +21,10 @@ class Services:
     settings: Settings
     models: ModelRegistry
     upstream: UpstreamClient
+    store: Store                    # shared between workers and instances (store.py)
+    credentials: CredentialService  # keys -> upstream credentials, refresh tokens exchanged
+    gpts: GptCatalog                # GPT info, cached in the store
+    scheduler: Any = None           # APScheduler, once jobs.start() ran in this worker
 
 
 def services() -> Services:
