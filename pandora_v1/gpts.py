@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from .config import ModelEntry, Settings
-from .credentials import CredentialService, Credentials
+from .credentials import CredentialService, Credentials, is_jwt
 from .errors import APIError
 from .store import Store, StoreUnavailable
 from .upstream import UpstreamClient
@@ -40,6 +40,13 @@ class GptCatalog:
         self.store = store
         self.upstream = upstream
         self.credentials = credentials
+        self.key = settings.key_for_gpts_info
+        token = self.key.partition(",")[0].strip()
+        if token and not is_jwt(token) and not credentials.endpoint.configured:
+            # An old config's key that can't work here: say so once, use the requests' keys.
+            log.warning("key_for_gpts_info is not an access token and no refresh endpoint is "
+                        "configured (refresh_ToAccess); GPT info is fetched with each request's key")
+            self.key = ""
 
     def cached(self, gizmo_id: str) -> dict | None:
         return self.store.get_json(f"gizmo:{gizmo_id}")
@@ -62,8 +69,7 @@ class GptCatalog:
                            code="model_not_found") from None
 
     def _credentials(self) -> Credentials | None:
-        key = self.settings.key_for_gpts_info
-        return self.credentials.for_key(key) if key else None
+        return self.credentials.for_key(self.key) if self.key else None
 
     def _fetch(self, gizmo_id: str, creds: Credentials | None) -> dict:
         if creds is None:
@@ -85,7 +91,7 @@ class GptCatalog:
 
     def refresh(self, gizmo_ids: list[str] | None = None) -> GptReport:
         """Fetch the configured GPTs (and every cached one) again; for the jobs."""
-        if not self.settings.key_for_gpts_info:
+        if not self.key:
             return GptReport(skipped=True)
         ids = dict.fromkeys(entry.gizmo_id for entry in self.settings.gpts)
         if gizmo_ids is None:

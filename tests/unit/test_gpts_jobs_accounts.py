@@ -190,3 +190,14 @@ def test_accounts_answer_becomes_plus_and_team_lists():
     with pytest.raises(APIError) as info:
         plans({"detail": "nope"})
     assert info.value.status == 502
+
+
+def test_an_unusable_key_for_gpts_info_falls_back_to_the_request_key(fake, store, caplog):
+    from pandora_v1.credentials import Credentials
+
+    settings = config.parse({"upstream_base_url": fake.url, "key_for_gpts_info": "fk-pandoranext-share"})
+    gpts = GptCatalog(settings, store, UpstreamClient(settings), CredentialService(settings, store))
+    assert "key_for_gpts_info is not an access token" in caplog.text
+    gpts.info(GPT, Credentials(ACCESS_TOKEN))
+    assert gizmo_fetches(fake)[0].headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert gpts.refresh().skipped
