@@ -265,4 +265,4 @@ def _two_instances(fake, redis_db, one, two, fire):
     assert chat(two, "rt-e2e-shared").status_code == 200
     latest = [e for e in fake.exchanges if e.refresh_token == "rt-e2e-shared"][-1].access_token
     assert conversations(fake)[-1].headers["authorization"] == f"Bearer {latest}"
-    assert json.loads(redis_db.client().get(f"pandora_v1:gizmo:g-shared"))["id"] == "g-shared"
+    assert json.loads(redis_db.client().get("pandora_v1:gizmo:g-shared"))["id"] == "g-shared"
