@@ -325,6 +325,9 @@ class CredentialService:
             cached = self.store.get_json(f"at:{digest}")
             if cached:
                 return cached["access_token"]
+            failure = self.store.get_json(f"fail:{digest}")
+            if failure:
+                raise APIError(failure["status"], failure["message"], code=failure.get("code"))
         record = self.store.get_json(f"rt:{digest}") or {}
         current = record.get("refresh_token") or refresh_token
         if not current:
