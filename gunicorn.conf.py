@@ -19,11 +19,21 @@ except _config.ConfigError as _exc:
     sys.stderr.write(f"pandora_v1: {_exc}\n")
     sys.exit(2)
 
+# Redis, when configured, is checked here in the master: unreachable, the start
+# stops with one clear line naming it instead of every worker failing to boot.
+if _settings.redis.enabled:
+    from pandora_v1 import store as _store  # noqa: E402
+
+    try:
+        _store.check_redis(_settings)
+    except _store.StoreUnavailable as _exc:
+        sys.stderr.write(f"pandora_v1: cannot start: {_exc}\n")
+        sys.exit(2)
+
 # Workers re-read the same file; the master already warned about ignored keys.
 os.environ.setdefault(_config.CONFIG_ENV, _settings.config_path)
-if _settings.ignored_keys:
-    sys.stderr.write("pandora_v1: ignoring config keys %s (captcha/Arkose fetching is not "
-                     "supported)\n" % ", ".join(_settings.ignored_keys))
+for _line in _config.startup_warnings(_settings):
+    sys.stderr.write(f"pandora_v1: {_line}\n")
 os.environ["PANDORA_V1_WARNED"] = "1"
 
 # Workers share metrics through files (prometheus_client's multiprocess mode):
@@ -66,3 +76,16 @@ def post_worker_init(worker):
     from pandora_v1 import tokens
 
     tokens.warm_up()
+    # Scheduled jobs (daily token refresh, ...): a scheduler per worker, each job
+    # run once across workers and instances through a lock in the store.
+    from pandora_v1 import jobs
+
+    jobs.start(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    wsgi = getattr(worker, "wsgi", None)
+    if wsgi is not None and hasattr(wsgi, "extensions"):
+        from pandora_v1 import jobs
+
+        jobs.stop(wsgi)

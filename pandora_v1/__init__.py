@@ -32,12 +32,15 @@ def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
     from . import observe
-    from .blueprints import chat, images, media, models, ops, pages
+    from .blueprints import accounts, chat, images, media, models, ops, pages
     from .blueprints.common import Services
+    from .credentials import CredentialService
+    from .gpts import GptCatalog
     from .media import MediaStore
     from .models import ModelRegistry
+    from .store import open_store
     from .upstream import UpstreamClient
-    from .uploads import MemoryCache, SafeFetcher, Uploader
+    from .uploads import SafeFetcher, Uploader
 
     settings = settings or config_module.load(config_path)
     configure_logging(settings)
@@ -50,14 +53,18 @@ def create_app(config_path: str | os.PathLike | None = None,
     metrics = observe.Metrics()
     upstream = UpstreamClient(settings)
     upstream.on_error = lambda status: metrics.upstream_errors.labels(status).inc()
+    # Redis unreachable stops the start here, naming host and port (StoreUnavailable).
+    store = open_store(settings)
+    creds = CredentialService(settings, store)
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
     app.extensions["pandora_v1"] = Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
-        Uploader(upstream, fetcher, MemoryCache(), settings.max_file_bytes), metrics)
+        Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
+        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds))
     observe.install(app, metrics)
 
     prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
-    for api in (chat, images, models):
+    for api in (accounts, chat, images, models):
         app.register_blueprint(api.bp, url_prefix=prefix)
     for site in (media, ops, pages):
         app.register_blueprint(site.bp)
@@ -108,8 +115,7 @@ def configure_logging(settings: config_module.Settings) -> None:
 
 
 def warn_ignored_keys(settings: config_module.Settings) -> None:
-    """One start-up warning naming the keys we read and deliberately ignore."""
-    if settings.ignored_keys and not os.environ.get("PANDORA_V1_WARNED"):
-        log.warning("ignoring config keys %s: pandora_v1 does not fetch captcha/Arkose tokens "
-                    "and always uses the upstream's own file service",
-                    ", ".join(settings.ignored_keys))
+    """One start-up warning per key we read and deliberately ignore (once: gunicorn's master says it)."""
+    if not os.environ.get("PANDORA_V1_WARNED"):
+        for line in config_module.startup_warnings(settings):
+            log.warning("%s", line)

@@ -32,8 +32,8 @@ def check_config(path: str | None) -> int:
         print(f"pandora_v1: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(masked(dataclasses.asdict(settings)), indent=2, ensure_ascii=False))
-    if settings.ignored_keys:
-        print(f"note: ignored keys {', '.join(settings.ignored_keys)} (not supported)", file=sys.stderr)
+    for line in config.startup_warnings(settings):
+        print(f"note: {line}", file=sys.stderr)
     return 0
 
 

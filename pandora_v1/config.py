@@ -14,7 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import urllib.parse
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import timezone as _timezone
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -73,7 +77,41 @@ class RedisSettings:
     port: int = 6379
     password: str = ""
     db: int = 0
+    url: str = ""                              # REDIS_URL; wins over the section
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url or self.host)
+
+
+@dataclass(frozen=True)
+class TokenExchange:
+    """Where refresh tokens become access tokens (upstream-protocol.md, "Token refresh")."""
+    style: str = ""                            # "" (not configured), "proxy" or "oauth"
     url: str = ""
+    client_id: str = ""                        # oauth only
+
+
+@dataclass(frozen=True)
+class RefreshSchedule:
+    """The daily job: re-exchange every known refresh token, refresh GPT info."""
+    enabled: bool = True
+    hour: int = 3
+    minute: int = 0
+    second: int = 0
+    timezone: str = "UTC"
+
+    def tzinfo(self):
+        return _tzinfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class UpstreamAccount:
+    """An operator's upstream credentials, named; client keys point at them (gateway mode)."""
+    name: str
+    access_token: str = ""
+    refresh_token: str = ""
+    account_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,7 +155,13 @@ class Settings:
     models: tuple[ModelEntry, ...] = ()
     gpts: tuple[ModelEntry, ...] = ()
     ignored_keys: tuple[str, ...] = ()
-    refresh: dict = field(default_factory=dict)  # refresh_ToAccess, used by credentials
+    notes: tuple[str, ...] = ()               # start-up warnings about the config
+    refresh: dict = field(default_factory=dict)  # refresh_ToAccess as written
+    token_exchange: TokenExchange = field(default_factory=TokenExchange)
+    refresh_schedule: RefreshSchedule = field(default_factory=RefreshSchedule)
+    data_dir: str = "data"                      # the embedded store's file lives here
+    upstream_accounts: tuple[UpstreamAccount, ...] = ()
+    client_keys: tuple[tuple[str, str], ...] = ()  # (client key, account name)
     config_path: str = ""
 
 
@@ -127,6 +171,7 @@ class _Reader:
     def __init__(self, raw: dict):
         self.raw = raw
         self.problems: list[str] = []
+        self.notes: list[str] = []      # not errors, but worth one start-up warning
 
     def _get(self, key, default, source=None):
         source = self.raw if source is None else source
@@ -261,6 +306,113 @@ def load_gpts(path: Path) -> tuple[tuple[ModelEntry, ...], list[str]]:
     return tuple(entries), problems
 
 
+def _tzinfo(name: str):
+    if name.upper() == "UTC":
+        return _timezone.utc      # works without a tz database
+    return zoneinfo.ZoneInfo(name)
+
+
+def _mask(secret: str) -> str:
+    """Config problems name client keys without printing them whole (as credentials.mask)."""
+    return f"{secret[:min(6, len(secret) // 4)]}…({len(secret)})"
+
+
+def _http_url(reader: _Reader, key: str, source: dict, name: str) -> str:
+    url = reader.string(key, "", source, name)
+    if url and not url.startswith(("http://", "https://")):
+        reader.problems.append(f"{name}: must start with http:// or https://, got {json.dumps(url)}")
+    return url
+
+
+def _token_exchange(reader: _Reader, refresh: dict) -> TokenExchange:
+    """enableOai -> OAuth2 at a configured token URL; else a proxy-style refresh URL, if any."""
+    prefix = "refresh_ToAccess."
+    oauth = reader.boolean("enableOai", False, refresh, prefix + "enableOai")
+    token_url = _http_url(reader, "oai_token_url", refresh, prefix + "oai_token_url")
+    client_id = reader.string("oai_client_id", "", refresh, prefix + "oai_client_id")
+    proxy_url = (_http_url(reader, "oaifree_refreshToAccess_Url", refresh, prefix + "oaifree_refreshToAccess_Url")
+                 or _http_url(reader, "xyhelper_refreshToAccess_Url", refresh,
+                              prefix + "xyhelper_refreshToAccess_Url"))
+    if oauth and token_url and client_id:
+        return TokenExchange("oauth", token_url, client_id)
+    if oauth:
+        # The reference products' enableOai meant a vendor endpoint built in; we build none in.
+        # An old config still starts: it says what is missing and uses the proxy URL, if any.
+        reader.notes.append(f"{prefix}enableOai is true but {prefix}oai_token_url and {prefix}oai_client_id "
+                            "are not both set (no OAuth2 endpoint is built in); "
+                            + ("using the proxy-style refresh URL instead" if proxy_url
+                               else "refresh tokens cannot be exchanged"))
+    if proxy_url:
+        return TokenExchange("proxy", proxy_url)
+    return TokenExchange()
+
+
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+
+
+def _refresh_schedule(reader: _Reader) -> RefreshSchedule:
+    section = reader.section("refresh_schedule")
+    enabled = reader.boolean("enabled", True, section, "refresh_schedule.enabled")
+    when = reader.string("time", "03:00", section, "refresh_schedule.time")
+    match = _TIME.match(when)
+    if not match:
+        reader.problems.append(f"refresh_schedule.time: expected HH:MM (24-hour), got {json.dumps(when)}")
+        match = _TIME.match("03:00")
+    zone = reader.string("timezone", "UTC", section, "refresh_schedule.timezone")
+    try:
+        _tzinfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        reader.problems.append(f"refresh_schedule.timezone: unknown time zone {json.dumps(zone)} "
+                               "(use a name like UTC or Asia/Shanghai)")
+        zone = "UTC"
+    return RefreshSchedule(enabled, int(match.group(1)), int(match.group(2)), int(match.group(3) or 0), zone)
+
+
+def _gateway(reader: _Reader, exchange: TokenExchange):
+    """upstream_accounts + client_keys: clients hold our keys, never an upstream token."""
+    accounts: dict[str, UpstreamAccount] = {}
+    for name, spec in reader.section("upstream_accounts").items():
+        key = f"upstream_accounts.{name}"
+        if not isinstance(spec, dict):
+            reader.problems.append(f"{key}: expected {{\"access_token\" or \"refresh_token\": ..., "
+                                   f"\"account_id\": ...}}")
+            continue
+        access = reader.string("access_token", "", spec, f"{key}.access_token")
+        refresh = reader.string("refresh_token", "", spec, f"{key}.refresh_token")
+        account_id = reader.string("account_id", "", spec, f"{key}.account_id")
+        if bool(access) == bool(refresh):
+            reader.problems.append(f"{key}: give exactly one of access_token and refresh_token")
+        elif refresh and not exchange.style:
+            reader.problems.append(f"{key}.refresh_token: refresh tokens need refresh_ToAccess."
+                                   "oaifree_refreshToAccess_Url (or xyhelper_refreshToAccess_Url, or "
+                                   "enableOai with oai_token_url)")
+        accounts[name] = UpstreamAccount(name, access, refresh, account_id)
+    keys = []
+    for client_key, name in reader.section("client_keys").items():
+        key = f"client_keys[{_mask(client_key)}]"
+        if not client_key.strip() or "," in client_key or any(c.isspace() for c in client_key):
+            reader.problems.append(f"{key}: a client key must be non-empty, without spaces or commas")
+        elif not isinstance(name, str) or name not in accounts:
+            reader.problems.append(f"{key}: names {json.dumps(name)}, which is not in upstream_accounts")
+        else:
+            keys.append((client_key, name))
+    return tuple(accounts.values()), tuple(keys)
+
+
+def _redis(reader: _Reader) -> RedisSettings:
+    redis = reader.section("redis")
+    url = os.environ.get("REDIS_URL", "").strip()
+    if url and urllib.parse.urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        reader.problems.append("REDIS_URL: expected redis://[:password@]host:port/db (or rediss://, unix://)")
+    return RedisSettings(
+        host=reader.string("host", "", redis, "redis.host"),
+        port=reader.number("port", 6379, redis, "redis.port", minimum=1, integer=True),
+        password=reader.string("password", "", redis, "redis.password"),
+        db=reader.number("db", 0, redis, "redis.db", integer=True),
+        url=url,
+    )
+
+
 def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -> Settings:
     """Turn the raw config object into Settings or raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
@@ -269,7 +421,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
     base, prefixes = _upstream(r)
     bot = r.section("bot_mode")
     refresh = r.section("refresh_ToAccess")
-    redis = r.section("redis")
+    exchange = _token_exchange(r, refresh)
+    accounts, client_keys = _gateway(r, exchange)
     timeouts = r.section("upstream_timeout")
     log_level = r.string("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -325,22 +478,31 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                             "bot_mode.enabled_bing_reference_output"),
             plugin_output=r.boolean("enabled_plugin_output", False, bot, "bot_mode.enabled_plugin_output"),
         ),
-        redis=RedisSettings(
-            host=r.string("host", "", redis, "redis.host"),
-            port=r.number("port", 6379, redis, "redis.port", minimum=1, integer=True),
-            password=r.string("password", "", redis, "redis.password"),
-            db=r.number("db", 0, redis, "redis.db", integer=True),
-            url=os.environ.get("REDIS_URL", ""),
-        ),
+        redis=_redis(r),
         models=_models(r),
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
+        notes=tuple(r.notes),
         refresh=dict(refresh),
+        token_exchange=exchange,
+        refresh_schedule=_refresh_schedule(r),
+        data_dir=r.string("data_dir", Settings.data_dir),
+        upstream_accounts=accounts,
+        client_keys=client_keys,
         config_path=config_path,
     )
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What to say once at start-up about keys read but not acted on."""
+    lines = list(settings.notes)
+    if settings.ignored_keys:
+        lines.append(f"ignoring config keys {', '.join(settings.ignored_keys)}: pandora_v1 does not fetch "
+                     "captcha/Arkose tokens and always uses the upstream's own file service")
+    return lines
 
 
 def config_path_from_env() -> Path:

@@ -16,8 +16,6 @@ import io
 import ipaddress
 import logging
 import socket
-import threading
-import time
 import urllib.parse
 import zipfile
 from dataclasses import dataclass
@@ -323,26 +321,6 @@ def _refused_cause(exc: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------- uploading
-
-class MemoryCache:
-    """An in-process TTL cache with the store's get/set shape."""
-
-    def __init__(self):
-        self._items: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item and item[0] > time.time():
-                return item[1]
-            self._items.pop(key, None)
-            return None
-
-    def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        with self._lock:
-            self._items[key] = (time.time() + (ttl or 86400 * 365), value)
-
 
 class Uploader:
     def __init__(self, upstream, fetcher: SafeFetcher, cache, max_bytes: int):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -136,6 +137,83 @@ def make_server(upstream, tmp_path):
     yield start
     for srv in started:
         srv.stop()
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, nothing kept on disk."""
+
+    def __init__(self, directory: Path, port: int | None = None):
+        binary = shutil.which("redis-server")
+        if not binary:
+            pytest.fail("redis-server is not installed (Debian package redis-server): the Redis "
+                        "backend tests start their own")
+        self.binary, self.directory = binary, directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One redis-server for the session; tests that use it get it flushed (``redis_db``)."""
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def redis_db(redis_server):
+    redis_server.client().flushall()
+    return redis_server
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test alone, to stop and start again."""
+    srv = RedisServer(tmp_path / "redis").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request, tmp_path):
+    """Each store test runs against both backends."""
+    from pandora_v1.store import RedisStore, SQLiteStore
+
+    if request.param == "sqlite":
+        backend = SQLiteStore(tmp_path / "data" / "store.sqlite3")
+    else:
+        backend = RedisStore(url=request.getfixturevalue("redis_db").url)
+    yield backend
+    backend.close()
 
 
 @pytest.fixture

@@ -13,10 +13,19 @@ user message (see ``parse_prompt``); the other lines are the answer text.
 
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
+
+Besides the conversation it serves the token endpoints of "Token refresh"
+(``POST …/api/auth/refresh`` proxy style, ``POST /oauth/token`` OAuth2
+style), ``GET /backend-api/gizmos/{id}`` and the accounts check. Every
+``/backend-api`` route wants a JWT (``require_issued``: one the fake issued).
+Tests steer the token endpoints through attributes (``refresh_status``,
+``refresh_delay``, ``token_lifetime``, ``rotate``, ``revoked``) and count
+exchanges in ``exchanges``.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import re
 import socket
@@ -30,7 +39,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import chain
 from typing import Any, Callable, Iterator
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import orjson
 
@@ -611,6 +620,59 @@ def blob_bytes(key: str) -> bytes:
     return png_bytes(key)
 
 
+# ------------------------------------------------------------- tokens etc.
+
+OAUTH_PATH = "/oauth/token"
+OAUTH_CLIENT_ID = "fake-client-id"
+ACCOUNTS_PATH = "/backend-api/accounts/check/v4-2023-04-27"
+PLUS_ACCOUNT = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+TEAM_ACCOUNT = "16fd2706-8baf-433b-82eb-8c7fada847da"
+
+
+def _b64(obj: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(obj)).rstrip(b"=").decode()
+
+
+def mint_jwt(subject: str, lifetime: float) -> str:
+    """An access token as upstreams issue them: a JWT with exp (the signature is not checked)."""
+    now = time.time()
+    claims = {"iss": "fake-upstream", "sub": subject, "iat": int(now), "exp": int(now + lifetime),
+              "jti": uuid.uuid4().hex}
+    return f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.ZmFrZS1zaWduYXR1cmU"
+
+
+def is_jwt(token: str) -> bool:
+    parts = token.split(".")
+    return len(parts) == 3 and token.startswith("eyJ") and all(parts)
+
+
+def account_entry(account_id: str, plan: str, name: str | None) -> dict:
+    """One account of the accounts check, in the shape the web app gets."""
+    return {"account": {"account_id": account_id, "account_user_role": "account-owner",
+                        "plan_type": plan, "name": name, "is_deactivated": False,
+                        "structure": "workspace" if plan == "team" else "personal"},
+            "features": ["beta_features"], "entitlement": {
+                "subscription_id": None, "has_active_subscription": plan != "free",
+                "subscription_plan": {"plus": "chatgptplusplan", "team": "chatgptteamplan"}.get(plan, "")},
+            "last_active_subscription": None}
+
+
+def default_accounts() -> dict:
+    plus = account_entry(PLUS_ACCOUNT, "plus", None)
+    return {PLUS_ACCOUNT: plus, TEAM_ACCOUNT: account_entry(TEAM_ACCOUNT, "team", "Research team"),
+            "default": copy.deepcopy(plus)}
+
+
+@dataclass
+class Exchange:
+    """One call of a token endpoint."""
+    style: str                 # "proxy" | "oauth"
+    refresh_token: str
+    status: int
+    access_token: str | None = None
+    rotated_to: str | None = None
+
+
 # ------------------------------------------------------------------- server
 
 @dataclass
@@ -700,6 +762,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, fake: "FakeUpstream", record: Recorded) -> None:
         if record.path.startswith("/_"):
             return self._storage(fake, record)   # signed storage URLs and test helpers: no auth
+        if record.method == "POST" and (record.path.endswith("/api/auth/refresh") or record.path == OAUTH_PATH):
+            return self._token_endpoint(fake, record)
         if record.prefix in fake.prefix_status:
             return self._send(*error_response(fake.prefix_status[record.prefix]))
         auth = record.headers.get("authorization", "")
@@ -709,6 +773,8 @@ class _Handler(BaseHTTPRequestHandler):
         if token == "expired-token":
             return self._json(401, {"detail": "Your authentication token has expired."})
         route = split_route(record.path)[1]
+        if route and (not is_jwt(token) or (fake.require_issued and token not in fake.issued)):
+            return self._json(401, {"detail": ERROR_DETAILS[401]})
         if record.method == "POST" and route == "/backend-api/conversation":
             return self._conversation(fake, record)
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
@@ -730,6 +796,11 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox = re.fullmatch(r"/backend-api/conversation/[^/]+/interpreter/download", route)
             if sandbox and record.query.get("message_id") and record.query.get("sandbox_path"):
                 return self._download_url(fake, record.query["sandbox_path"])
+        if record.method == "GET" and route == ACCOUNTS_PATH:
+            return self._json(200, {"accounts": fake.accounts, "account_ordering": list(fake.accounts)[:-1]})
+        gizmo = re.fullmatch(r"/backend-api/gizmos/([^/]+)", route or "")
+        if record.method == "GET" and gizmo:
+            return self._gizmo(fake, gizmo.group(1))
         self._json(404, {"detail": "Not Found"})
 
     def _create_upload(self, fake: "FakeUpstream", record: Recorded) -> None:
@@ -850,6 +921,51 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
         self.rfile.close()   # the last reference to the socket: now it really closes
 
+    def _token_endpoint(self, fake: "FakeUpstream", record: Recorded) -> None:
+        """Proxy style (form refresh_token) or OAuth2 style (JSON grant) -> an access token."""
+        oauth = record.path == OAUTH_PATH
+        if oauth:
+            grant = record.json if isinstance(record.json, dict) else {}
+            refresh = grant.get("refresh_token") if grant.get("grant_type") == "refresh_token" else None
+            if grant.get("client_id") != fake.oauth_client_id:
+                refresh = None
+        else:
+            form = parse_qs(record.body.decode("utf-8", "replace"))
+            refresh = (form.get("refresh_token") or [None])[0]
+        time.sleep(fake.refresh_delay)
+        status = fake.refresh_status or (400 if oauth else 401)
+        if fake.refresh_status is None and refresh and refresh not in fake.revoked:
+            status = 200
+        exchange = Exchange("oauth" if oauth else "proxy", refresh or "", status)
+        if status == 200:
+            exchange.access_token = mint_jwt(f"user-{abs(hash(refresh)) % 10**8}", fake.token_lifetime)
+            answer = {"access_token": exchange.access_token, "expires_in": int(fake.token_lifetime),
+                      "token_type": "Bearer", "scope": "openid profile email offline_access"}
+            if oauth and fake.rotate:
+                exchange.rotated_to = f"rt-rotated-{uuid.uuid4().hex}"
+                fake.revoked.add(refresh)     # a rotated token is spent
+                answer["refresh_token"] = exchange.rotated_to
+        fake._exchanged(exchange)
+        if status == 200:
+            return self._json(200, answer)
+        if status >= 500:
+            return self._send(*error_response(status))
+        if oauth:
+            return self._json(status, {"error": "invalid_grant", "error_description": "Invalid refresh token"})
+        return self._json(status, {"detail": "refresh token is invalid or expired"})
+
+    def _gizmo(self, fake: "FakeUpstream", gizmo_id: str) -> None:
+        if not gizmo_id.startswith("g-") or gizmo_id in fake.missing_gizmos:
+            return self._json(404, {"detail": "Gizmo not found"})
+        name = fake.gizmo_names.get(gizmo_id, f"GPT {gizmo_id}")
+        self._json(200, {"gizmo": {"id": gizmo_id, "organization_id": "org-fake",
+                                   "short_url": gizmo_id, "author": {"display_name": "Fake"},
+                                   "display": {"name": name, "description": f"The {name} GPT.",
+                                               "welcome_message": "Hello", "prompt_starters": [],
+                                               "profile_picture_url": None},
+                                   "tags": ["public"], "version": 1},
+                         "tools": [{"type": "browser"}], "files": [], "product_features": {}})
+
 
 class FakeUpstream:
     """The fake upstream on a loopback port; see the module docstring."""
@@ -867,6 +983,7 @@ class FakeUpstream:
         self.files_status: int | None = None    # answer POST /backend-api/files with this error
         self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
         self._changed = threading.Condition()
+        self._reset_tokens()
         self._thread: threading.Thread | None = None
 
     def start(self) -> "FakeUpstream":
@@ -890,6 +1007,31 @@ class FakeUpstream:
             self.uploads.clear()
             self.static.clear()
             self.files_status = None
+            self._reset_tokens()
+
+    def _reset_tokens(self) -> None:
+        self.exchanges: list[Exchange] = []
+        self.issued: set[str] = set()           # access tokens it handed out
+        self.require_issued = False             # True: /backend-api accepts only those
+        self.refresh_status: int | None = None  # the token endpoints answer this instead
+        self.refresh_delay = 0.0                # seconds before a token endpoint answers
+        self.token_lifetime: float = 864000     # exp of issued tokens, seconds from now
+        self.rotate = False                     # OAuth2: hand out a new refresh token each time
+        self.revoked: set[str] = set()          # refresh tokens refused (spent by rotation, ...)
+        self.oauth_client_id = OAUTH_CLIENT_ID
+        self.missing_gizmos: set[str] = set()
+        self.gizmo_names: dict[str, str] = {}
+        self.accounts = default_accounts()
+
+    def _exchanged(self, exchange: Exchange) -> None:
+        with self._changed:
+            self.exchanges.append(exchange)
+            if exchange.access_token:
+                self.issued.add(exchange.access_token)
+            self._changed.notify_all()
+
+    def good_exchanges(self) -> list[Exchange]:
+        return [e for e in self.exchanges if e.status == 200]
 
     def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 5.0) -> Recorded:
         """The first recorded request matching ``predicate``, waiting for it if need be."""

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_upstream import FakeUpstream, answer_text, lorem
+from tests.fake_upstream import FakeUpstream, answer_text, lorem, mint_jwt
 
-TOKEN = "test-token"
+TOKEN = mint_jwt("user-test", 3600)   # /backend-api wants a JWT, as real upstreams do
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TEXT = "Grüße, 世界! 🎉 Ünïcödé — ok."
 
@@ -66,7 +66,7 @@ def raw_post(fake, prompt) -> tuple[bytes, list[bytes], bool]:
     body = json.dumps(conversation_body(prompt)).encode()
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(b"POST /backend-api/conversation HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     b"Authorization: Bearer t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                     b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s" % (TOKEN.encode(), len(body), body))
         data = b""
         try:
             while block := sock.recv(65536):
@@ -330,9 +330,87 @@ def test_runs_as_a_process():
         assert line.startswith("ready http://127.0.0.1:")
         host, port = line.split()[1][len("http://"):].split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=5)
-        conn.request("GET", "/backend-api/models", headers={"Authorization": "Bearer x"})
+        conn.request("GET", "/backend-api/models", headers={"Authorization": f"Bearer {TOKEN}"})
         assert conn.getresponse().status == 200
         conn.close()
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def form_post(fake, path, body: bytes, content_type="application/x-www-form-urlencoded"):
+    host, port = fake.url[len("http://"):].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+    response = conn.getresponse()
+    with closing(conn):
+        return response.status, json.loads(response.read())
+
+
+def claims(token: str) -> dict:
+    import base64
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_proxy_style_refresh_issues_a_jwt_the_api_accepts(fake):
+    fake.require_issued = True
+    fake.token_lifetime = 120
+    status, answer = form_post(fake, "/some/prefix/api/auth/refresh", b"refresh_token=rt-abc")
+    assert status == 200 and answer["expires_in"] == 120
+    token = answer["access_token"]
+    assert abs(claims(token)["exp"] - (time.time() + 120)) < 3
+    assert [(e.style, e.refresh_token, e.status) for e in fake.exchanges] == [("proxy", "rt-abc", 200)]
+    assert request(fake, "GET", "/backend-api/models", token=token)[1].status == 200
+    # require_issued: a JWT the fake did not hand out is refused, like a non-JWT always is.
+    for other in (TOKEN, "rt-abc"):
+        conn, response = request(fake, "GET", "/backend-api/models", token=other)
+        with closing(conn):
+            assert response.status == 401
+
+
+def test_oauth_style_refresh_checks_the_grant_and_rotates(fake):
+    fake.rotate = True
+    grant = {"grant_type": "refresh_token", "client_id": "fake-client-id", "refresh_token": "rt-1"}
+    status, answer = form_post(fake, "/oauth/token", json.dumps(grant).encode(), "application/json")
+    assert status == 200 and answer["refresh_token"].startswith("rt-rotated-")
+    # The spent token is refused now, the rotated one works.
+    assert form_post(fake, "/oauth/token", json.dumps(grant).encode(), "application/json")[0] == 400
+    grant["refresh_token"] = answer["refresh_token"]
+    assert form_post(fake, "/oauth/token", json.dumps(grant).encode(), "application/json")[0] == 200
+    wrong_client = {**grant, "client_id": "other"}
+    status, answer = form_post(fake, "/oauth/token", json.dumps(wrong_client).encode(), "application/json")
+    assert (status, answer["error"]) == (400, "invalid_grant")
+    assert [e.status for e in fake.exchanges] == [200, 400, 200, 400]
+
+
+def test_token_endpoint_failure_and_delay_are_steerable(fake):
+    fake.refresh_status = 401
+    assert form_post(fake, "/api/auth/refresh", b"refresh_token=rt")[0] == 401
+    fake.refresh_status, fake.refresh_delay = None, 0.2
+    fake.revoked.add("rt-dead")
+    assert form_post(fake, "/api/auth/refresh", b"refresh_token=rt-dead")[0] == 401
+    started = time.monotonic()
+    assert form_post(fake, "/api/auth/refresh", b"refresh_token=rt")[0] == 200
+    assert time.monotonic() - started >= 0.2
+    assert len(fake.good_exchanges()) == 1 and len(fake.issued) == 1
+
+
+def test_gizmos_and_accounts(fake):
+    fake.missing_gizmos.add("g-gone")
+    fake.gizmo_names["g-abc"] = "Classic"
+    conn, response = request(fake, "GET", "/backend-api/gizmos/g-abc")
+    with closing(conn):
+        body = json.loads(response.read())
+    assert response.status == 200 and body["gizmo"]["id"] == "g-abc"
+    assert body["gizmo"]["display"]["name"] == "Classic"
+    for missing in ("g-gone", "not-a-gizmo"):
+        conn, response = request(fake, "GET", f"/backend-api/gizmos/{missing}")
+        with closing(conn):
+            assert response.status == 404
+    conn, response = request(fake, "GET", "/backend-api/accounts/check/v4-2023-04-27")
+    with closing(conn):
+        accounts = json.loads(response.read())["accounts"]
+    plans = {k: v["account"]["plan_type"] for k, v in accounts.items() if k != "default"}
+    assert sorted(plans.values()) == ["plus", "team"]

@@ -20,7 +20,7 @@ def test_index_and_status_json_answer(server, fake):
                                  "images": f"{server.url}/v1/images/generations",
                                  "models": f"{server.url}/v1/models"}
     assert {"gpt-4o", "reasoner", "text-only"} <= set(info["models"]) and info["gpts"] == []
-    assert info["store"] == "embedded"
+    assert info["store"] == "embedded (SQLite)"
     upstream = info["upstream"]
     assert upstream["base_url"] == fake.url and upstream["prefixes"] == 0
     # The fake answers a request without credentials with 401: an answer, so reachable.

@@ -121,7 +121,7 @@ def test_status_page(make_server, fake, open_page):
     assert page.locator("#gpts li").all_inner_texts() == ["my-gpt"]
     expect(page.locator("#upstream-url")).to_have_text(fake.url)
     expect(page.locator("#prefixes")).to_contain_text("2 configured")
-    expect(page.locator("#store")).to_have_text("embedded")
+    expect(page.locator("#store")).to_have_text("embedded (SQLite)")
     expect(page.locator("#health")).to_have_attribute("data-state", "ok")
     expect(page.locator("#health")).to_contain_text("HTTP 401")
     assert not any(prefix in page.content() for prefix in SECRET_PREFIXES)

@@ -36,6 +36,8 @@ def chat_completions():
     g.model, g.stream = chat.model, chat.stream
     creds = credentials.resolve(request.headers.get("Authorization"))
     entry = app.models.resolve(chat.model)
+    if entry.gizmo_id:
+        app.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
     settings = app.settings
     answer = start_answer(chat, entry, creds, RenderOptions.from_bot_mode(settings.bot_mode))
     if chat.stream:

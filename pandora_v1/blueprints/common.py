@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from flask import current_app, request
 
 from ..config import Settings
+from ..credentials import CredentialService
 from ..errors import APIError, bad_request
+from ..gpts import GptCatalog
 from ..media import MediaStore
 from ..models import ModelRegistry
 from ..observe import Metrics
+from ..store import Store
 from ..upstream import UpstreamClient
 from ..uploads import Uploader
 
@@ -23,6 +27,10 @@ class Services:
     media: MediaStore
     uploader: Uploader
     metrics: Metrics
+    store: Store                    # shared between workers and instances (store.py)
+    credentials: CredentialService  # keys -> upstream credentials, refresh tokens exchanged
+    gpts: GptCatalog                # GPT info, cached in the store
+    scheduler: Any = None           # APScheduler, once jobs.start() ran in this worker
 
 
 def services() -> Services:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from .. import __version__, openapi
+from ..store import StoreUnavailable
 from .common import services
 
 bp = Blueprint("ops", __name__)
@@ -17,12 +18,13 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready: the upstream answers (cached a few seconds) and the store, where there is one."""
+    """Ready: the upstream answers (cached a few seconds) and the store is reachable."""
     app = services()
-    checks = {"upstream": app.upstream.health()}
-    store = getattr(app, "store", None)
-    if store is not None:
-        checks["store"] = store.health()
+    checks = {"upstream": app.upstream.health(), "store": {"reachable": True, "backend": type(app.store).__name__}}
+    try:
+        app.store.ping()
+    except StoreUnavailable:
+        checks["store"]["reachable"] = False
     ready = all(check.get("reachable") for check in checks.values())
     return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
 

@@ -14,6 +14,7 @@ from .common import services
 
 bp = Blueprint("pages", __name__)
 
+STORE_NAMES = {"SQLiteStore": "embedded (SQLite)", "RedisStore": "Redis"}
 # Only our own files run; pictures may come from anywhere (the upstream's image links).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -25,7 +26,7 @@ def overview() -> dict:
     api_path = f"/{settings.api_prefix}" if settings.api_prefix else ""
     base = (settings.backend_container_url or request.host_url).rstrip("/") + api_path
     gpts = [entry.alias for entry in settings.gpts]
-    store = getattr(app, "store", None)
+    store = app.store
     return {
         "version": __version__,
         "base_url": base,
@@ -35,7 +36,7 @@ def overview() -> dict:
                       "models": f"{base}/v1/models"},
         "models": [name for name in app.models.names() if name not in gpts],
         "gpts": gpts,
-        "store": type(store).__name__ if store is not None else "embedded",
+        "store": STORE_NAMES.get(type(store).__name__, type(store).__name__),
         "upstream": {"base_url": without_userinfo(settings.upstream_base_url),
                      "prefixes": sum(1 for prefix in settings.upstream_prefixes if prefix)},
     }

@@ -23,7 +23,8 @@ SEED_STYLE = {
     "custom_arkose_url": "false",
     "arkose_urls": "",
     "bot_mode": {"enabled": "true", "enabled_markdown_image_output": "false"},
-    "refresh_ToAccess": {"stream_sleep_time": 0.5, "enableOai": "true"},
+    "refresh_ToAccess": {"stream_sleep_time": 0.5, "enableOai": "true",
+                         "oaifree_refreshToAccess_Url": "https://token.example/api/auth/refresh"},
     "redis": {"host": "redis", "port": 6379, "password": "", "db": 0},
     "some_future_key": {"anything": 1},
 }
@@ -90,3 +91,73 @@ def test_unreadable_files_are_config_errors(tmp_path):
     (tmp_path / "gpts.json").write_text('{"x": {"id": "nope"}}')
     with pytest.raises(config.ConfigError, match="gpts.json"):
         config.load(tmp_path / "config.json")
+
+
+def test_token_exchange_styles():
+    assert config.parse({}).token_exchange.style == ""     # nothing vendor-specific built in
+    proxy = config.parse({"refresh_ToAccess": {"oaifree_refreshToAccess_Url": "https://t.example/api/auth/refresh"}})
+    assert (proxy.token_exchange.style, proxy.token_exchange.url) == ("proxy", "https://t.example/api/auth/refresh")
+    xy = config.parse({"refresh_ToAccess": {"xyhelper_refreshToAccess_Url": "http://xy/api/auth/refresh"}})
+    assert xy.token_exchange.url == "http://xy/api/auth/refresh"
+    oauth = config.parse({"refresh_ToAccess": {"enableOai": True, "oai_client_id": "app_x",
+                                               "oai_token_url": "https://auth.example/oauth/token"}}).token_exchange
+    assert (oauth.style, oauth.url, oauth.client_id) == ("oauth", "https://auth.example/oauth/token", "app_x")
+
+
+def test_an_old_enable_oai_config_still_starts_and_says_what_is_missing():
+    seed = config.parse(SEED_STYLE)      # enableOai "true" with only the proxy URL, as users have it
+    assert (seed.token_exchange.style, seed.token_exchange.url) == ("proxy", "https://token.example/api/auth/refresh")
+    bare = config.parse({"refresh_ToAccess": {"enableOai": "true"}})
+    assert bare.token_exchange.style != "oauth"
+    warning = " ".join(config.startup_warnings(bare))
+    assert "refresh_ToAccess.oai_token_url" in warning and "refresh_ToAccess.oai_client_id" in warning
+    with pytest.raises(config.ConfigError, match="refresh_ToAccess.oaifree_refreshToAccess_Url"):
+        config.parse({"refresh_ToAccess": {"oaifree_refreshToAccess_Url": "token.example/refresh"}})
+
+
+def test_store_schedule_and_data_dir():
+    s = config.parse({})
+    assert s.data_dir == "data" and not s.redis.enabled
+    assert (s.refresh_schedule.hour, s.refresh_schedule.minute, s.refresh_schedule.timezone) == (3, 0, "UTC")
+    s = config.parse({"data_dir": "/var/lib/p", "redis": {"host": "redis", "port": "6380", "db": 2},
+                      "refresh_schedule": {"time": "04:30:15", "timezone": "Asia/Shanghai", "enabled": "false"}})
+    assert s.data_dir == "/var/lib/p"
+    assert (s.redis.enabled, s.redis.host, s.redis.port, s.redis.db) == (True, "redis", 6380, 2)
+    sched = s.refresh_schedule
+    assert (sched.enabled, sched.hour, sched.minute, sched.second) == (False, 4, 30, 15)
+    assert str(sched.tzinfo()) == "Asia/Shanghai"
+    with pytest.raises(config.ConfigError) as info:
+        config.parse({"refresh_schedule": {"time": "3 am", "timezone": "Nowhere/City"}})
+    assert "refresh_schedule.time" in str(info.value) and "refresh_schedule.timezone" in str(info.value)
+
+
+def test_redis_url_from_the_environment(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://:pw@cache:6390/1")
+    assert config.parse({}).redis.url == "redis://:pw@cache:6390/1"
+    assert config.parse({}).redis.enabled
+    monkeypatch.setenv("REDIS_URL", "http://cache")
+    with pytest.raises(config.ConfigError, match="REDIS_URL"):
+        config.parse({})
+
+
+def test_gateway_accounts_and_client_keys():
+    s = config.parse({
+        "refresh_ToAccess": {"oaifree_refreshToAccess_Url": "http://t/api/auth/refresh"},
+        "upstream_accounts": {"main": {"access_token": "eyJ.a.b", "account_id": "acc-1"},
+                              "spare": {"refresh_token": "rt-1"}},
+        "client_keys": {"sk-nextweb-0123456789": "main", "sk-bot-0123456789": "spare"}})
+    assert [(a.name, a.access_token, a.refresh_token, a.account_id) for a in s.upstream_accounts] == [
+        ("main", "eyJ.a.b", "", "acc-1"), ("spare", "", "rt-1", "")]
+    assert s.client_keys == (("sk-nextweb-0123456789", "main"), ("sk-bot-0123456789", "spare"))
+
+
+def test_gateway_problems_are_named_without_printing_keys():
+    with pytest.raises(config.ConfigError) as info:
+        config.parse({"upstream_accounts": {"both": {"access_token": "a", "refresh_token": "b"},
+                                            "none": {}, "rt": {"refresh_token": "rt-x"}},
+                      "client_keys": {"sk-secret-client-key-123": "ghost"}})
+    text = str(info.value)
+    assert "upstream_accounts.both" in text and "upstream_accounts.none" in text
+    assert "upstream_accounts.rt.refresh_token" in text            # no exchange configured
+    assert "client_keys[" in text and "ghost" in text
+    assert "sk-secret-client-key-123" not in text

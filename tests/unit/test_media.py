@@ -26,3 +26,18 @@ def test_old_media_is_deleted_and_new_kept(tmp_path):
     os.utime(old, (past, past))
     assert media.delete_older_than(7) == 1
     assert not old.exists() and new.read_bytes() == b"2"
+
+
+def test_the_scheduled_clean_up_job_deletes_old_media(tmp_path):
+    from types import SimpleNamespace
+
+    from pandora_v1 import config, jobs
+
+    media = store(tmp_path)
+    old = media.save("images", "old.png", b"1")
+    past = time.time() - 3 * 86400
+    os.utime(old, (past, past))
+    services = SimpleNamespace(settings=config.parse({"media_retention_days": 2}), media=media)
+    job = next(job for job in jobs.default_jobs(services) if job.name == "media_cleanup")
+    job.func()
+    assert not old.exists()

@@ -1,0 +1,42 @@
+"""POST /getAccountID: which accounts (Plus, Team workspaces) a token can use."""
+from __future__ import annotations
+
+import orjson
+from flask import Blueprint, jsonify, request
+
+from .. import credentials
+from ..errors import APIError
+from .common import services
+
+bp = Blueprint("accounts", __name__)
+
+ACCOUNTS_CHECK = "/backend-api/accounts/check/v4-2023-04-27"
+
+
+def plans(answer) -> dict[str, list[str]]:
+    """The accounts-check answer -> ``{"plus": [ids], "team": [ids]}`` (other plans left out)."""
+    accounts = answer.get("accounts") if isinstance(answer, dict) else None
+    if not isinstance(accounts, dict):
+        raise APIError(502, "The upstream's accounts answer holds no accounts.", code="upstream_error")
+    result: dict[str, list[str]] = {"plus": [], "team": []}
+    for account_id, info in accounts.items():
+        if account_id == "default" or not isinstance(info, dict):
+            continue   # "default" repeats one of the others
+        account = info.get("account") if isinstance(info.get("account"), dict) else {}
+        plan = account.get("plan_type")
+        if plan in result:
+            result[plan].append(account.get("account_id") or account_id)
+    return result
+
+
+@bp.post("/getAccountID")
+def get_account_id():
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    response = services().upstream.request("GET", ACCOUNTS_CHECK, creds)
+    with response:
+        body = response.content
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise APIError(502, "The upstream's accounts answer is not JSON.", code="upstream_error") from None
+    return jsonify(plans(answer))

@@ -1,0 +1,223 @@
+"""The shared store: every test runs against SQLite and a real redis-server (``store`` fixture)."""
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+
+import pytest
+
+from pandora_v1 import config
+from pandora_v1.store import (RedisStore, SQLiteStore, StoreUnavailable, acquire, open_store,
+                              redis_address, release)
+
+
+def test_get_set_delete(store):
+    assert store.get("a") is None
+    store.set("a", "1")
+    store.set("a", "2")
+    assert store.get("a") == "2"
+    store.delete("a")
+    store.delete("a")
+    assert store.get("a") is None
+
+
+def test_values_are_text_and_json(store):
+    store.set("text", "Grüße 世界 🎉")
+    assert store.get("text") == "Grüße 世界 🎉"
+    store.set_json("obj", {"n": 1, "s": ["x"]})
+    assert store.get_json("obj") == {"n": 1, "s": ["x"]}
+    store.set("broken", "{not json")
+    assert store.get_json("broken") is None and store.get("broken") is None
+    assert store.get_json("missing") is None
+
+
+def test_ttl_expires(store):
+    store.set("short", "v", ttl=0.2)
+    store.set("long", "v", ttl=60)
+    store.set("forever", "v")
+    assert store.get("short") == "v"
+    time.sleep(0.3)
+    assert store.get("short") is None
+    assert store.get("long") == store.get("forever") == "v"
+    with pytest.raises(ValueError):
+        store.set("bad", "v", ttl=0)
+
+
+def test_add_is_set_if_absent(store):
+    assert store.add("lock", "one", ttl=0.3) is True
+    assert store.add("lock", "two", ttl=0.3) is False
+    assert store.get("lock") == "one"
+    time.sleep(0.4)                        # an expired holder no longer counts
+    assert store.add("lock", "three", ttl=5) is True
+    assert store.get("lock") == "three"
+    store.set("kept", "x")
+    assert store.add("kept", "y") is False
+
+
+def test_delete_if_only_deletes_its_own_value(store):
+    store.set("k", "mine")
+    assert store.delete_if("k", "theirs") is False
+    assert store.get("k") == "mine"
+    assert store.delete_if("k", "mine") is True
+    assert store.get("k") is None
+    assert store.delete_if("k", "mine") is False
+
+
+def test_keys_by_prefix(store):
+    for key in ("rt:aa", "rt:bb", "rtx:cc", "at:aa", "rt:%_*?"):
+        store.set(key, "v")
+    store.set("rt:gone", "v", ttl=0.1)
+    time.sleep(0.2)
+    assert sorted(store.keys("rt:")) == ["rt:%_*?", "rt:aa", "rt:bb"]
+    assert store.keys("nothing:") == []
+
+
+def test_namespaces_keep_stores_apart(store, tmp_path, request):
+    if isinstance(store, SQLiteStore):
+        other = SQLiteStore(store.path, namespace="other:")
+    else:
+        other = RedisStore(url=request.getfixturevalue("redis_db").url, namespace="other:")
+    store.set("k", "mine")
+    assert other.get("k") is None and other.keys("") == []
+    other.close()
+
+
+def test_lock_helpers(store):
+    owner = acquire(store, "job", 5)
+    assert owner and acquire(store, "job", 5) is None
+    release(store, "job", "not-the-owner")
+    assert acquire(store, "job", 5) is None
+    release(store, "job", owner)
+    assert acquire(store, "job", 5)
+
+
+def _race(args):
+    kind, where, barrier = args
+    backend = SQLiteStore(where) if kind == "sqlite" else RedisStore(url=where)
+    barrier.wait()
+    won = backend.add("race", "x", ttl=30)
+    backend.close()
+    return won
+
+
+def test_set_if_absent_has_one_winner_across_processes(store):
+    """Gunicorn workers are processes: exactly one of them gets the lock."""
+    kind, where = ("sqlite", str(store.path)) if isinstance(store, SQLiteStore) else ("redis", _url(store))
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(6)
+        with ctx.Pool(6) as pool:
+            results = pool.map(_race, [(kind, where, barrier)] * 6)
+    assert sorted(results) == [False] * 5 + [True]
+
+
+def _url(store: RedisStore) -> str:
+    kwargs = store.client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+def test_sqlite_survives_a_restart_in_wal_mode(tmp_path):
+    path = tmp_path / "data" / "store.sqlite3"
+    first = SQLiteStore(path)
+    first.set("token", "kept")
+    first.set("short", "gone", ttl=0.1)
+    first.close()
+    time.sleep(0.2)
+    second = SQLiteStore(path)
+    assert second.get("token") == "kept" and second.get("short") is None
+    second.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert path.stat().st_mode & 0o077 == 0        # it holds tokens: owner only
+
+
+def test_sqlite_purges_expired_rows(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    store.PURGE_EVERY = 3
+    store.set("a", "1", ttl=0.05)
+    time.sleep(0.1)
+    store.set("b", "1")
+    store.set("c", "1")           # third write: the sweep runs
+    with sqlite3.connect(store.path) as conn:
+        assert [row[0] for row in conn.execute("SELECT key FROM kv ORDER BY key")] == \
+            ["pandora_v1:b", "pandora_v1:c"]
+    store.close()
+
+
+def test_sqlite_that_cannot_be_opened_is_unavailable(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreUnavailable) as info:
+        SQLiteStore(tmp_path / "file" / "store.sqlite3")
+    assert info.value.status == 503 and info.value.code == "store_unavailable"
+
+
+def test_open_store_picks_the_backend(tmp_path, redis_db, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    embedded = open_store(config.parse({"data_dir": str(tmp_path / "d")}))
+    assert isinstance(embedded, SQLiteStore) and embedded.path == tmp_path / "d" / "store.sqlite3"
+    embedded.close()
+    port = redis_db.port
+    shared = open_store(config.parse({"redis": {"host": "127.0.0.1", "port": port, "db": 3}}))
+    assert isinstance(shared, RedisStore)
+    shared.set("k", "v")
+    import redis
+
+    assert redis.Redis(port=port, db=3, decode_responses=True).get("pandora_v1:k") == "v"
+    shared.close()
+    monkeypatch.setenv("REDIS_URL", redis_db.url)
+    assert isinstance(open_store(config.parse({})), RedisStore)
+
+
+def test_unreachable_redis_at_start_names_host_and_port(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    from tests.conftest import free_port
+
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as info:
+        open_store(config.parse({"redis": {"host": "127.0.0.1", "port": port, "password": "s3cret-pw"}}))
+    assert f"127.0.0.1:{port}" in str(info.value) and "Redis" in str(info.value)
+    assert "s3cret-pw" not in str(info.value)
+    assert time.monotonic() - started < 5
+
+
+def test_redis_address_never_shows_the_password():
+    assert redis_address(url="redis://:pw@cache.local:6390/2") == "cache.local:6390"
+    assert redis_address(url="rediss://user:pw@cache") == "cache:6379"
+    assert redis_address("h", 1) == "h:1"
+
+
+def test_redis_down_mid_run_is_unavailable_and_recovers(own_redis):
+    store = RedisStore(url=own_redis.url, timeout=1)
+    store.set("k", "v")
+    own_redis.stop()
+    for call in (lambda: store.get("k"), lambda: store.set("k", "v"), lambda: store.add("k", "v", 1),
+                 lambda: store.delete_if("k", "v"), lambda: store.keys("")):
+        with pytest.raises(StoreUnavailable) as info:
+            call()
+        assert (info.value.status, info.value.code) == (503, "store_unavailable")
+        assert f"127.0.0.1:{own_redis.port}" in info.value.message
+    own_redis.start()                     # same port: the pooled client reconnects by itself
+    store.set("k", "back")
+    assert store.get("k") == "back"
+    store.close()
+
+
+def test_master_check_speaks_to_redis_without_redis_py(redis_db, own_redis, monkeypatch):
+    from pandora_v1.store import check_redis
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    check_redis(config.parse({"redis": {"host": "127.0.0.1", "port": redis_db.port, "db": 2}}))
+    check_redis(config.parse({}))                      # no Redis configured: nothing to check
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{redis_db.port}/1")
+    check_redis(config.parse({}))
+    # A password the server does not expect is a clear failure, without the password.
+    monkeypatch.setenv("REDIS_URL", f"redis://:wrong-pw@127.0.0.1:{redis_db.port}/0")
+    with pytest.raises(StoreUnavailable) as info:
+        check_redis(config.parse({}))
+    assert "AUTH" in str(info.value) and "wrong-pw" not in str(info.value)
+    own_redis.stop()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{own_redis.port}")
+    with pytest.raises(StoreUnavailable, match=f"Redis at 127.0.0.1:{own_redis.port} is unreachable"):
+        check_redis(config.parse({}))
