@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, request
@@ -72,7 +73,19 @@ def create_app(config_path: str | os.PathLike | None = None,
     return app
 
 
+def _collapse_slashes(wsgi_app):
+    """"//v1/chat/completions" (a base URL ending in "/") is served, not redirected: a 308
+    on a POST loses the body with some clients."""
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
+        return wsgi_app(environ, start_response)
+    return app
+
+
 def _install_http_behaviour(app: Flask) -> None:
+    app.wsgi_app = _collapse_slashes(app.wsgi_app)
     @app.before_request
     def answer_preflight():
         if request.method == "OPTIONS":

@@ -47,3 +47,61 @@ def test_an_endless_answer_is_cut_at_the_cap(make_server, fake, fmt, stream):
     assert text.startswith("Start.lorem lorem") and 5000 <= len(text) < 5100
     conv = fake.wait_for(lambda r: r.method == "POST" and r.stream_outcome is not None, timeout=10)
     assert conv.stream_outcome == "client_gone"       # the upstream connection was closed
+
+
+def _worker(srv) -> int:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-P", str(srv.process.pid)], capture_output=True, text=True).stdout.split()
+    return int(out[0])
+
+
+def _resources(pid: int) -> dict:
+    import os
+    from pathlib import Path
+
+    status = Path(f"/proc/{pid}/status").read_text()
+    fds = os.listdir(f"/proc/{pid}/fd")
+    sockets = sum(1 for fd in fds if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
+    threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+    return {"threads": threads, "fds": len(fds), "sockets": sockets}
+
+
+def test_a_thousand_clients_leaving_mid_stream_leave_nothing_behind(make_server, fake):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests as http
+
+    srv = make_server(process_workers=1)
+    pid = _worker(srv)
+    body = {"model": "gpt-4o", "stream": True,
+            "messages": [{"role": "user", "content": "!delay 0.05\n!pieces 1\n" + "x" * 100}]}
+
+    def leave_early(_):
+        with http.post(srv.url + "/v1/chat/completions", json=body, stream=True, timeout=30,
+                       headers={"Authorization": f"Bearer {ACCESS_TOKEN}"}) as response:
+            next(response.iter_content(None))      # the first bytes, then hang up
+
+    leave_early(0)
+    time.sleep(1)
+    baseline = _resources(pid)
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(leave_early, range(1000)))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = _resources(pid)
+        if now["fds"] <= baseline["fds"] + 2 and now["threads"] <= baseline["threads"]:
+            break
+        time.sleep(0.5)
+    assert now["threads"] <= baseline["threads"], (baseline, now)
+    assert now["fds"] <= baseline["fds"] + 2 and now["sockets"] <= baseline["sockets"] + 2, (baseline, now)
+    outcomes = [r.stream_outcome for r in fake.requests if r.path.endswith("/conversation")]
+    assert len(outcomes) == 1001 and outcomes.count("complete") == 0   # every upstream stream was cut
+    assert requests_ok(srv)
+
+
+def requests_ok(srv) -> bool:
+    import requests as http
+
+    return http.get(srv.url + "/healthz", timeout=5).ok
