@@ -38,11 +38,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Every server the suite starts, and every secret its traffic used: at the end
+# of the session no log line of any of them may hold one (see no_secret_in_any_log).
+ALL_SERVERS: list["Server"] = []
+SECRETS_USED: set[str] = {ACCESS_TOKEN}
+
+
 class Server:
     """A real pandora_v1 under gunicorn, started from a config dict."""
 
     def __init__(self, directory: Path, config: dict, gpts: dict | None = None,
                  env: dict | None = None):
+        ALL_SERVERS.append(self)
+        _collect_secrets(config)
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.config_path = directory / "config.json"
@@ -88,7 +96,7 @@ class Server:
 
 def base_config(upstream_url: str, **overrides) -> dict:
     config = {
-        "log_level": "INFO",
+        "log_level": "DEBUG",      # the whole suite's traffic is logged at DEBUG, and scanned for secrets
         "process_workers": 1,
         "upstream_base_url": upstream_url,
         "upstream_api_prefix": "",
@@ -112,7 +120,41 @@ def fake(upstream):
     """The session's fake upstream, with this test's slate wiped clean."""
     upstream.reset()
     yield upstream
+    SECRETS_USED.update(upstream.issued)
+    SECRETS_USED.update(e.refresh_token for e in upstream.exchanges)
+    for record in upstream.requests:
+        auth = record.headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            SECRETS_USED.add(auth[7:])
     upstream.reset()
+
+
+def _collect_secrets(config: dict) -> None:
+    """The secrets a test config holds: GPT key, client keys, the operator's upstream tokens."""
+    if isinstance(config.get("key_for_gpts_info"), str):
+        SECRETS_USED.add(config["key_for_gpts_info"])
+    if isinstance(config.get("client_keys"), dict):
+        SECRETS_USED.update(k for k in config["client_keys"] if isinstance(k, str))
+    for account in (config.get("upstream_accounts") or {}).values() if isinstance(
+            config.get("upstream_accounts"), dict) else ():
+        if isinstance(account, dict):
+            SECRETS_USED.update(v for k, v in account.items() if k != "account_id" and isinstance(v, str))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log():
+    """The whole suite's traffic runs at log level DEBUG; afterwards, no log line holds a secret."""
+    yield
+    secrets = {s for s in SECRETS_USED if len(s) >= 12}
+    leaks = []
+    for srv in ALL_SERVERS:
+        files = [srv.log_path, *srv.directory.glob("log/access.log*")]
+        for path in files:
+            if not path.is_file():
+                continue
+            text = path.read_text(errors="replace")
+            leaks += [f"{path}: {secret[:8]}…" for secret in secrets if secret in text]
+    assert not leaks, f"secrets in logs: {leaks[:10]}"
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,7 @@ def test_generated_requests(server, fake, mode):
                 # Allowed only as a mapped upstream outcome, never a failure of our own.
                 assert response.json()["error"]["code"] in UPSTREAM_OUTCOMES, response.text[:300]
             assert_clean(response)
+            assert ACCESS_TOKEN not in response.text and ACCESS_TOKEN.split(".")[1] not in response.text
 
         try:
             send()
