@@ -15,24 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_upstream import FakeUpstream, answer_text, lorem, mint_jwt
+from tests.fake_upstream import answer_text, lorem, mint_jwt
 
 TOKEN = mint_jwt("user-test", 3600)   # /backend-api wants a JWT, as real upstreams do
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TEXT = "Grüße, 世界! 🎉 Ünïcödé — ok."
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(upstream):
-    upstream.reset()
-    return upstream
 
 
 def conversation_body(prompt: str, v1: bool = True) -> dict:
