@@ -105,3 +105,19 @@ def requests_ok(srv) -> bool:
     import requests as http
 
     return http.get(srv.url + "/healthz", timeout=5).ok
+
+
+def test_a_refresh_endpoint_that_times_out(make_server, fake):
+    import time
+
+    srv = make_server(upstream_timeout={"read": 1},
+                      refresh_ToAccess={"oaifree_refreshToAccess_Url": fake.url + "/api/auth/refresh"})
+    fake.refresh_delay = 4
+    client = openai.OpenAI(base_url=srv.url + "/v1", api_key="rt-" + "t" * 40, max_retries=0, timeout=30)
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as info:
+        ask(client, "hi", False)
+    assert time.monotonic() - started < 3.5          # the configured timeout, not the endpoint's pace
+    assert info.value.status_code == 502 and set(info.value.body) == {"message", "type", "param", "code"}
+    assert not [r for r in fake.requests if r.path.endswith("/backend-api/conversation")]
+    assert requests_ok(srv)
