@@ -61,8 +61,14 @@ def _resources(pid: int) -> dict:
     from pathlib import Path
 
     status = Path(f"/proc/{pid}/status").read_text()
-    fds = os.listdir(f"/proc/{pid}/fd")
-    sockets = sum(1 for fd in fds if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:
+            pass   # closed while we looked
+    fds = targets
+    sockets = sum(1 for target in targets if target.startswith("socket:"))
     threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
     return {"threads": threads, "fds": len(fds), "sockets": sockets}
 
