@@ -324,11 +324,15 @@ def reasoning_turn(tl: Timeline) -> None:
                status="finished_successfully")
 
 
-def tool_turn(tl: Timeline) -> None:
-    tl.message("assistant", {"content_type": "code", "language": "python", "text": ""},
-               recipient="python")
-    tl.grow("/message/content/text", TOOL_CODE)
+def tool_call(tl: Timeline, recipient: str, language: str, code: str) -> None:
+    """The assistant writing ``code`` to a tool: streamed into content.text, then finished."""
+    tl.message("assistant", {"content_type": "code", "language": language, "text": ""}, recipient=recipient)
+    tl.grow("/message/content/text", code)
     tl.finish()
+
+
+def tool_turn(tl: Timeline) -> None:
+    tool_call(tl, "python", "python", TOOL_CODE)
     tl.message("tool", {"content_type": "execution_output", "text": "2"}, name="python",
                status="finished_successfully",
                metadata={"is_complete": True, "aggregate_result": {
@@ -353,10 +357,7 @@ def revised_prompt(index: int) -> str:
 
 
 def chart_turn(tl: Timeline) -> None:
-    tl.message("assistant", {"content_type": "code", "language": "python", "text": ""},
-               recipient="python")
-    tl.grow("/message/content/text", CHART_CODE)
-    tl.finish()
+    tool_call(tl, "python", "python", CHART_CODE)
     tl.message("tool", {"content_type": "execution_output", "text": "<<ImageDisplayed>>"}, name="python",
                status="finished_successfully",
                metadata={"is_complete": True, "aggregate_result": {
@@ -366,10 +367,7 @@ def chart_turn(tl: Timeline) -> None:
 
 
 def browse_turn(tl: Timeline) -> None:
-    tl.message("assistant", {"content_type": "code", "language": "unknown", "text": ""},
-               recipient="browser")
-    tl.grow("/message/content/text", 'search("otters")')
-    tl.finish()
+    tool_call(tl, "browser", "unknown", 'search("otters")')
     tl.message("tool", {"content_type": "tether_browsing_display", "result": "# 【0†Otters†example.com】\nOtters are...",
                         "summary": None, "assets": [], "tether_id": None}, name="browser",
                status="finished_successfully")
@@ -393,9 +391,7 @@ def citations_for(text: str, uncited: set) -> list:
 
 def dalle_turn(tl: Timeline) -> None:
     plan = tl.plan
-    tl.message("assistant", {"content_type": "code", "language": "json", "text": ""}, recipient="dalle.text2im")
-    tl.grow("/message/content/text", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024"}).decode())
-    tl.finish()
+    tool_call(tl, "dalle.text2im", "json", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024"}).decode())
     if plan.dalle_refuse:
         tl.message("tool", {"content_type": "text", "parts": [DALLE_REFUSAL]}, name="dalle.text2im",
                    status="finished_successfully")

@@ -164,7 +164,7 @@ class Answer:
 
 
 def _error_text(exc: APIError, after_text: bool) -> str:
-    return f"{chr(10) * 2 if after_text else ''}[error] {exc.message}"
+    return ("\n\n" if after_text else "") + f"[error] {exc.message}"
 
 
 def _hide(app, conversation_id: str, creds) -> None:

@@ -134,7 +134,7 @@ class Renderer:
         if self._open is not None and self._open != message_id:
             pieces.extend(self._close_fence())
         if self._open_text is not None and self._open_text != message_id:
-            pieces.extend(self._release_held(self._open_text, message))
+            pieces.extend(self._release_held(self._open_text))
         pieces.extend(handler(message_id, message, finished))
         return pieces
 
@@ -142,7 +142,7 @@ class Renderer:
         """The turn is over (or broke): release held text, close an open block."""
         pieces = []
         if self._open_text is not None:
-            pieces.extend(self._release_held(self._open_text, None))
+            pieces.extend(self._release_held(self._open_text))
         pieces.extend(self._close_fence())
         return pieces
 
@@ -215,7 +215,8 @@ class Renderer:
         self._open_text = message_id if state.held else None
         return pieces
 
-    def _release_held(self, message_id: str, _next_message) -> list[Piece]:
+    def _release_held(self, message_id: str) -> list[Piece]:
+        """Another message started (or the turn ended): held text is plain text after all."""
         state = self._states.get(message_id)
         self._open_text = None
         if not isinstance(state, _TextState) or not state.held:
