@@ -119,6 +119,8 @@ class UpstreamClient:
                 headers: dict | None = None) -> requests.Response:
         """Send to the first prefix that answers; non-2xx answers raise APIError."""
         sent_headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        if stream:
+            sent_headers["Accept-Encoding"] = "identity"   # an event stream gains nothing from gzip
         if credentials:
             sent_headers.update(credentials.headers())
         sent_headers.update(headers or {})
@@ -200,12 +202,3 @@ class UpstreamClient:
 def _route_of(path: str) -> str:
     """A path for logs: ids and queries dropped (they can name files and conversations)."""
     return path.split("?")[0]
-
-
-def close_stream(response: requests.Response) -> None:
-    """Close an upstream stream at once, waking a thread blocked reading it."""
-    try:
-        response.raw.shutdown()
-    except Exception:  # noqa: BLE001 - already closed or never connected
-        pass
-    response.close()

@@ -5,6 +5,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -13,13 +15,11 @@ from ..config import ModelEntry
 from ..credentials import Credentials
 from ..errors import APIError
 from ..models import conversation_mode
-from ..openai_format import SSE_DONE, ChunkEncoder, sse
-from ..streaming import relay
-from ..translate.render import CONTENT, Renderer, RenderOptions
+from ..openai_format import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
+from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
 from ..translate.request import ChatRequest, conversation_payload, parse_chat_request
-from ..translate.sse import read_chunks
 from ..translate.stream import Translation
-from ..upstream import close_stream
+from ..upstream_body import UpstreamBody
 from .common import read_json_body, services
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,7 @@ def chat_completions():
     settings = app.settings
     answer = start_answer(chat, entry, creds, RenderOptions.from_bot_mode(settings.bot_mode))
     if chat.stream:
-        body = relay(answer.sse(), settings.keepalive_interval, on_abort=answer.abort,
-                     pause=settings.stream_sleep_time)
+        body = answer.sse(settings.keepalive_interval, pause=settings.stream_sleep_time)
         return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
     return jsonify(answer.completion())
 
@@ -61,24 +60,27 @@ def start_answer(chat: ChatRequest, entry: ModelEntry, creds: Credentials, optio
     renderer = Renderer(options)
     renderer.media = app.media.for_request(creds, request.host_url, lambda: renderer.conversation_id,
                                            keep_local=keep_media_local)
-    translation = Translation(read_chunks(upstream), settings.max_event_bytes, renderer,
+    try:
+        body = UpstreamBody(upstream, settings.read_timeout)
+    except APIError:
+        upstream.close()
+        raise
+    translation = Translation(body, settings.max_event_bytes, renderer,
                               settings.max_answer_chars, settings.max_answer_seconds)
-    return Answer(chat, entry.slug, translation, upstream, creds, errors_as_text=settings.bot_mode.enabled)
+    return Answer(chat, entry.slug, translation, creds, errors_as_text=settings.bot_mode.enabled)
 
 
 class Answer:
     """One upstream answer on its way to the client, and the clean-up after it."""
 
-    def __init__(self, chat: ChatRequest, slug: str, translation: Translation, upstream,
+    def __init__(self, chat: ChatRequest, slug: str, translation: Translation,
                  creds: Credentials, errors_as_text: bool = False):
         self.chat = chat
         self.slug = slug
         self.translation = translation
-        self.upstream = upstream
         self.creds = creds
         self.errors_as_text = errors_as_text   # bot mode: a bot shows text, not error events
         self._app = current_app._get_current_object()
-        self._finish_lock = threading.Lock()
         self._finished = False
         self._started = g.get("started") or time.perf_counter()
         self._ttft = services().metrics.ttft.labels(chat.model)
@@ -106,20 +108,29 @@ class Answer:
                                         self.translation.finish_reason,
                                         self._usage(content, reasoning))
 
-    def sse(self) -> Iterator[bytes]:
+    def sse(self, keepalive: float, pause: float = 0.0) -> Iterator[bytes]:
+        """The stream, a write per upstream read; ``pause`` (bots) paces it a piece per write."""
+        try:
+            yield from self._chunks(keepalive, pause)
+            yield SSE_DONE
+        finally:
+            # After [DONE] went out, so waiting for the upstream's last bytes costs the client nothing.
+            self.finish(drain=0.05)
+
+    def _chunks(self, keepalive: float, pause: float) -> Iterator[bytes]:
         encoder = ChunkEncoder(self.chat.model, self.chat.include_usage)
         try:
             yield encoder.role()
             try:
-                for kind, text in self.translation:
-                    if not self.content and not self.reasoning:
-                        self._first_token()
-                    if kind == CONTENT:
-                        self.content.append(text)
-                        yield encoder.content(text)
+                for batch in self.translation.batches(keepalive):
+                    if not batch:
+                        yield SSE_KEEPALIVE
+                    elif not pause:
+                        yield self._encoded(batch, encoder)
                     else:
-                        self.reasoning.append(text)
-                        yield encoder.reasoning(text)
+                        for piece in batch:
+                            yield self._encoded([piece], encoder)
+                            time.sleep(pause)
             except APIError as exc:
                 if not self.errors_as_text:
                     raise
@@ -132,9 +143,21 @@ class Answer:
         except Exception:  # noqa: BLE001 - the stream must end in OpenAI's shape, whatever broke
             log.exception("stream failed")
             yield sse(APIError(500, "The server failed while streaming the answer.").body())
-        finally:
-            self.finish()
-        yield SSE_DONE
+
+    def _encoded(self, batch: list[Piece], encoder: ChunkEncoder) -> bytes:
+        """One chunk per run of content or reasoning: a read's events become one write."""
+        if not self.content and not self.reasoning:
+            self._first_token()
+        out = []
+        for kind, run in groupby(batch, itemgetter(0)):
+            text = "".join(piece[1] for piece in run)
+            if kind == CONTENT:
+                self.content.append(text)
+                out.append(encoder.content(text))
+            else:
+                self.reasoning.append(text)
+                out.append(encoder.reasoning(text))
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def _first_token(self) -> None:
         self._ttft.observe(time.perf_counter() - self._started)
@@ -144,18 +167,12 @@ class Answer:
         thought = tokens.count(reasoning, self.slug)
         return tokens.usage(prompt, tokens.count(content, self.slug) + thought, thought)
 
-    def abort(self) -> None:
-        """The client left: stop reading the upstream at once."""
-        close_stream(self.upstream)
-        self.finish()
-
-    def finish(self) -> None:
+    def finish(self, drain: float = 0.0) -> None:
         """Close the upstream and hide the conversation, once, off the request path."""
-        with self._finish_lock:
-            if self._finished:
-                return
-            self._finished = True
-        self.upstream.close()
+        if self._finished:
+            return
+        self._finished = True
+        self.translation.body.close(drain if self.translation.complete else None)
         app = self._app
         conversation_id = self.translation.conversation_id
         if conversation_id and app.extensions["pandora_v1"].settings.delete_conversation:

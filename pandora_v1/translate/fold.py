@@ -5,13 +5,13 @@ Format A events already are snapshots (``{"message", "conversation_id",
 that same root object; ``DeltaFolder`` applies them so that everything after
 this stage sees format A only.
 
-``fold`` yields the snapshot root (a dict, mutated in place by later deltas:
-read it, don't keep it) or a ``Signal`` for events that carry no message.
+``Folder.feed`` gives the snapshot root (a dict, mutated in place by later
+deltas: read it, don't keep it) or a ``Signal`` for events that carry no
+message.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,39 +155,43 @@ def _error_text(error) -> str:
     return str(error)
 
 
-def fold(events: Iterable[tuple[str, bytes | memoryview]]) -> Iterator[dict | Signal]:
-    delta = DeltaFolder()
-    for name, data in events:
+class Folder:
+    """``feed(name, data)`` for each SSE event: the snapshot root, a ``Signal``, or None.
+
+    After ``DONE`` or an error it ignores the rest.
+    """
+
+    def __init__(self):
+        self._delta = DeltaFolder()
+        self.ended = False
+
+    def feed(self, name: str, data: bytes | memoryview) -> dict | Signal | None:
+        if self.ended or name == "ping" or name == "delta_encoding":
+            return None
         if data == b"[DONE]":
-            yield DONE
-            return
-        if name == "ping" or name == "delta_encoding":
-            continue
+            self.ended = True
+            return DONE
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             log.warning("skipping an upstream event that is not valid JSON (%d bytes)", len(data))
-            continue
-        if not isinstance(obj, dict):
-            continue  # "v1" and other bare values carry nothing
+            return None
+        if type(obj) is not dict:
+            return None  # "v1" and other bare values carry nothing
         if "message" in obj or "error" in obj and "v" not in obj:
             root = obj  # format A snapshot
         elif "v" in obj and (name == "delta" or "p" in obj or "o" in obj or "c" in obj):
             try:
-                delta.apply(obj)
+                self._delta.apply(obj)
             except DeltaError as exc:
                 log.warning("skipping an upstream delta that does not apply: %s", exc)
-                continue
-            root = delta.root
-            if not isinstance(root, dict):
-                continue
+                return None
+            root = self._delta.root
+            if type(root) is not dict:
+                return None
         else:
-            signal = _signal_for(obj)
-            if signal:
-                yield signal
-            continue
+            return _signal_for(obj)
         if root.get("error"):
-            yield Signal("error", _error_text(root["error"]))
-            return
-        if isinstance(root.get("message"), dict):
-            yield root
+            self.ended = True
+            return Signal("error", _error_text(root["error"]))
+        return root if type(root.get("message")) is dict else None

@@ -14,45 +14,11 @@ quadratic in an event's size, so the stream path uses this instead.
 """
 from __future__ import annotations
 
-import http.client
-import logging
 from collections.abc import Iterator
-
-import requests
-import urllib3.exceptions
 
 from ..errors import APIError
 
-log = logging.getLogger(__name__)
-
-READ_SIZE = 64 * 1024
-
 Event = tuple[str, bytes]   # (event name, data)
-
-
-def read_chunks(response: requests.Response) -> Iterator[bytes]:
-    """The body as it arrives, in whatever pieces the network gives."""
-    raw = response.raw
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    plain = getattr(raw, "_fp", None)
-    # An unencoded body is read from http.client directly: urllib3's decoding
-    # layer would double the cost of every read and has nothing to do.
-    read1 = plain.read1 if encoding in ("", "identity") and hasattr(plain, "read1") else raw.read1
-    try:
-        while True:
-            chunk = read1(READ_SIZE)
-            if not chunk:
-                return
-            yield chunk
-    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        raise APIError(504, "The upstream stopped sending the answer (read timeout).",
-                       code="upstream_timeout") from None
-    except (urllib3.exceptions.HTTPError, requests.RequestException, http.client.HTTPException,
-            OSError, ValueError, AttributeError) as exc:
-        # ValueError / AttributeError: reading a response another thread just closed.
-        log.info("upstream stream broke: %s", type(exc).__name__)
-        raise APIError(502, "The upstream connection dropped in the middle of the answer.",
-                       code="upstream_error") from None
 
 
 def _parse_block(buffer: bytes, view: memoryview, start: int, end: int) -> Event | None:
@@ -103,8 +69,13 @@ class SSEDecoder:
         self._pending: list[bytes] = []           # an incomplete event, in pieces
         self._pending_size = 0
         self._held_cr = False                     # a read ended with "\r": it may pair with "\n"
+        self._too_large = False
 
     def feed(self, chunk: bytes) -> list[Event]:
+        """The events ``chunk`` completes. Raises APIError for an oversized event, after
+        handing over (on the call before) the events that came ahead of it."""
+        if self._too_large:
+            raise self._too_large_error()
         if self._held_cr:
             chunk = b"\r" + chunk
             self._held_cr = False
@@ -118,6 +89,8 @@ class SSEDecoder:
         if self._pending:
             if b"\n" not in chunk:
                 self._hold(chunk)                 # still inside one line of the event
+                if self._too_large:
+                    raise self._too_large_error()
                 return []
             search_from = self._pending_size - 1  # the blank line may straddle the seam
             self._pending.append(chunk)
@@ -136,10 +109,14 @@ class SSEDecoder:
             start = end + 2
         if start < len(chunk):
             self._hold(chunk[start:] if start else chunk)
+            if self._too_large and not events:
+                raise self._too_large_error()
         return events
 
     def close(self) -> list[Event]:
         """The stream ended: dispatch what is left, as if a blank line followed."""
+        if self._too_large:
+            raise self._too_large_error()
         rest = b"".join(self._pending).strip(b"\n")
         self._pending, self._pending_size = [], 0
         event = _parse_block(rest, memoryview(rest), 0, len(rest)) if rest else None
@@ -149,8 +126,12 @@ class SSEDecoder:
         self._pending.append(piece)
         self._pending_size += len(piece)
         if self._pending_size > self.max_event_bytes:
-            raise APIError(502, f"The upstream sent an event larger than {self.max_event_bytes} bytes.",
-                           code="upstream_error")
+            self._too_large = True
+            self._pending, self._pending_size = [], 0
+
+    def _too_large_error(self) -> APIError:
+        return APIError(502, f"The upstream sent an event larger than {self.max_event_bytes} bytes.",
+                        code="upstream_error")
 
 
 def events(chunks, max_event_bytes: int) -> Iterator[Event]:

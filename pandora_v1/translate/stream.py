@@ -3,31 +3,37 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from ..errors import APIError
-from . import fold as folding
-from . import sse
+from ..upstream_body import UpstreamBody
+from .fold import DONE, Folder, Signal
 from .render import Piece, Renderer
+from .sse import Event, SSEDecoder
 
 log = logging.getLogger(__name__)
 
 
 class Translation:
-    """Iterate it for pieces; afterwards ``finish_reason`` and ``conversation_id`` are set.
+    """``batches()`` or iterate it for pieces; afterwards ``finish_reason`` and
+    ``conversation_id`` are set.
 
     Raises ``APIError`` when the upstream reports an error mid-answer or the
-    stream breaks.
+    stream breaks, after handing over the pieces that close what was open.
     """
 
-    def __init__(self, chunks: Iterable[bytes], max_event_bytes: int, renderer: Renderer | None = None,
+    def __init__(self, body: UpstreamBody, max_event_bytes: int, renderer: Renderer | None = None,
                  max_answer_chars: int = 0, max_seconds: float = 0):
-        self._chunks = chunks
-        self._max_event_bytes = max_event_bytes
+        self.body = body
         self.renderer = renderer or Renderer()
+        self._decoder = SSEDecoder(max_event_bytes)
+        self._folder = Folder()
+        self._done = False
+        self.complete = False            # the upstream said the answer is complete ([DONE])
+        self._debug = log.isEnabledFor(logging.DEBUG)
         # An upstream that never stops is cut off: by answer size, and by time.
-        self._max_answer_chars = max_answer_chars
-        self._max_seconds = max_seconds
+        self._budget = max_answer_chars or float("inf")
+        self._deadline = time.monotonic() + max_seconds if max_seconds else float("inf")
 
     @property
     def finish_reason(self) -> str:
@@ -38,38 +44,73 @@ class Translation:
         return self.renderer.conversation_id
 
     def __iter__(self) -> Iterator[Piece]:
-        renderer = self.renderer
-        events = sse.events(self._chunks, self._max_event_bytes)
-        if log.isEnabledFor(logging.DEBUG):
-            events = _logged(events)
-        budget = self._max_answer_chars or float("inf")
-        deadline = time.monotonic() + self._max_seconds if self._max_seconds else float("inf")
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self, keepalive: float | None = None) -> Iterator[list[Piece]]:
+        """The pieces, a list per network read (all the events it brought).
+
+        With ``keepalive``, an empty list comes whenever nothing was handed
+        over for that many seconds, so the caller can keep its client's
+        connection alive.
+        """
+        out: list[Piece] = []
+        last = time.monotonic()
         try:
-            for item in folding.fold(events):
-                if isinstance(item, folding.Signal):
-                    if item.kind == "error":
-                        log.warning("upstream error mid-answer: %s", item.value[:200])
-                        raise APIError(502, f"The upstream failed mid-answer: {item.value}",
-                                       code="upstream_error")
-                    if item.kind == "moderation" and item.value.get("blocked"):
-                        renderer.block()
-                        break
+            while not self._done:
+                wait = None if keepalive is None else max(0.0, keepalive - (time.monotonic() - last))
+                data = self.body.read(wait)
+                if data is None:
+                    yield []
+                    last = time.monotonic()
                     continue
-                for piece in renderer.feed(item):
-                    budget -= len(piece[1])
-                    yield piece
-                if budget < 0 or time.monotonic() > deadline:
-                    log.warning("cutting off an upstream answer past the configured size or time limit")
-                    renderer.finish_reason = "length"
+                if not data:
+                    self._events(self._decoder.close(), out)
                     break
+                self._events(self._decoder.feed(data), out)
+                if out:
+                    yield out
+                    out = []
+                    last = time.monotonic()
         except APIError:
-            yield from renderer.close()   # no block is left open, even on an error
+            out.extend(self.renderer.close())   # no block is left open, even on an error
+            if out:
+                yield out
             raise
-        yield from renderer.close()
+        out.extend(self.renderer.close())
+        if out:
+            yield out
 
+    def _events(self, events: list[Event], out: list[Piece]) -> None:
+        renderer, folder = self.renderer, self._folder
+        for name, data in events:
+            if self._debug:
+                log.debug("upstream event %s: %s", name, bytes(data[:300]).decode("utf-8", "replace"))
+            item = folder.feed(name, data)
+            if item is None:
+                continue
+            if type(item) is Signal:
+                self._signal(item)
+                if self._done:
+                    return
+                continue
+            pieces = renderer.feed(item)
+            if pieces:
+                out.extend(pieces)
+                for _, text in pieces:
+                    self._budget -= len(text)
+            if self._budget < 0 or time.monotonic() > self._deadline:
+                log.warning("cutting off an upstream answer past the configured size or time limit")
+                renderer.finish_reason = "length"
+                self._done = True
+                return
 
-def _logged(events):
-    """DEBUG: every upstream event, shortened (the logging formatter masks tokens)."""
-    for name, data in events:
-        log.debug("upstream event %s: %s", name, bytes(data[:300]).decode("utf-8", "replace"))
-        yield name, data
+    def _signal(self, signal: Signal) -> None:
+        if signal is DONE:
+            self._done = self.complete = True
+        elif signal.kind == "error":
+            log.warning("upstream error mid-answer: %s", signal.value[:200])
+            raise APIError(502, f"The upstream failed mid-answer: {signal.value}", code="upstream_error")
+        elif signal.kind == "moderation" and signal.value.get("blocked"):
+            self.renderer.block()
+            self._done = True

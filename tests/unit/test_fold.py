@@ -4,7 +4,7 @@ import copy
 import orjson
 import pytest
 
-from pandora_v1.translate.fold import DONE, DeltaError, DeltaFolder, Signal, fold
+from pandora_v1.translate.fold import DONE, DeltaError, DeltaFolder, Folder, Signal
 
 
 def message(text, status="in_progress", **extra):
@@ -19,7 +19,12 @@ def delta(obj):
 
 def snapshots(events):
     events = [(name, data.encode() if isinstance(data, str) else data) for name, data in events]
-    return [copy.deepcopy(item) if isinstance(item, dict) else item for item in fold(events)]
+    folder, out = Folder(), []
+    for name, data in events:
+        item = folder.feed(name, data)
+        if item is not None:
+            out.append(copy.deepcopy(item) if isinstance(item, dict) else item)
+    return out
 
 
 def test_delta_stream_folds_into_snapshots():

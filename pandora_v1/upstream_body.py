@@ -1,0 +1,233 @@
+"""The upstream's streamed answer body, read straight off its socket.
+
+http.client hands a chunked body over one HTTP chunk per call (a readline
+for the size, a read for the data, a read for the CRLF), each one a trip
+through the socket layer; per upstream event that was a quarter of a
+stream's cost. Here every read takes whatever the network has (many events
+at once under load) and the chunk framing comes off in one pass.
+
+A read can also wait with a limit and come back empty-handed, so the
+request's own thread writes keep-alives while the upstream is silent: no
+helper thread or queue per stream.
+
+When the body ends cleanly its connection goes back to requests' pool, so
+the next conversation skips the connect.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+import zlib
+
+import requests
+
+from .errors import APIError
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 64 * 1024
+_QUICKACK = getattr(socket, "TCP_QUICKACK", 0)   # Linux only
+_MAX_LINE = 4096           # a chunk-size or trailer line longer than this is not HTTP
+
+
+def _dropped() -> APIError:
+    return APIError(502, "The upstream connection dropped in the middle of the answer.",
+                    code="upstream_error")
+
+
+class UpstreamBody:
+    """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
+
+    def __init__(self, response: requests.Response, read_timeout: float):
+        self.response = response
+        self.read_timeout = read_timeout
+        self._http = response.raw._fp           # http.client's response: its buffer holds bytes
+        try:                                    # read past the headers, its file the socket
+            self._sock = self._http.fp.raw._sock    # (also when the connection let go of it)
+        except AttributeError:
+            raise _dropped() from None
+        self._pool_timeout = self._sock.gettimeout()   # put back when the connection returns to the pool
+        self._chunked = bool(self._http.chunked)
+        self._left = self._http.length          # Content-Length still to come; None: until close
+        self._decompress = _decompressor(response.headers.get("Content-Encoding", ""))
+        self._timeout: float | None = -1.0      # what the socket is set to (-1: not set yet)
+        self._last_data = time.monotonic()
+        self._started = False
+        self.complete = self._left == 0 and not self._chunked   # the body ended where its framing says
+        # chunk framing state
+        self._pending = b""                     # an incomplete size/CRLF/trailer line
+        self._chunk_left = 0
+        self._expect = "size"                   # "size" | "crlf" (after a chunk's data) | "trailer"
+        self._ack_now()                         # for the headers, just read
+
+    def read(self, wait: float | None = None) -> bytes | None:
+        while True:
+            if self.complete:
+                return b""
+            data = self._recv(wait)
+            if data is None:
+                return None
+            if not data:
+                if self._chunked or self._left:
+                    raise _dropped()         # closed before the framing said the body ends
+                self.complete = True
+                return self._flush()
+            payload = self._unframe(data) if self._chunked else self._counted(data)
+            if self._decompress:
+                payload = self._decompress.decompress(payload)
+            if self.complete:
+                payload += self._flush()
+                self._release()
+            if payload or self.complete:
+                return payload
+            # Only framing arrived: keep waiting, within what is left of the wait.
+
+    def close(self, drain: float | None = None) -> None:
+        """Stop reading: the connection is closed unless it went back to the pool.
+
+        With ``drain`` (seconds), an answer already complete in its events
+        first gets that long for the last bytes of its framing, so that the
+        connection can be reused.
+        """
+        if drain is not None and not self.complete:
+            deadline = time.monotonic() + drain
+            try:
+                for _ in range(8):
+                    if self.read(max(0.0, deadline - time.monotonic())) is None or self.complete:
+                        break
+            except APIError:
+                pass
+        self.response.close()
+
+    # -- the socket ---------------------------------------------------------
+
+    def _recv(self, wait: float | None) -> bytes | None:
+        if not self._started:
+            self._started = True
+            buffered = self._buffered()
+            if buffered:
+                self._last_data = time.monotonic()
+                return buffered
+        silent_for = time.monotonic() - self._last_data
+        limit = self.read_timeout - silent_for
+        if limit <= 0:
+            raise APIError(504, "The upstream stopped sending the answer (read timeout).",
+                           code="upstream_timeout")
+        timeout = limit if wait is None else max(0.0, min(wait, limit))
+        if timeout != self._timeout:
+            self._sock.settimeout(timeout)
+            self._timeout = timeout
+        try:
+            data = self._sock.recv(READ_SIZE)
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
+            return None if wait is not None and wait < limit else self._recv(wait)
+        except (OSError, ValueError) as exc:  # ValueError: a socket closed under us
+            log.info("upstream stream broke: %s", type(exc).__name__)
+            raise _dropped() from None
+        self._last_data = time.monotonic()
+        return data
+
+    def _ack_now(self) -> None:
+        """Acknowledge what arrived at once: an upstream with Nagle's algorithm on holds its
+        next small write until then, and Linux would delay the ACK by up to 40 ms."""
+        if _QUICKACK:
+            try:
+                self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                pass
+
+    def _buffered(self) -> bytes:
+        """What http.client already read past the headers, without waiting for more."""
+        self._sock.settimeout(0)
+        try:
+            return self._http.fp.read1(READ_SIZE) or b""
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return b""
+        except (OSError, ValueError, AttributeError):
+            raise _dropped() from None
+
+    def _release(self) -> None:
+        """The whole body was read: the connection is clean, the pool may reuse it."""
+        if self._pending:
+            return
+        try:
+            self._sock.settimeout(self._pool_timeout)
+            self._http.close()
+            self.response.raw.release_conn()
+        except Exception:  # noqa: BLE001 - reuse is an optimisation; close() still cleans up
+            log.debug("could not return the upstream connection to the pool", exc_info=True)
+
+    # -- framing ------------------------------------------------------------
+
+    def _counted(self, data: bytes) -> bytes:
+        if self._left is None:
+            return data
+        data = data[:self._left]
+        self._left -= len(data)
+        self.complete = self._left == 0
+        return data
+
+    def _unframe(self, data: bytes) -> bytes:
+        """Take HTTP/1.1 chunk framing off ``data``; framing split across reads is kept."""
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        out = []
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._chunk_left:
+                take = min(self._chunk_left, end - pos)
+                out.append(data[pos:pos + take])
+                pos += take
+                self._chunk_left -= take
+                if not self._chunk_left:
+                    self._expect = "crlf"
+                continue
+            eol = data.find(b"\n", pos)
+            if eol < 0:
+                if end - pos > _MAX_LINE:
+                    raise _bad_framing()
+                self._pending = data[pos:]
+                break
+            line = data[pos:eol].strip()
+            pos = eol + 1
+            if self._expect == "crlf":
+                if line:
+                    raise _bad_framing()
+                self._expect = "size"
+            elif self._expect == "size":
+                try:
+                    size = int(line.split(b";", 1)[0], 16)
+                except ValueError:
+                    raise _bad_framing() from None
+                if size < 0:
+                    raise _bad_framing()
+                self._chunk_left = size
+                if not size:
+                    self._expect = "trailer"
+            elif not line:                      # the blank line after the trailers: the end
+                self.complete = True
+                if pos < end:                   # bytes after the body: never reuse this connection
+                    self._pending = data[pos:]
+                break
+        return b"".join(out) if len(out) != 1 else out[0]
+
+    def _flush(self) -> bytes:
+        return self._decompress.flush() if self._decompress else b""
+
+
+def _bad_framing() -> APIError:
+    return APIError(502, "The upstream sent a malformed chunked body.", code="upstream_error")
+
+
+def _decompressor(encoding: str):
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise APIError(502, f"The upstream sent the answer with an unsupported encoding ({encoding[:40]}).",
+                   code="upstream_error")
