@@ -21,7 +21,7 @@ import ssl
 import time
 import zlib
 
-import requests
+import urllib3
 
 from .errors import APIError
 
@@ -40,10 +40,10 @@ def _dropped() -> APIError:
 class UpstreamBody:
     """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
 
-    def __init__(self, response: requests.Response, read_timeout: float):
+    def __init__(self, response: urllib3.BaseHTTPResponse, read_timeout: float):
         self.response = response
         self.read_timeout = read_timeout
-        self._http = response.raw._fp           # http.client's response: its buffer holds bytes
+        self._http = response._fp               # http.client's response: its buffer holds bytes
         try:                                    # read past the headers, its file the socket
             self._sock = self._http.fp.raw._sock    # (also when the connection let go of it)
         except AttributeError:
@@ -100,6 +100,7 @@ class UpstreamBody:
             except APIError:
                 pass
         self.response.close()
+        self.response.release_conn()   # a closed connection's place in the pool is kept
 
     # -- the socket ---------------------------------------------------------
 
@@ -155,7 +156,7 @@ class UpstreamBody:
         try:
             self._sock.settimeout(self._pool_timeout)
             self._http.close()
-            self.response.raw.release_conn()
+            self.response.release_conn()
         except Exception:  # noqa: BLE001 - reuse is an optimisation; close() still cleans up
             log.debug("could not return the upstream connection to the pool", exc_info=True)
 

@@ -56,7 +56,7 @@ def start_answer(chat: ChatRequest, entry: ModelEntry, creds: Credentials, optio
                                    history_disabled=settings.delete_conversation,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded)
     upstream = app.upstream.start_conversation(payload, creds)
-    g.upstream_status = upstream.status_code
+    g.upstream_status = upstream.status
     renderer = Renderer(options)
     renderer.media = app.media.for_request(creds, request.host_url, lambda: renderer.conversation_id,
                                            keep_local=keep_media_local)

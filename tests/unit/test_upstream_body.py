@@ -52,7 +52,7 @@ class ScriptedServer:
     def get(self, session, *script, read_timeout=5.0):
         self.scripts.append(list(script))
         response = session.get(f"http://127.0.0.1:{self.port}/", stream=True, timeout=(2, read_timeout))
-        return UpstreamBody(response, read_timeout)
+        return UpstreamBody(response.raw, read_timeout)
 
 
 @pytest.fixture
