@@ -4,8 +4,8 @@
 
 A mix of non-streaming answers, streamed answers and streams the client
 drops after the first chunk, 20 at a time. Prints RSS (MB) after the first
-100 requests and after all of them, and the difference; a leak shows as a
-difference that keeps growing with the count.
+100 requests, every 2,000 and after all of them, and the growth from the
+first reading to the last; a leak shows as readings that keep climbing.
 """
 from __future__ import annotations
 
@@ -54,20 +54,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     args = parser.parse_args()
     services = Services(workers=1)
+    checkpoints = sorted({100, *range(2000, args.requests, 2000), args.requests})
+    readings = {}
     try:
         pool = gevent.pool.Pool(20)
         worker = services.worker_pids()[0]
-        pool.map(lambda i: request(services.port, i), range(100))
-        gevent.sleep(1)
-        first = rss_mb(worker)
-        pool.map(lambda i: request(services.port, i), range(100, args.requests))
-        gevent.sleep(2)
-        last = rss_mb(worker)
+        done = 0
+        for mark in checkpoints:
+            pool.map(lambda i: request(services.port, i), range(done, mark))
+            done = mark
+            gevent.sleep(1)
+            readings[mark] = round(rss_mb(worker), 1)
     finally:
         services.close()
-    print(json.dumps({"requests": args.requests, "rss_after_100_mb": round(first, 1),
-                      f"rss_after_{args.requests}_mb": round(last, 1),
-                      "growth_mb": round(last - first, 1)}, indent=2))
+    print(json.dumps({"requests": args.requests, "rss_mb_after": readings,
+                      "growth_mb": round(readings[args.requests] - readings[100], 1)}, indent=2))
 
 
 if __name__ == "__main__":

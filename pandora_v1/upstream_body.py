@@ -177,13 +177,18 @@ class UpstreamBody:
         out = []
         pos, end = 0, len(data)
         while pos < end:
-            if self._chunk_left:
-                take = min(self._chunk_left, end - pos)
+            left = self._chunk_left
+            if left:
+                take = min(left, end - pos)
                 out.append(data[pos:pos + take])
                 pos += take
-                self._chunk_left -= take
-                if not self._chunk_left:
+                self._chunk_left = left - take
+                if take == left:
                     self._expect = "crlf"
+                continue
+            if self._expect == "crlf" and data.startswith(b"\r\n", pos):   # the usual case
+                pos += 2
+                self._expect = "size"
                 continue
             eol = data.find(b"\n", pos)
             if eol < 0:
@@ -191,23 +196,17 @@ class UpstreamBody:
                     raise _bad_framing()
                 self._pending = data[pos:]
                 break
-            line = data[pos:eol].strip()
+            line = data[pos:eol]
             pos = eol + 1
-            if self._expect == "crlf":
-                if line:
+            if self._expect == "size":
+                self._chunk_left = _chunk_size(line)
+                if not self._chunk_left:
+                    self._expect = "trailer"
+            elif self._expect == "crlf":
+                if line.strip():
                     raise _bad_framing()
                 self._expect = "size"
-            elif self._expect == "size":
-                try:
-                    size = int(line.split(b";", 1)[0], 16)
-                except ValueError:
-                    raise _bad_framing() from None
-                if size < 0:
-                    raise _bad_framing()
-                self._chunk_left = size
-                if not size:
-                    self._expect = "trailer"
-            elif not line:                      # the blank line after the trailers: the end
+            elif not line.strip():              # the blank line after the trailers: the end
                 self.complete = True
                 if pos < end:                   # bytes after the body: never reuse this connection
                     self._pending = data[pos:]
@@ -216,6 +215,19 @@ class UpstreamBody:
 
     def _flush(self) -> bytes:
         return self._decompress.flush() if self._decompress else b""
+
+
+def _chunk_size(line: bytes) -> int:
+    try:
+        size = int(line, 16)                    # int() ignores the surrounding whitespace / CR
+    except ValueError:
+        try:
+            size = int(line.split(b";", 1)[0], 16)   # a chunk extension
+        except ValueError:
+            raise _bad_framing() from None
+    if size < 0:
+        raise _bad_framing()
+    return size
 
 
 def _bad_framing() -> APIError:

@@ -65,18 +65,25 @@ class DeltaFolder:
         self.root: dict | None = None
         self._path = ""
         self._op = "add"
+        self._text_target: tuple | None = None   # (container, key) the last bare text append grew
 
     def apply(self, event: dict) -> None:
-        if "p" not in event and "o" not in event and isinstance(event.get("v"), dict) \
-                and "message" in event["v"]:
-            # A bare {"v": {"message": ...}, "c": N} starts a new message too.
-            path, op = "", "add"
-        else:
-            path, op = event.get("p", self._path), event.get("o", self._op)
+        value = event.get("v")
+        if "p" not in event and "o" not in event:
+            target = self._text_target
+            if target is not None and type(value) is str:
+                container, key = target          # the hot path: {"v": "more text"}
+                container[key] += value
+                return
+            if isinstance(value, dict) and "message" in value:
+                # A bare {"v": {"message": ...}, "c": N} starts a new message too.
+                self._path, self._op = "", "add"
+        path, op = event.get("p", self._path), event.get("o", self._op)
         self._path, self._op = path, op
-        self._apply(path, op, event.get("v"))
+        self._text_target = self._apply(path, op, value)
 
-    def _apply(self, path: str, op: str, value) -> None:
+    def _apply(self, path: str, op: str, value) -> tuple | None:
+        """Returns (container, key) when it appended text to a string, for the next bare append."""
         if op == "patch":
             if not isinstance(value, list):
                 raise DeltaError("patch needs a list of operations")
@@ -84,15 +91,15 @@ class DeltaFolder:
                 if not isinstance(inner, dict):
                     raise DeltaError("patch operation is not an object")
                 self._apply(inner.get("p", path), inner.get("o", "replace"), inner.get("v"))
-            return
+            return None
         tokens = _pointer(path)
         if not tokens:
             if op in ("add", "replace"):
                 self.root = value
-                return
+                return None
             if op == "append" and isinstance(self.root, dict) and isinstance(value, dict):
                 self.root.update(value)
-                return
+                return None
             raise DeltaError(f"cannot {op} the root")
         parent = self.root
         try:
@@ -102,8 +109,8 @@ class DeltaFolder:
             if type(parent) is dict:
                 key = name
                 if op == "append" and type(value) is str and type(parent.get(key)) is str:
-                    parent[key] += value          # the hot path: text growing
-                    return
+                    parent[key] += value          # text growing
+                    return parent, key
             elif type(parent) is list and (index is not None or name == "-"):
                 key = len(parent) if name == "-" else index
             else:
@@ -125,6 +132,7 @@ class DeltaFolder:
                         parent[key] = value
                 elif isinstance(current, str):
                     parent[key] = current + value
+                    return (parent, key) if type(value) is str else None
                 elif isinstance(current, list):
                     current.extend(value) if isinstance(value, list) else current.append(value)
                 elif isinstance(current, dict):

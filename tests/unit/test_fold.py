@@ -105,3 +105,21 @@ def test_format_a_noise_errors_and_moderation():
     assert got[1] == Signal("moderation", {"flagged": True, "blocked": True})
     assert got[2] == Signal("error", "Something went wrong")
     assert len(got) == 3
+
+
+def test_bare_text_appends_follow_the_latest_target():
+    first, second = message("", id="m1"), message("", id="m2")
+    got = snapshots([
+        delta({"p": "", "o": "add", "v": {"message": first, "conversation_id": "c1"}}),
+        delta({"p": "/message/content/parts/0", "o": "append", "v": "A"}),
+        delta({"v": "B"}),
+        delta({"v": {"message": second, "conversation_id": "c1"}, "c": 1}),   # a new message replaces the root
+        delta({"v": {"message": second, "conversation_id": "c1"}}),
+        delta({"p": "/message/content/parts/0", "o": "append", "v": "X"}),
+        delta({"v": "Y"}),
+        delta({"p": "/message/status", "o": "replace", "v": "finished_successfully"}),
+    ])
+    texts = [(s["message"]["id"], s["message"]["content"]["parts"][0]) for s in got]
+    assert texts[:3] == [("m1", ""), ("m1", "A"), ("m1", "AB")]
+    assert texts[-3:] == [("m2", "X"), ("m2", "XY"), ("m2", "XY")]
+    assert got[-1]["message"]["status"] == "finished_successfully"
