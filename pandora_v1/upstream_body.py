@@ -175,12 +175,13 @@ class UpstreamBody:
         if self._pending:
             data, self._pending = self._pending + data, b""
         out = []
+        view = memoryview(data)                 # slices of it are not copies; the join copies once
         pos, end = 0, len(data)
         while pos < end:
             left = self._chunk_left
             if left:
                 take = min(left, end - pos)
-                out.append(data[pos:pos + take])
+                out.append(view[pos:pos + take])
                 pos += take
                 self._chunk_left = left - take
                 if take == left:
@@ -211,7 +212,7 @@ class UpstreamBody:
                 if pos < end:                   # bytes after the body: never reuse this connection
                     self._pending = data[pos:]
                 break
-        return b"".join(out) if len(out) != 1 else out[0]
+        return b"".join(out)
 
     def _flush(self) -> bytes:
         return self._decompress.flush() if self._decompress else b""

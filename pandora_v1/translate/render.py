@@ -156,8 +156,9 @@ class Renderer:
         opts = self.options
         if role == "assistant":
             if recipient == "all":
-                return {"text": self._text, "multimodal_text": self._text,
-                        "thoughts": self._thoughts}.get(content_type)
+                if content_type == "text" or content_type == "multimodal_text":
+                    return self._text
+                return self._thoughts if content_type == "thoughts" else None
             if content_type != "code" or recipient.startswith("dalle"):
                 return None
             if recipient == "python":
