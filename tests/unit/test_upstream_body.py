@@ -154,3 +154,16 @@ def test_unsupported_encoding_is_refused(server, session):
     with pytest.raises(APIError) as info:
         server.get(session, HEAD + b"Content-Encoding: br\r\nContent-Length: 0\r\n\r\n")
     assert info.value.status == 502 and "br" in info.value.message
+
+
+def test_keepalives_come_while_events_arrive_that_show_nothing(server, session):
+    """Pings every 0.1 s for 0.6 s, then text: the client still gets keep-alives (every 0.25 s)."""
+    from pandora_v1.translate.stream import Translation
+
+    ping = chunk(b"event: ping\ndata: 2024-01-01\n\n")
+    text = chunk(b'data: {"message": {"id": "m", "author": {"role": "assistant"}, "status": '
+                 b'"finished_successfully", "content": {"content_type": "text", "parts": ["Hi"]}}}\n\n')
+    body = server.get(session, CHUNKED, *([0.1, ping] * 6), text, chunk(b"data: [DONE]\n\n"), b"0\r\n\r\n")
+    batches = list(Translation(body, 1 << 20).batches(keepalive=0.25))
+    assert batches.count([]) >= 2
+    assert batches[-1] == [("content", "Hi")]
