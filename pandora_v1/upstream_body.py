@@ -63,10 +63,11 @@ class UpstreamBody:
         self._ack_now()                         # for the headers, just read
 
     def read(self, wait: float | None = None) -> bytes | None:
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
             if self.complete:
                 return b""
-            data = self._recv(wait)
+            data = self._recv(None if deadline is None else max(0.0, deadline - time.monotonic()))
             if data is None:
                 return None
             if not data:
@@ -76,7 +77,11 @@ class UpstreamBody:
                 return self._flush()
             payload = self._unframe(data) if self._chunked else self._counted(data)
             if self._decompress:
-                payload = self._decompress.decompress(payload)
+                try:
+                    payload = self._decompress.decompress(payload)
+                except zlib.error:
+                    raise APIError(502, "The upstream sent a corrupt compressed body.",
+                                   code="upstream_error") from None
             if self.complete:
                 payload += self._flush()
                 self._release()

@@ -167,3 +167,10 @@ def test_keepalives_come_while_events_arrive_that_show_nothing(server, session):
     batches = list(Translation(body, 1 << 20).batches(keepalive=0.25))
     assert batches.count([]) >= 2
     assert batches[-1] == [("content", "Hi")]
+
+
+def test_corrupt_gzip_is_a_502(server, session):
+    body = server.get(session, HEAD + b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\n", b"not gzip at all"[:12])
+    with pytest.raises(APIError) as info:
+        read_all(body)
+    assert info.value.status == 502 and "compressed" in info.value.message
