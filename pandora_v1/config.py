@@ -135,6 +135,7 @@ class Settings:
     key_for_gpts_info: str = ""
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
+    conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation
     keepalive_interval: float = 5.0
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
@@ -250,6 +251,15 @@ def _upstream(reader: _Reader) -> tuple[str, tuple[str, ...]]:
     if prefixes is None:
         prefixes = _prefixes(reader, "pandora_api_prefix") or ("",)
     return base, prefixes
+
+
+def _conversation_path(reader: _Reader) -> str:
+    path = "/" + reader.string("conversation_path", Settings.conversation_path).strip("/")
+    if not path.startswith("/backend-api/") or any(c in path for c in "?# ") or "/../" in path + "/":
+        reader.problems.append(f"conversation_path: expected a path under /backend-api/ such as "
+                               f"/backend-api/f/conversation, got {json.dumps(path)}")
+        return Settings.conversation_path
+    return path
 
 
 def _models(reader: _Reader) -> tuple[ModelEntry, ...]:
@@ -451,6 +461,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         stream_sleep_time=r.number("stream_sleep_time", 0.0, source=refresh,
                                    name="refresh_ToAccess.stream_sleep_time"),
         delta_encoding=r.boolean("delta_encoding", True),
+        conversation_path=_conversation_path(r),
         keepalive_interval=r.number("keepalive_interval", Settings.keepalive_interval, minimum=0.05),
         connect_timeout=r.number("connect", Settings.connect_timeout, source=timeouts,
                                  name="upstream_timeout.connect", minimum=0.01),

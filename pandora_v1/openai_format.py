@@ -65,8 +65,13 @@ class ChunkEncoder:
         return sse(payload)
 
 
-def completion(model: str, content: str, reasoning: str, finish_reason: str, usage: dict) -> dict:
+def completion(model: str, content: str, reasoning: str, finish_reason: str, usage: dict,
+               annotations: list[dict] | None = None) -> dict:
+    """``annotations``: ``url_citation`` entries whose indexes point into ``content``."""
     message = {"role": "assistant", "content": content, "refusal": None}
+    if annotations:
+        message["annotations"] = [a for a in annotations
+                                  if a["url_citation"]["end_index"] <= len(content)]
     if reasoning:
         message["reasoning_content"] = reasoning
     return {

@@ -33,7 +33,6 @@ from .errors import APIError
 log = logging.getLogger(__name__)
 
 KEPT_STATUSES = {401, 403, 404, 429}
-CONVERSATION = "/backend-api/conversation"
 USER_AGENT = f"pandora_v1/{__version__}"
 
 
@@ -87,6 +86,7 @@ class UpstreamClient:
     def __init__(self, settings: Settings):
         self.base_url = settings.upstream_base_url
         self.prefixes = settings.upstream_prefixes
+        self.conversation_path = settings.conversation_path
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self._turn = itertools.count()
         self.on_error: Callable[[str], None] = lambda status: None   # metrics hook
@@ -219,7 +219,8 @@ class UpstreamClient:
 
     def start_conversation(self, payload: dict, credentials: Credentials) -> urllib3.BaseHTTPResponse:
         """The answer's event stream (urllib3's response: read it with UpstreamBody)."""
-        response = self._failover(self._via_urllib3, "POST", CONVERSATION, credentials, payload, True, None)
+        response = self._failover(self._via_urllib3, "POST", self.conversation_path, credentials,
+                                  payload, True, None)
         kind = response.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
             # A 200 that is not a stream: a proxy's page or an error body.

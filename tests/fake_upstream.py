@@ -105,6 +105,22 @@ class Plan:
     bad_event: bool = False         # a malformed JSON event half way
     huge_event: float = 0.0         # a noise event of this many MB half way
     model: str | None = None
+    # Today's stream (2025-2026), see "Today's stream" in upstream-protocol.md. Any of these
+    # wraps the turn in today's frame order (!today alone: a plain answer in it).
+    today: bool = False
+    memory: bool = False            # saved memories, custom instructions, a bio (memory) call
+    thinking: bool = False          # thoughts streamed by appends to their summary and content
+    commentary: bool = False        # a preamble on the commentary channel
+    search: bool = False            # a web.run call; the answer's markers get content_references
+    canvas: str | None = None       # canmore.create_textdoc of this type ("document", "code/python")
+    canvas_update: bool = False     # then canmore.update_textdoc edits it
+    variants: bool = False          # two paragen variants answer the turn
+    image_limit: bool = False       # the image tool fails with a system_error
+
+    @property
+    def modern(self) -> bool:
+        return self.today or self.memory or self.thinking or self.commentary or self.search \
+            or bool(self.canvas) or self.variants or self.image_limit
 
     def chunks(self, text: str) -> list[str]:
         """The text updates for ``text``: whole characters, never bytes."""
@@ -115,10 +131,12 @@ class Plan:
 
 
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
-         "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event"}
+         "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event",
+         "today", "memory", "thinking", "commentary", "search", "canvas_update", "variants", "image_limit"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
-    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float}
+    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float,
+    "canvas": str}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -177,7 +195,12 @@ def answer_text(prompt: str) -> str:
     Derived from the very timeline that is streamed, so it cannot drift.
     """
     steps = build_timeline(parse_prompt(prompt), Turn(str(uuid.uuid4()), "gpt-4o", {}))
-    start = max(i for i, step in enumerate(steps) if isinstance(step, Add))   # the answer is last
+    # the answer is the last message (today's turns: the first final-channel one)
+    adds = [i for i, step in enumerate(steps) if isinstance(step, Add)]
+    finals = [i for i in adds if steps[i].message.get("channel") == "final"]
+    start = finals[0] if finals else adds[-1]
+    end = next((i for i in adds if i > start), len(steps))
+    steps = steps[:end]
     ops = chain.from_iterable([(s.path, "append", s.value)] if isinstance(s, Grow) else getattr(s, "ops", [])
                               for s in steps[start:])
     return "".join(value for path, op, value in ops if path == PART0 and op == "append")
@@ -190,6 +213,25 @@ def answer_text(prompt: str) -> str:
 @dataclass(frozen=True)
 class Add:            # a new message starts
     message: dict
+    bare: bool = False    # format B: {"v": root, "c": N} without p and o
+
+
+@dataclass(frozen=True)
+class Patch:          # several (path, op, value) changes at once, not ending a message
+    ops: list
+    bare: bool = False    # format B: {"v": [ops]} without p and o
+
+
+@dataclass(frozen=True)
+class Op:             # one explicit operation (metadata appends and replaces)
+    path: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Counter:        # format B only: a frame with no "v" ({"c": N}); format A: nothing
+    pass
 
 
 @dataclass(frozen=True)
@@ -237,20 +279,20 @@ class Timeline:
         self.plan, self.turn, self.steps = plan, turn, []
         self.parent: str | None = None
 
-    def add(self, message: dict) -> None:
+    def add(self, message: dict, bare: bool = False) -> None:
         self.parent = message["id"]
-        self.steps.append(Add(message))
+        self.steps.append(Add(message, bare))
 
     def message(self, role: str, content: dict, *, name=None, recipient="all",
-                status="in_progress", metadata=None) -> None:
-        self.add({
+                status="in_progress", metadata=None, channel=None, bare=False) -> None:
+        self.add(bare=bare, message={
             "id": str(uuid.uuid4()), "author": {"role": role, "name": name, "metadata": {}},
             "create_time": time.time(), "update_time": None, "content": content,
             "status": status, "end_turn": None, "weight": 1.0,
             "metadata": {"model_slug": self.turn.model, "default_model_slug": self.turn.model,
                          "parent_id": self.parent, "message_type": "next", "citations": [],
                          "content_references": [], **(metadata or {})},
-            "recipient": recipient, "channel": None})
+            "recipient": recipient, "channel": channel})
 
     def update(self, path: str, piece: str) -> None:
         if self.plan.delay:
@@ -286,6 +328,8 @@ class Timeline:
 
 
 def build_timeline(plan: Plan, turn: Turn) -> list:
+    if plan.modern:
+        return today_timeline(plan, turn)
     tl = Timeline(plan, turn)
     tl.add(user_echo(turn.user_message))
     tl.noise("server_ste_metadata")
@@ -453,6 +497,240 @@ def midway(tl: Timeline) -> bool:
     return True
 
 
+# ------------------------------------------------------------ today's turns
+# Written from "Today's stream (2025-2026)" in upstream-protocol.md: the frame
+# order of the real capture around every turn, private-use citation markers
+# resolved by content_references that arrive by appends, and the messages a
+# client must never see (memories, instructions, developer text, tool calls).
+
+RESUME_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJjb252ZXJzYXRpb24iOiJyZXN1bWUifQ.cmVzdW1l"
+MEMORY_TEXT = "1. [2025-03-01]. User's name is Jane Secretface and she lives at 12 Hidden Lane."
+INSTRUCTIONS_TEXT = "Always answer like a pirate (custom instructions)."
+DEVELOPER_TEXT = "Developer: the current date is 2026-01-01; tools available: web.run, bio."
+BIO_NOTE = "User's favourite animal is the otter."
+BIO_RESULT = "Model set context updated."
+SEARCH_CALL = '{"search_query": [{"q": "do otters hold hands"}], "response_length": "short"}'
+COMMENTARY = "I'll look that up on the web first."
+TODAY_THOUGHTS = [("Considering the question", None), ("Checking sources", "Two sources agree.")]
+TODAY_RECAP = "Thought for 12s"
+VARIANT_TWO = "The second variant's answer, never shown."
+IMAGE_LIMIT = ("You've hit the free plan limit for image generations requests. "
+               "You can create more images when the limit resets in 23 hours and 5 minutes.")
+CANVAS_NAME = "otter_notes"
+CANVAS = {"document": ("# Otter notes\n\nOtters hold hands while they sleep.\n", "hold hands", "hold paws"),
+          "code/python": ("def otter():\n    return 'float'\n", "float", "swim")}
+CANVAS_REPLY = "Successfully created text document 'otter_notes' which will be referenced in all future messages."
+MARKER = re.compile("\ue200([^\ue200\ue201]*)\ue201")
+
+
+def source_url(ref_id: str) -> str:
+    return f"https://example.com/{ref_id}"
+
+
+def marker_event(tl: Timeline, name: str, event: str) -> None:
+    tl.event({"type": "message_marker", "conversation_id": tl.turn.conversation_id,
+              "message_id": tl.parent, "marker": name, "event": event})
+
+
+def today_timeline(plan: Plan, turn: Turn) -> list:
+    """The frame order of the capture in the doc, with the turn's own messages in the middle."""
+    tl, cid = Timeline(plan, turn), turn.conversation_id
+    tl.event({"type": "resume_conversation_token", "kind": "conversation_id", "token": RESUME_TOKEN,
+              "conversation_id": cid})
+    tl.message("system", {"content_type": "text", "parts": [""]}, status="finished_successfully",
+               metadata={"is_visually_hidden_from_conversation": True})
+    echo = user_echo(turn.user_message)
+    if plan.variants:
+        echo["metadata"] = {**echo["metadata"], "paragen_variants_info": {
+            "type": "num_variants_in_stream", "num_variants_in_stream": 2, "display_treatment": "skippable"}}
+    tl.add(echo, bare=True)
+    tl.steps.append(Counter())
+    tl.event({"type": "input_message", "input_message": copy.deepcopy(echo), "conversation_id": cid})
+    marker_event(tl, "user_visible_token", "first")
+    if plan.memory:
+        memory_turn(tl)
+    tl.message("developer", {"content_type": "developer_content", "parts": [DEVELOPER_TEXT]},
+               status="finished_successfully", bare=True)
+    if plan.thinking:
+        thinking_turn(tl)
+    if plan.commentary:
+        tl.message("assistant", {"content_type": "text", "parts": [""]}, channel="commentary", bare=True)
+        tl.grow(PART0, COMMENTARY)
+        tl.finish(end_turn=False)
+    if plan.search:
+        today_tool_call(tl, "web.run", SEARCH_CALL)
+        tl.message("tool", {"content_type": "text", "parts": [""]}, name="web.run", status="finished_successfully",
+                   metadata={"search_result_groups": [{"type": "search_result_group", "domain": "example.com",
+                                                       "entries": [{"url": source_url("turn0search0"),
+                                                                    "title": "Otters", "snippet": "..."}]}]},
+                   channel="commentary", bare=True)
+    if plan.image_limit:
+        today_tool_call(tl, "t2uay3k.sj1i4kz", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024", "n": 1}).decode())
+        tl.message("tool", {"content_type": "system_error", "name": "ChatGPTAgentToolRateLimitException",
+                            "text": IMAGE_LIMIT}, name="t2uay3k.sj1i4kz", status="finished_successfully", bare=True)
+    if plan.canvas:
+        canvas_turn(tl)
+    today_answer(tl, plan.text)
+    if plan.variants:
+        today_answer(tl, VARIANT_TWO)
+    marker_event(tl, "last_token", "last")
+    tl.event({"type": "title_generation", "title": "Otters", "conversation_id": cid})
+    tl.steps.append(Op("/message/metadata/conversation_followup_suggestions_eligible", "replace", False))
+    tl.event({"type": "server_ste_metadata", "conversation_id": cid,
+              "metadata": {"tool_invoked": plan.search, "turn_use_case": "text", "model_slug": turn.model}})
+    return tl.steps
+
+
+def today_tool_call(tl: Timeline, recipient: str, code: str) -> None:
+    """The assistant writing JSON to a tool; a tool call stops with token 200012."""
+    tl.message("assistant", {"content_type": "code", "language": "json", "text": ""}, recipient=recipient,
+               channel="commentary", bare=True)
+    tl.grow("/message/content/text", code)
+    tl.finish(metadata={"finish_details": {"type": "stop", "stop_tokens": [200012]}})
+
+
+def memory_turn(tl: Timeline) -> None:
+    """Saved memories and custom instructions, as the upstream puts them into the turn, and a
+    bio call: written as plainly as an answer would be, so only their kind tells them apart."""
+    tl.message("user", {"content_type": "user_editable_context", "user_profile": "Jane",
+                        "user_instructions": INSTRUCTIONS_TEXT}, status="finished_successfully",
+               metadata={"is_visually_hidden_from_conversation": True, "user_context_message_data": {
+                   "about_model_message": INSTRUCTIONS_TEXT}}, bare=True)
+    tl.message("assistant", {"content_type": "model_editable_context", "model_set_context": "",
+                             "repository": None, "repo_summary": None}, bare=True)
+    tl.grow("/message/content/model_set_context", MEMORY_TEXT)
+    tl.finish()
+    today_tool_call(tl, "bio", BIO_NOTE)
+    tl.message("tool", {"content_type": "text", "parts": [BIO_RESULT]}, name="bio", status="finished_successfully",
+               bare=True)
+
+
+def thinking_turn(tl: Timeline) -> None:
+    """Thoughts grow by appends: a new thought pushed, then its summary (and content) appended."""
+    tl.message("assistant", {"content_type": "thoughts", "thoughts": [], "source_analysis_msg_id": "x"},
+               metadata={"reasoning_status": "is_reasoning"}, bare=True)
+    marker_event(tl, "cot_token", "first")
+    for i, (summary, content) in enumerate(TODAY_THOUGHTS):
+        # the first thought arrives with empty fields; the second without a summary field at all
+        tl.steps.append(Grow("/message/content/thoughts",
+                             {"summary": "", "content": "", "chunks": [], "finished": False} if i == 0
+                             else {"content": "", "chunks": [], "finished": False}))
+        tl.grow(f"/message/content/thoughts/{i}/summary", summary)
+        if content:
+            tl.grow(f"/message/content/thoughts/{i}/content", content)
+    tl.finish(metadata={"reasoning_status": "reasoning_ended", "finished_text": TODAY_RECAP})
+    tl.message("assistant", {"content_type": "reasoning_recap", "content": TODAY_RECAP},
+               status="finished_successfully", bare=True)
+
+
+def canvas_turn(tl: Timeline) -> None:
+    content, pattern, replacement = CANVAS[tl.plan.canvas]
+    today_tool_call(tl, "canmore.create_textdoc",
+                    orjson.dumps({"name": CANVAS_NAME, "type": tl.plan.canvas, "content": content}).decode())
+    tl.message("tool", {"content_type": "text", "parts": [CANVAS_REPLY]}, name="canmore.create_textdoc",
+               status="finished_successfully", metadata={"canvas": {"textdoc_id": "67a1", "version": 1}}, bare=True)
+    if tl.plan.canvas_update:
+        today_tool_call(tl, "canmore.update_textdoc", orjson.dumps(
+            {"updates": [{"pattern": pattern, "multiple": False, "replacement": replacement}]}).decode())
+        tl.message("tool", {"content_type": "text", "parts": ["Successfully updated text document."]},
+                   name="canmore.update_textdoc", status="finished_successfully", bare=True)
+
+
+def content_reference(text: str, match: re.Match) -> dict | None:
+    """What the upstream says a marker stands for: sources for cite (refs in turn9 are never
+    found), a name for an entity, nothing useful for the other kinds."""
+    kind, *args = match.group(1).split("\ue202")
+    ref = {"matched_text": match.group(0), "start_idx": match.start(), "end_idx": match.end(),
+           "safe_urls": [], "refs": [], "alt": None, "prompt_text": None}
+    if kind == "entity":
+        return {**ref, "type": "entity", "name": orjson.loads(args[0])[1], "alt": orjson.loads(args[0])[1]}
+    if kind != "cite":
+        return {**ref, "type": "hidden", "invalid": True}
+    found = [a for a in args if not a.startswith("turn9")]
+    if not found:
+        return None
+    items = [{"title": f"Source {a}", "url": source_url(a), "attribution": "example.com", "snippet": "…",
+              "refs": [{"turn_index": int(a[4]), "ref_type": a[5:].rstrip("0123456789"),
+                        "ref_index": int(re.search(r"\d+$", a).group())}], "supporting_websites": []}
+             for a in found]
+    return {**ref, "type": "grouped_webpages", "items": items,
+            "alt": f"([Source {found[0]}]({source_url(found[0])}))"}
+
+
+def today_answer(tl: Timeline, text: str) -> None:
+    """The final-channel answer: parts appended (bare {"v"} continuing them, also after a bare
+    patch list half way), each marker's content_reference appended once the marker closed; every
+    second cite reference comes without items, which arrive only in the end-of-message patch."""
+    plan = tl.plan
+    tl.message("assistant", {"content_type": "text", "parts": [""]}, channel="final", bare=True)
+    marker_event(tl, "final_channel_token", "first")
+    pieces = plan.chunks(text) or [""]
+    sent, refs, late = "", 0, []
+    for i, piece in enumerate(pieces):
+        before, sent = len(sent), sent + piece
+        new_refs = []
+        for match in MARKER.finditer(sent):
+            if before < match.end() <= len(sent):
+                ref = content_reference(sent, match)
+                if ref is None:
+                    continue
+                if ref["type"] == "grouped_webpages" and refs % 2 == 1:
+                    late.append((refs, ref["items"], ref["alt"]))
+                    ref = {**ref, "items": [], "alt": None}
+                new_refs.append(ref)
+                refs += 1
+        if i == len(pieces) - 1:
+            ops = [(PART0, "append", piece)] if piece else []
+            ops += [("/message/metadata/content_references", "append", r) for r in new_refs]
+            for index, items, alt in late:
+                ops += [(f"/message/metadata/content_references/{index}/items", "append", item) for item in items]
+                ops.append((f"/message/metadata/content_references/{index}/alt", "replace", alt))
+            ops.append(("/message/metadata/content_references", "append", {
+                "matched_text": " ", "start_idx": len(text), "end_idx": len(text), "type": "sources_footnote",
+                "sources": [{"title": "Otters", "url": source_url("turn0search0"), "attribution": "example.com"}]}))
+            ops += [("/message/status", "replace", "finished_successfully"), ("/message/end_turn", "replace", True),
+                    ("/message/metadata", "append", {"is_complete": True, "finish_details": {
+                        "type": "stop", "stop_tokens": [200002]}})]
+            tl.steps.append(Patch(ops))
+        elif i == len(pieces) // 2:
+            # a bare patch list whose text append is the target later bare {"v": "…"} continue
+            tl.steps.append(Patch([("/message/metadata/refresh_key_info", "replace", {"k": i}),
+                                   (PART0, "append", piece)], bare=True))
+        else:
+            tl.update(PART0, piece)
+        for ref in new_refs if i < len(pieces) - 1 else ():
+            tl.steps.append(Op("/message/metadata/content_references", "append", ref))
+
+
+def conversation_document(steps: list, conversation_id: str, title: str = "Otters") -> dict:
+    """GET /backend-api/conversation/{id}: the turn's messages as they ended, as a mapping."""
+    mapping = {"client-created-root": {"id": "client-created-root", "message": None, "parent": None,
+                                       "children": []}}
+    root, parent = None, "client-created-root"
+    for step in steps:
+        if isinstance(step, Add):
+            root = {"message": copy.deepcopy(step.message)}
+            node = root["message"]["id"]
+            mapping[node] = {"id": node, "message": root["message"], "parent": parent, "children": []}
+            mapping[parent]["children"].append(node)
+            parent = node
+        elif root is not None:
+            for path, op, value in step_ops(step):
+                apply_op(root, path, op, value)
+    return {"conversation_id": conversation_id, "title": title, "create_time": time.time(),
+            "mapping": mapping, "current_node": parent, "is_archived": False}
+
+
+def step_ops(step) -> list:
+    if isinstance(step, Grow):
+        return [(step.path, "append", step.value)]
+    if isinstance(step, (Finish, Patch)):
+        return step.ops
+    if isinstance(step, Op):
+        return [(step.path, step.op, step.value)]
+    return []
+
+
 # ---------------------------------------------------------------- rendering
 
 def sse(payload: Any, event: str | None = None) -> bytes:
@@ -468,11 +746,11 @@ def render_a(steps: list, conversation_id: str, noise: bool) -> Iterator[Any]:
     for step in steps:
         if isinstance(step, Add):
             root = {"message": copy.deepcopy(step.message), "conversation_id": conversation_id, "error": None}
-        elif isinstance(step, Grow):
-            apply_op(root, step.path, "append", step.value)
-        elif isinstance(step, Finish):
-            for path, op, value in step.ops:
+        elif isinstance(step, (Grow, Finish, Patch, Op)):
+            for path, op, value in step_ops(step):
                 apply_op(root, path, op, value)
+        elif isinstance(step, Counter):
+            continue
         elif isinstance(step, Endless):
             while True:
                 apply_op(root, PART0, "append", step.piece)
@@ -491,7 +769,24 @@ def render_b(steps: list, conversation_id: str) -> Iterator[Any]:
         if isinstance(step, Add):
             delta = {"p": "", "o": "add", "v": {"message": step.message, "conversation_id": conversation_id,
                                                  "error": None}, "c": count}
+            if step.bare:
+                del delta["p"], delta["o"]
+            previous = ("", "add")
             count += 1
+        elif isinstance(step, Counter):
+            yield sse({"c": count + 2}, "delta")   # counts messages this stream never shows
+            count += 3
+            continue
+        elif isinstance(step, Patch):
+            ops = [{"p": p, "o": o, "v": v} for p, o, v in step.ops]
+            delta = {"v": ops} if step.bare else {"p": "", "o": "patch", "v": ops}
+            texts = [(p, o) for p, o, v in step.ops if o == "append" and isinstance(v, str)]
+            yield sse(delta, "delta")
+            # today: a bare {"v": "…"} continues the last text append, also one inside a patch list
+            previous = texts[-1] if texts else ("", "patch")
+            continue
+        elif isinstance(step, Op):
+            delta = {"p": step.path, "o": step.op, "v": step.value}
         elif isinstance(step, Grow):
             delta = {"v": step.value} if previous == (step.path, "append") else \
                 {"p": step.path, "o": "append", "v": step.value}
@@ -509,14 +804,14 @@ def render_b(steps: list, conversation_id: str) -> Iterator[Any]:
 
 
 def apply_op(root: dict, path: str, op: str, value: Any) -> None:
-    """The two operations the fake itself needs to build format A snapshots."""
+    """The operations the fake itself needs to build format A snapshots (and its documents)."""
     *parents, key = path.split("/")[1:]
     target: Any = root
     for part in parents:
         target = target[int(part) if isinstance(target, list) else part]
     key = int(key) if isinstance(target, list) else key
-    current = target[key]
-    if op == "replace":
+    current = target[key] if isinstance(target, list) else target.get(key)
+    if op == "replace" or current is None:
         target[key] = value
     elif isinstance(current, str):
         target[key] = current + value
@@ -771,8 +1066,12 @@ class _Handler(BaseHTTPRequestHandler):
         route = split_route(record.path)[1]
         if route and (not is_jwt(token) or (fake.require_issued and token not in fake.issued)):
             return self._json(401, {"detail": ERROR_DETAILS[401]})
-        if record.method == "POST" and route == "/backend-api/conversation":
+        if record.method == "POST" and route in ("/backend-api/conversation", "/backend-api/f/conversation"):
             return self._conversation(fake, record)
+        document = re.fullmatch(r"/backend-api/conversation/([^/]+)", route or "")
+        if record.method == "GET" and document:
+            found = fake.conversations.get(document.group(1))
+            return self._json(200, found) if found else self._json(404, {"detail": ERROR_DETAILS[404]})
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
@@ -880,7 +1179,9 @@ class _Handler(BaseHTTPRequestHandler):
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user)
-        body = render(plan, fmt, build_timeline(plan, turn), turn.conversation_id)
+        steps = build_timeline(plan, turn)
+        fake.conversations[turn.conversation_id] = conversation_document(steps, turn.conversation_id)
+        body = render(plan, fmt, steps, turn.conversation_id)
         fake._set_outcome(record, self._stream(plan, body))
 
     def _stream(self, plan: Plan, items: Iterator[Any]) -> str:
@@ -978,6 +1279,7 @@ class FakeUpstream:
         self.uploads: dict[str, dict] = {}      # file id -> the upload request, then bytes + content_type
         self.files_status: int | None = None    # answer POST /backend-api/files with this error
         self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
+        self.conversations: dict[str, dict] = {}  # id -> the document GET /backend-api/conversation/{id} gives
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1002,6 +1304,7 @@ class FakeUpstream:
             self.broken_files.clear()
             self.uploads.clear()
             self.static.clear()
+            self.conversations.clear()
             self.files_status = None
             self._reset_tokens()
 

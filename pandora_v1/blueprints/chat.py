@@ -106,7 +106,7 @@ class Answer:
         content, reasoning = "".join(self.content), "".join(self.reasoning)
         return openai_format.completion(self.chat.model, content, reasoning,
                                         self.translation.finish_reason,
-                                        self._usage(content, reasoning))
+                                        self._usage(content, reasoning), self.renderer.annotations)
 
     def sse(self, keepalive: float, pause: float = 0.0) -> Iterator[bytes]:
         """The stream, a write per upstream read; ``pause`` (bots) paces it a piece per write."""

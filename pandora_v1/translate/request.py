@@ -127,7 +127,10 @@ def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | N
 
 def conversation_payload(request: ChatRequest, slug: str, mode: dict, *,
                          history_disabled: bool, delta_encoding: bool,
-                         uploaded: dict[str, UploadedFile] | None = None) -> dict:
+                         uploaded: dict[str, UploadedFile] | None = None,
+                         system_hints: tuple[str, ...] = ()) -> dict:
+    """The upstream request. ``slug`` is opaque (``gpt-4o``, ``gpt-5-thinking``, ``auto``, …);
+    ``system_hints`` asks for a tool (``picture_v2``: image generation)."""
     payload = {
         "action": "next",
         "messages": [upstream_message(m, uploaded) for m in request.messages],
@@ -139,8 +142,12 @@ def conversation_payload(request: ChatRequest, slug: str, mode: dict, *,
         "suggestions": [],
         "force_paragen": False,
         "force_rate_limit": False,
+        # Today's upstream streams thought summaries only when asked; older ones ignore it.
+        "paragen_cot_summary_display_override": "allow",
     }
     if delta_encoding:
         payload["supported_encodings"] = ["v1"]
+    if system_hints:
+        payload["system_hints"] = list(system_hints)
     return payload
 
