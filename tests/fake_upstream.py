@@ -524,7 +524,12 @@ MARKER = re.compile("\ue200([^\ue200\ue201]*)\ue201")
 
 
 def source_url(ref_id: str) -> str:
-    return f"https://example.com/{ref_id}"
+    """Where a search result points: "turn0search3" -> https://example.com/s/0search3."""
+    return f"https://example.com/s/{ref_id[len('turn'):]}"
+
+
+def source_title(ref_id: str) -> str:
+    return f"Source {ref_id[len('turn'):]}"
 
 
 def marker_event(tl: Timeline, name: str, event: str) -> None:
@@ -649,12 +654,12 @@ def content_reference(text: str, match: re.Match) -> dict | None:
     found = [a for a in args if not a.startswith("turn9")]
     if not found:
         return None
-    items = [{"title": f"Source {a}", "url": source_url(a), "attribution": "example.com", "snippet": "…",
+    items = [{"title": source_title(a), "url": source_url(a), "attribution": "example.com", "snippet": "…",
               "refs": [{"turn_index": int(a[4]), "ref_type": a[5:].rstrip("0123456789"),
                         "ref_index": int(re.search(r"\d+$", a).group())}], "supporting_websites": []}
              for a in found]
     return {**ref, "type": "grouped_webpages", "items": items,
-            "alt": f"([Source {found[0]}]({source_url(found[0])}))"}
+            "alt": f"([{source_title(found[0])}]({source_url(found[0])}))"}
 
 
 def today_answer(tl: Timeline, text: str) -> None:
@@ -716,7 +721,7 @@ def conversation_document(steps: list, conversation_id: str, title: str = "Otter
             parent = node
         elif root is not None:
             for path, op, value in step_ops(step):
-                apply_op(root, path, op, value)
+                apply_op(root, path, op, copy.deepcopy(value))   # the steps stay as they are
     return {"conversation_id": conversation_id, "title": title, "create_time": time.time(),
             "mapping": mapping, "current_node": parent, "is_archived": False}
 
@@ -748,7 +753,7 @@ def render_a(steps: list, conversation_id: str, noise: bool) -> Iterator[Any]:
             root = {"message": copy.deepcopy(step.message), "conversation_id": conversation_id, "error": None}
         elif isinstance(step, (Grow, Finish, Patch, Op)):
             for path, op, value in step_ops(step):
-                apply_op(root, path, op, value)
+                apply_op(root, path, op, copy.deepcopy(value))   # the steps stay as they are
         elif isinstance(step, Counter):
             continue
         elif isinstance(step, Endless):
