@@ -116,11 +116,15 @@ class Plan:
     canvas_update: bool = False     # then canmore.update_textdoc edits it
     variants: bool = False          # two paragen variants answer the turn
     image_limit: bool = False       # the image tool fails with a system_error
+    gpt_image: bool = False         # gpt-image: a sediment:// image finished within the stream
+    image_async: bool = False       # ... finished only in the conversation document, after some polls
+    handoff: bool = False           # the turn arrives as a hand-off envelope; the answer via resume
 
     @property
     def modern(self) -> bool:
         return self.today or self.memory or self.thinking or self.commentary or self.search \
-            or bool(self.canvas) or self.variants or self.image_limit
+            or bool(self.canvas) or self.variants or self.image_limit or self.gpt_image \
+            or self.image_async or self.handoff
 
     def chunks(self, text: str) -> list[str]:
         """The text updates for ``text``: whole characters, never bytes."""
@@ -132,7 +136,8 @@ class Plan:
 
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
          "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event",
-         "today", "memory", "thinking", "commentary", "search", "canvas_update", "variants", "image_limit"}
+         "today", "memory", "thinking", "commentary", "search", "canvas_update", "variants", "image_limit",
+         "gpt_image", "image_async", "handoff"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
     "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float,
@@ -197,6 +202,8 @@ def answer_text(prompt: str) -> str:
     steps = build_timeline(parse_prompt(prompt), Turn(str(uuid.uuid4()), "gpt-4o", {}))
     # the answer is the last message (today's turns: the first final-channel one)
     adds = [i for i, step in enumerate(steps) if isinstance(step, Add)]
+    if not adds:
+        return ""      # a hand-off envelope carries no answer
     finals = [i for i in adds if steps[i].message.get("channel") == "final"]
     start = finals[0] if finals else adds[-1]
     end = next((i for i in adds if i > start), len(steps))
@@ -329,7 +336,7 @@ class Timeline:
 
 def build_timeline(plan: Plan, turn: Turn) -> list:
     if plan.modern:
-        return today_timeline(plan, turn)
+        return today_turn(plan, turn).stream
     tl = Timeline(plan, turn)
     tl.add(user_echo(turn.user_message))
     tl.noise("server_ste_metadata")
@@ -537,9 +544,36 @@ def marker_event(tl: Timeline, name: str, event: str) -> None:
               "message_id": tl.parent, "marker": name, "event": event})
 
 
-def today_timeline(plan: Plan, turn: Turn) -> list:
-    """The frame order of the capture in the doc, with the turn's own messages in the middle."""
+@dataclass
+class TodayTurn:
+    stream: list          # the steps the conversation POST streams
+    full: list            # the whole turn: what a resume replays and the document ends with
+    ready_after: int = 0  # document GETs before it holds the whole turn (before: what was streamed)
+
+
+def today_turn(plan: Plan, turn: Turn) -> TodayTurn:
+    """A hand-off streams only the envelope; an async image ends the stream before it is done."""
+    full, stream_end = today_timeline(plan, turn)
+    if plan.handoff:
+        envelope = [full[0], Event({"type": "stream_handoff", "conversation_id": turn.conversation_id,
+                                    "options": [{"type": "subscribe_ws_topic", "topic": f"conversation-{turn.conversation_id}"}]})]
+        return TodayTurn(envelope, full, HANDOFF_POLLS)
+    if stream_end is not None:
+        return TodayTurn(full[:stream_end] + [s for s in full[stream_end:] if isinstance(s, Event)
+                                              and s.obj.get("type") in ("title_generation", "server_ste_metadata")],
+                         full, IMAGE_POLLS)
+    return TodayTurn(full, full)
+
+
+IMAGE_POLLS = 3      # document GETs before an async image is finished in it
+HANDOFF_POLLS = 2    # ... before a handed-off answer is
+
+
+def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
+    """The frame order of the capture in the doc, with the turn's own messages in the middle;
+    and where the stream stops when an image is finished only later (else None)."""
     tl, cid = Timeline(plan, turn), turn.conversation_id
+    stream_end = None
     tl.event({"type": "resume_conversation_token", "kind": "conversation_id", "token": RESUME_TOKEN,
               "conversation_id": cid})
     tl.message("system", {"content_type": "text", "parts": [""]}, status="finished_successfully",
@@ -575,6 +609,8 @@ def today_timeline(plan: Plan, turn: Turn) -> list:
                             "text": IMAGE_LIMIT}, name="t2uay3k.sj1i4kz", status="finished_successfully", bare=True)
     if plan.canvas:
         canvas_turn(tl)
+    if plan.gpt_image or plan.image_async:
+        stream_end = gpt_image_turn(tl)
     today_answer(tl, plan.text)
     if plan.variants:
         today_answer(tl, VARIANT_TWO)
@@ -583,7 +619,38 @@ def today_timeline(plan: Plan, turn: Turn) -> list:
     tl.steps.append(Op("/message/metadata/conversation_followup_suggestions_eligible", "replace", False))
     tl.event({"type": "server_ste_metadata", "conversation_id": cid,
               "metadata": {"tool_invoked": plan.search, "turn_use_case": "text", "model_slug": turn.model}})
-    return tl.steps
+    return tl.steps, stream_end
+
+
+def sediment_file(partial: bool = False) -> str:
+    return "file_00000000partial0preview" if partial else "file_00000000otter0final0image"
+
+
+def image_pointer(partial: bool) -> dict:
+    height = 256 if partial else 1024
+    return {"content_type": "image_asset_pointer", "asset_pointer": f"sediment://{sediment_file(partial)}",
+            "size_bytes": len(blob_bytes(sediment_file(partial))), "width": 1024, "height": 1024, "fovea": None,
+            "metadata": {"dalle": None, "gizmo": None, "sanitized": False, "generation": {
+                "gen_id": "gen-1", "gen_size": "image", "seed": None, "parent_gen_id": None,
+                "height": height, "width": 1024, "transparent_background": False, "serialization_title": "Image"}}}
+
+
+def gpt_image_turn(tl: Timeline) -> int | None:
+    """gpt-image: the JSON call, then the tool message with a partial preview that grows, then
+    finished. With !image_async the stream ends before that (the step index is returned): the
+    finished image and the answer are only in the document, after some polls."""
+    today_tool_call(tl, "t2uay3k.sj1i4kz", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024", "n": 1}).decode())
+    tl.message("tool", {"content_type": "multimodal_text", "parts": [image_pointer(partial=True)]},
+               name="t2uay3k.sj1i4kz", bare=True, metadata={
+                   "async_task_type": "image_gen", "image_gen_async": True, "image_gen_task_id": "task-otter",
+                   "image_gen_title": "Otter floating", "trigger_async_ux": True})
+    tl.steps.append(Op("/message/content/parts/0/metadata/generation/height", "replace", 512))
+    finish = Patch([("/message/content/parts/0", "replace", image_pointer(partial=False)),
+                    ("/message/status", "replace", "finished_successfully"),
+                    ("/message/metadata/is_complete", "replace", True)])
+    stream_end = len(tl.steps) if tl.plan.image_async else None
+    tl.steps.append(finish)
+    return stream_end
 
 
 def today_tool_call(tl: Timeline, recipient: str, code: str) -> None:
@@ -1075,8 +1142,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._conversation(fake, record)
         document = re.fullmatch(r"/backend-api/conversation/([^/]+)", route or "")
         if record.method == "GET" and document:
-            found = fake.conversations.get(document.group(1))
-            return self._json(200, found) if found else self._json(404, {"detail": ERROR_DETAILS[404]})
+            return self._document(fake, document.group(1))
+        if record.method == "POST" and route == "/backend-api/f/conversation/resume":
+            return self._resume(fake, record)
+        attachment = re.fullmatch(r"/backend-api/conversation/[^/]+/attachment/([^/]+)/download", route or "") \
+            or re.fullmatch(r"/backend-api/files/download/([^/]+)", route or "")
+        if record.method == "GET" and attachment:
+            if attachment.group(1) in fake.missing_files:
+                return self._json(404, {"detail": "File not found"})
+            # today's answer: a download URL relative to the upstream, fetched with the same credentials
+            return self._json(200, {"status": "success", "file_name": f"{attachment.group(1)}.png",
+                                    "download_url": f"/backend-api/estuary/content?id={attachment.group(1)}&sig=abc"})
+        if record.method == "GET" and route == "/backend-api/estuary/content" and record.query.get("sig") == "abc":
+            return self._send(200, {"Content-Type": "image/png"}, blob_bytes(record.query.get("id", "")))
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
@@ -1184,10 +1262,43 @@ class _Handler(BaseHTTPRequestHandler):
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user)
-        steps = build_timeline(plan, turn)
-        fake.conversations[turn.conversation_id] = conversation_document(steps, turn.conversation_id)
+        if plan.modern:
+            today = today_turn(plan, turn)
+            steps = today.stream
+            fake.conversations[turn.conversation_id] = StoredConversation(
+                conversation_document(today.stream, turn.conversation_id),
+                conversation_document(today.full, turn.conversation_id), today.ready_after)
+            if plan.handoff:
+                fake.resumable[turn.conversation_id] = (plan, fmt, today.full)
+        else:
+            steps = build_timeline(plan, turn)
+            fake.conversations[turn.conversation_id] = StoredConversation(
+                None, conversation_document(steps, turn.conversation_id))
         body = render(plan, fmt, steps, turn.conversation_id)
         fake._set_outcome(record, self._stream(plan, body))
+
+    def _document(self, fake: "FakeUpstream", conversation_id: str) -> None:
+        """The conversation document; an async image or a handed-off answer appears in it only
+        after ``ready_after`` GETs (before that, what the stream had)."""
+        stored = fake.conversations.get(conversation_id)
+        if stored is None:
+            return self._json(404, {"detail": ERROR_DETAILS[404]})
+        if fake.document_errors:
+            return self._send(*error_response(fake.document_errors.pop(0)))
+        stored.polls += 1
+        ready = stored.early is None or stored.polls >= stored.ready_after
+        self._json(200, stored.final if ready else stored.early)
+
+    def _resume(self, fake: "FakeUpstream", record: Recorded) -> None:
+        """POST /backend-api/f/conversation/resume: the handed-off turn, replayed from offset 0."""
+        body = record.json if isinstance(record.json, dict) else {}
+        found = fake.resumable.get(body.get("conversation_id"))
+        if fake.resume_status:
+            return self._send(*error_response(fake.resume_status))
+        if found is None or record.headers.get("x-conduit-token") != RESUME_TOKEN or body.get("offset") != 0:
+            return self._json(404, {"detail": "Nothing to resume"})
+        plan, fmt, steps = found
+        fake._set_outcome(record, self._stream(plan, render(plan, fmt, steps, body["conversation_id"])))
 
     def _stream(self, plan: Plan, items: Iterator[Any]) -> str:
         """Write the event stream; say how it ended."""
@@ -1269,6 +1380,14 @@ class _Handler(BaseHTTPRequestHandler):
                          "tools": [{"type": "browser"}], "files": [], "product_features": {}})
 
 
+@dataclass
+class StoredConversation:
+    early: dict | None     # the document while the turn is not finished (None: always final)
+    final: dict
+    ready_after: int = 0
+    polls: int = 0
+
+
 class FakeUpstream:
     """The fake upstream on a loopback port; see the module docstring."""
 
@@ -1284,7 +1403,10 @@ class FakeUpstream:
         self.uploads: dict[str, dict] = {}      # file id -> the upload request, then bytes + content_type
         self.files_status: int | None = None    # answer POST /backend-api/files with this error
         self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
-        self.conversations: dict[str, dict] = {}  # id -> the document GET /backend-api/conversation/{id} gives
+        self.conversations: dict[str, StoredConversation] = {}   # for GET /backend-api/conversation/{id}
+        self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
+        self.resume_status: int | None = None     # answer the resume endpoint with this error
+        self.document_errors: list[int] = []      # answer the next document GETs with these errors
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1310,6 +1432,9 @@ class FakeUpstream:
             self.uploads.clear()
             self.static.clear()
             self.conversations.clear()
+            self.resumable.clear()
+            self.resume_status = None
+            self.document_errors.clear()
             self.files_status = None
             self._reset_tokens()
 
