@@ -126,6 +126,17 @@ def _joined_parts(content: dict) -> str:
     return "".join(p for p in parts if isinstance(p, str))
 
 
+def _partial(content: dict) -> bool:
+    """A gpt-image preview: its generation is not yet as tall as the image will be."""
+    for part in content.get("parts") or ():
+        if isinstance(part, dict) and part.get("content_type") == "image_asset_pointer":
+            generation = (part.get("metadata") or {}).get("generation")
+            if isinstance(generation, dict) and isinstance(generation.get("height"), int) \
+                    and isinstance(part.get("height"), int) and generation["height"] < part["height"]:
+                return True
+    return False
+
+
 def _image_pointers(content: dict) -> list[tuple[str, str | None]]:
     pointers = []
     for part in content.get("parts") or ():
@@ -166,6 +177,9 @@ class Renderer:
         self.conversation_id: str | None = None
         self.images: list[ResolvedImage] = []   # every image shown, for /v1/images/generations
         self.answered = False                   # the final-lane answer ended the turn (end_turn)
+        self.pending_images: set[str] = set()   # image tool messages not finished yet
+        self.routed = False                     # some message of the turn was for the client
+        self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
         self.citations = Rewriter(self.options.citation_links, self._sandbox_link)
         self._states: dict[str, object] = {}
         self._open: str | None = None           # id of the message whose fence is open
@@ -205,6 +219,7 @@ class Renderer:
                                       _who(role, recipient, author.get("name")), lane))
         if handler is None:
             return []
+        self.routed = True
         message_id = str(message.get("id"))
         if self._answer_id is not None and role == "assistant" and message_id != self._answer_id:
             return []     # the turn is answered: a second variant or anything later is not
@@ -477,10 +492,22 @@ class Renderer:
 
     def _tool_images(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         state = self._states.setdefault(message_id, _BlockState())
-        if state.done or not finished:
-            return []      # images are shown once the tool message is complete
+        if state.done:
+            return []
+        content = message.get("content") or {}
+        if not finished or _partial(content):
+            self.pending_images.add(message_id)   # shown once complete: never a partial preview
+            return []
         state.done = True
-        return self._images(_image_pointers(message.get("content") or {}))
+        self.pending_images.discard(message_id)
+        return self._images(_image_pointers(content))
+
+    def unfinished_images(self) -> list[Piece]:
+        """The turn is over with images still rendering: say so instead of showing previews."""
+        count, self.pending_images = len(self.pending_images), set()
+        if not count or self.options.image_style == "none":
+            return []
+        return self._block("(the image was not finished in time)\n\n")
 
     def _tool_note(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         state = self._states.setdefault(message_id, _BlockState())
@@ -500,7 +527,9 @@ class Renderer:
         if state.done:
             return []
         state.done = True
-        text = clean(str((message.get("content") or {}).get("text") or "")).strip()
+        content = message.get("content") or {}
+        text = clean(str(content.get("text") or "")).strip()
+        self.system_errors.append((str(content.get("name") or ""), text))
         return self._block(f"{text}\n\n") if text else []
 
     def _images(self, pointers: list[tuple[str, str | None]]) -> list[Piece]:
