@@ -128,10 +128,11 @@ def resolve(header: str | None) -> Credentials:
     """The credentials of a request: through the app's CredentialService when there is one."""
     from flask import current_app, has_app_context
 
-    service = getattr(current_app.extensions.get("pandora_v1"), "credentials", None) \
-        if has_app_context() else None
-    if service is not None:
-        return service.resolve(header)
+    from .services import installed
+
+    services = installed(current_app) if has_app_context() else None
+    if services is not None:
+        return services.credentials.resolve(header)
     token, account = parse_authorization(header)
     if not is_jwt(token):
         raise APIError(401, NOT_CONFIGURED, code="invalid_api_key")

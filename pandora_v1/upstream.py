@@ -24,7 +24,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from . import __version__
+from .version import __version__
 
 from .config import Settings
 from .credentials import Credentials

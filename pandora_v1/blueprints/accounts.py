@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import credentials
 from ..errors import APIError
-from .common import services
+from ..services import current_services
 
 bp = Blueprint("accounts", __name__)
 
@@ -32,7 +32,7 @@ def plans(answer) -> dict[str, list[str]]:
 @bp.post("/getAccountID")
 def get_account_id():
     creds = credentials.resolve(request.headers.get("Authorization"))
-    response = services().upstream.request("GET", ACCOUNTS_CHECK, creds)
+    response = current_services().upstream.request("GET", ACCOUNTS_CHECK, creds)
     with response:
         body = response.content
     try:
