@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
 from .errors import APIError
+from .store import StoreUnavailable
 from .version import __version__
 
 __all__ = ["create_app", "__version__"]
@@ -56,7 +57,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     upstream.on_error = lambda status: metrics.upstream_errors.labels(status).inc()
     # Redis unreachable stops the start here, naming host and port (StoreUnavailable).
     store = open_store(settings)
-    creds = CredentialService(settings, store)
+    creds = CredentialService(settings, store, transport=upstream)
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
     install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
@@ -102,6 +103,11 @@ def _install_http_behaviour(app: Flask) -> None:
         if exc.upstream_status is not None:
             g.upstream_status = exc.upstream_status
         return jsonify(exc.body()), exc.status, exc.headers
+
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable):
+        log.warning("%s", exc)
+        return api_error(exc.api_error())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

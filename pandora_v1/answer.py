@@ -24,7 +24,7 @@ from .services import Services
 from .translate.render import CONTENT, Piece, Renderer, RenderOptions
 from .translate.request import ChatRequest, conversation_payload
 from .translate.stream import Translation
-from .upstream_body import UpstreamBody
+from .upstream_body import open_body
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
                                                 keep_local=keep_media_local)
     try:
-        body = UpstreamBody(upstream, settings.read_timeout)
+        body = open_body(upstream, settings.read_timeout)
     except APIError:
         upstream.close()
         raise
