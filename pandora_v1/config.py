@@ -136,6 +136,8 @@ class Settings:
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
     conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation
+    async_wait_seconds: float = 120.0         # polling for an async image or a handed-off answer, in all
+    async_poll_seconds: float = 2.5           # between those polls
     keepalive_interval: float = 5.0
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
@@ -462,6 +464,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                    name="refresh_ToAccess.stream_sleep_time"),
         delta_encoding=r.boolean("delta_encoding", True),
         conversation_path=_conversation_path(r),
+        async_wait_seconds=r.number("async_wait_seconds", Settings.async_wait_seconds, minimum=0.0),
+        async_poll_seconds=r.number("async_poll_seconds", Settings.async_poll_seconds, minimum=0.01),
         keepalive_interval=r.number("keepalive_interval", Settings.keepalive_interval, minimum=0.05),
         connect_timeout=r.number("connect", Settings.connect_timeout, source=timeouts,
                                  name="upstream_timeout.connect", minimum=0.01),

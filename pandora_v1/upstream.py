@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 KEPT_STATUSES = {401, 403, 404, 429}
 USER_AGENT = f"pandora_v1/{__version__}"
+RESUME = "/backend-api/f/conversation/resume"   # where a handed-off answer streams from
 
 
 def _detail_text(detail) -> str:
@@ -297,6 +298,22 @@ class UpstreamClient:
             raise upstream_error(f"The upstream answered without an event stream ({kind or 'no type'}): "
                                  f"{error.message}")
         return response
+
+    def resume_conversation(self, conversation_id: str, token: str,
+                            credentials: Credentials) -> urllib3.BaseHTTPResponse:
+        """A handed-off answer's event stream, replayed from the start (offset 0)."""
+        response = self._failover(self._via_urllib3, "POST", RESUME, credentials,
+                                  {"conversation_id": conversation_id, "offset": 0}, True,
+                                  {"x-conduit-token": token})
+        if "text/event-stream" not in response.headers.get("Content-Type", ""):
+            response.close()
+            raise upstream_error("The upstream's resume answer is not an event stream.")
+        return response
+
+    def conversation_document(self, conversation_id: str, credentials: Credentials) -> dict:
+        """GET /backend-api/conversation/{id}: its messages as a mapping, and current_node."""
+        return self.get_json(f"/backend-api/conversation/{urllib.parse.quote(conversation_id, safe='')}",
+                             credentials, what="conversation")
 
     def hide_conversation(self, conversation_id: str, credentials: Credentials) -> None:
         response = self.request("PATCH", f"/backend-api/conversation/{conversation_id}",

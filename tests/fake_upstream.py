@@ -1148,7 +1148,8 @@ class _Handler(BaseHTTPRequestHandler):
         attachment = re.fullmatch(r"/backend-api/conversation/[^/]+/attachment/([^/]+)/download", route or "") \
             or re.fullmatch(r"/backend-api/files/download/([^/]+)", route or "")
         if record.method == "GET" and attachment:
-            if attachment.group(1) in fake.missing_files:
+            if attachment.group(1) in fake.missing_files or \
+                    ("/attachment/" in route and attachment.group(1) in fake.missing_attachments):
                 return self._json(404, {"detail": "File not found"})
             # today's answer: a download URL relative to the upstream, fetched with the same credentials
             return self._json(200, {"status": "success", "file_name": f"{attachment.group(1)}.png",
@@ -1404,6 +1405,7 @@ class FakeUpstream:
         self.files_status: int | None = None    # answer POST /backend-api/files with this error
         self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
         self.conversations: dict[str, StoredConversation] = {}   # for GET /backend-api/conversation/{id}
+        self.missing_attachments: set[str] = set()   # file ids the conversation attachment route 404s
         self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
         self.resume_status: int | None = None     # answer the resume endpoint with this error
         self.document_errors: list[int] = []      # answer the next document GETs with these errors
@@ -1433,6 +1435,7 @@ class FakeUpstream:
             self.static.clear()
             self.conversations.clear()
             self.resumable.clear()
+            self.missing_attachments.clear()
             self.resume_status = None
             self.document_errors.clear()
             self.files_status = None
