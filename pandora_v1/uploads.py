@@ -371,13 +371,31 @@ class Uploader:
         if body.get("status") != "success":
             raise upstream_error("The upstream did not confirm the upload.")
 
+    def _process(self, file_id: str, name: str, use_case: str, credentials: Credentials) -> None:
+        """Today's upstream makes a document readable by processing it (NDJSON progress events);
+        an upstream without that step (404) or failing it still has the file: go on."""
+        try:
+            response = self.upstream.request("POST", "/backend-api/files/process_upload_stream", credentials,
+                                             json={"file_id": file_id, "file_name": name, "use_case": use_case,
+                                                   "index_for_retrieval": True})
+        except APIError as exc:
+            log.info("processing upload %s was not possible (%s): sent as it is", file_id, exc.message)
+            return
+        with response:
+            events = response.content[:65536].decode("utf-8", "replace")
+        if "file.processing.completed" not in events:
+            log.info("processing upload %s did not report completion", file_id)
+
     def _upload(self, name: str, data: bytes, mime: str, use_case: str, credentials: Credentials) -> str:
         body = self.upstream.get_json("/backend-api/files", credentials, method="POST", what="upload answer",
-                                      json={"file_name": name, "file_size": len(data), "use_case": use_case})
+                                      json={"file_name": name, "file_size": len(data), "use_case": use_case,
+                                            "mime_type": mime})
         upload_url, file_id = body.get("upload_url"), body.get("file_id")
         if not isinstance(upload_url, str) or not isinstance(file_id, str):
             raise upstream_error("The upstream refused the upload (no upload URL).")
         self.upstream.put_blob(upload_url, data, mime)
-        self._confirm(file_id, credentials)
+        self._confirm(file_id, credentials)     # today it may answer without a download_url: fine
+        if use_case == "my_files":
+            self._process(file_id, name, use_case, credentials)
         log.info("uploaded a %s file of %d bytes as %s", mime, len(data), file_id)
         return file_id

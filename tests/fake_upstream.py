@@ -1167,7 +1167,18 @@ class _Handler(BaseHTTPRequestHandler):
             file = fake.uploads.get(uploaded.group(1))
             if not file or "bytes" not in file:
                 return self._json(404, {"detail": "File not found"})
+            if fake.uploaded_minimal:     # today's answer may lack the download URL
+                return self._json(200, {"status": "success", "file_id": uploaded.group(1)})
             return self._json(200, {"status": "success", "download_url": f"{fake.url}/_blob/{uploaded.group(1)}"})
+        if record.method == "POST" and route == "/backend-api/files/process_upload_stream":
+            body = record.json if isinstance(record.json, dict) else {}
+            if not fake.process_uploads or body.get("file_id") not in fake.uploads:
+                return self._json(404, {"detail": "Not Found"})
+            fake.uploads[body["file_id"]]["processed"] = body
+            events = [{"file_id": body["file_id"], "event": f"file.processing.{e}", "message": e, "progress": p}
+                      for e, p in (("started", 0), ("indexing", 50), ("completed", 100))]
+            return self._send(200, {"Content-Type": "application/x-ndjson"},
+                              b"".join(orjson.dumps(e) + b"\n" for e in events))
         if record.method == "GET" and route:
             file_route = re.fullmatch(r"/backend-api/files/([^/]+)/download", route)
             if file_route:
@@ -1403,6 +1414,8 @@ class FakeUpstream:
         self.broken_files: set[str] = set()    # whose bytes stop half way with a reset
         self.uploads: dict[str, dict] = {}      # file id -> the upload request, then bytes + content_type
         self.files_status: int | None = None    # answer POST /backend-api/files with this error
+        self.uploaded_minimal = False           # /uploaded answers without download_url (today)
+        self.process_uploads = False            # serve POST /backend-api/files/process_upload_stream
         self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
         self.conversations: dict[str, StoredConversation] = {}   # for GET /backend-api/conversation/{id}
         self.missing_attachments: set[str] = set()   # file ids the conversation attachment route 404s
@@ -1439,6 +1452,8 @@ class FakeUpstream:
             self.resume_status = None
             self.document_errors.clear()
             self.files_status = None
+            self.uploaded_minimal = False
+            self.process_uploads = False
             self._reset_tokens()
 
     def _reset_tokens(self) -> None:

@@ -168,3 +168,36 @@ def test_bad_conversation_path_is_a_config_error():
     assert parse({"conversation_path": "backend-api/f/conversation/"}).conversation_path == \
         "/backend-api/f/conversation"
     assert parse({}).conversation_path == "/backend-api/conversation"
+
+
+# ------------------------------------------------------------------ uploads
+
+def test_uploads_against_todays_file_endpoints(client, fake):
+    """mime_type sent; /uploaded without download_url is fine; documents are processed."""
+    import base64
+
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    fake.uploaded_minimal = fake.process_uploads = True
+    parts = [{"type": "text", "text": "!today\nRead it."},
+             {"type": "file", "file": {"file_data": base64.b64encode(pdf).decode(), "filename": "a.pdf"}}]
+    result = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": parts}])
+    assert result.choices[0].message.content == "Read it."
+    create = [r for r in fake.requests if r.method == "POST" and r.path == "/backend-api/files"][0].json
+    assert create["mime_type"] == "application/pdf" and create["use_case"] == "my_files"
+    (upload,) = fake.uploads.values()
+    assert upload["processed"]["index_for_retrieval"] is True and upload["processed"]["use_case"] == "my_files"
+
+
+def test_uploads_where_processing_does_not_exist(client, fake):
+    import base64
+
+    fake.uploaded_minimal = True          # and process_upload_stream answers 404
+    parts = [{"type": "text", "text": "!today\nStill fine."},
+             {"type": "file", "file": {"file_data": base64.b64encode(b"plain notes\n" * 9).decode(),
+                                       "filename": "n.txt"}}]
+    result = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": parts}])
+    assert result.choices[0].message.content == "Still fine."
+    assert [r.path for r in fake.requests if r.path.endswith("process_upload_stream")] == \
+        ["/backend-api/files/process_upload_stream"]
+    message = [r for r in fake.requests if r.path.endswith("/conversation")][-1].json["messages"][-1]
+    assert message["metadata"]["attachments"][0]["id"] in fake.uploads
