@@ -93,10 +93,15 @@ class Translation:
                 yield []
                 last = time.monotonic()
                 continue
-            if not data:
-                self._events(self._decoder.close(), out)
-                break
-            self._events(self._decoder.feed(data), out)
+            try:
+                if not data:
+                    self._events(self._decoder.close(), out)
+                    break
+                self._events(self._decoder.feed(data), out)
+            except APIError:
+                if out:
+                    yield out      # what came before the error in the same read still goes out
+                raise
             if out:
                 yield out
                 out = []
