@@ -210,7 +210,7 @@ class Folder:
             return None  # "v1" and other bare values carry nothing
         if "message" in obj or "error" in obj and "v" not in obj:
             root = obj  # format A snapshot
-        elif "p" in obj or "o" in obj or "v" in obj and (name == "delta" or "c" in obj):
+        elif "v" in obj and (name == "delta" or "c" in obj) or "p" in obj or "o" in obj:
             try:
                 self._delta.apply(obj)
             except DeltaError as exc:

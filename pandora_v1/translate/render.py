@@ -40,7 +40,7 @@ from typing import Protocol
 import orjson
 import regex
 
-from .citations import Rewriter, clean
+from .citations import Rewriter, clean, special as _special
 
 CONTENT = "content"
 REASONING = "reasoning"
@@ -191,6 +191,7 @@ class Renderer:
         self._variants = False                  # the user message announced paragen variants
         self._document: dict | None = None      # the canvas document, as created and edited
         self._handlers = self._handler_table()
+        self._routes: dict[str, tuple | bool] = {}   # message id -> its route
 
     @property
     def annotations(self) -> list[dict]:
@@ -203,32 +204,23 @@ class Renderer:
         message = root["message"]
         if root.get("conversation_id"):
             self.conversation_id = root["conversation_id"]
-        author = message.get("author") or {}
-        role = author.get("role")
-        if role != "assistant" and role != "tool":
-            if role == "user":
-                self._note_user(message)
-            return []
-        metadata = message.get("metadata") or {}
-        if metadata.get("is_visually_hidden_from_conversation"):
-            return []
-        content = message.get("content") or {}
-        recipient = message.get("recipient") or "all"
-        lane = "aside" if role == "assistant" and message.get("channel") in _ASIDE else "final"
-        handler = self._handlers.get((role, content.get("content_type"),
-                                      _who(role, recipient, author.get("name")), lane))
-        if handler is None:
-            return []
-        self.routed = True
         message_id = str(message.get("id"))
+        route = self._routes.get(message_id)   # who a message is for does not change as it grows
+        if route is None:
+            route = self._routes[message_id] = self._route(message)
+        if route is False:
+            return []
+        handler, is_answer, role = route
         if self._answer_id is not None and role == "assistant" and message_id != self._answer_id:
             return []     # the turn is answered: a second variant or anything later is not
         finished = message.get("status") not in (None, "in_progress")
-        if finished and handler == self._text:
-            if (metadata.get("finish_details") or {}).get("type") == "max_tokens":
+        if finished and is_answer:
+            if ((message.get("metadata") or {}).get("finish_details") or {}).get("type") == "max_tokens":
                 self.finish_reason = "length"
             if message.get("end_turn") or self._variants:
                 self._answer_id, self.answered = message_id, True
+        if self._open is None and self._open_text is None:
+            return handler(message_id, message, finished)      # the usual case: nothing to close first
         pieces: list[Piece] = []
         if self._open is not None and self._open != message_id:
             pieces.extend(self._close_fence())
@@ -260,6 +252,25 @@ class Renderer:
                 continue
             table[key] = getattr(self, name)
         return table
+
+    def _route(self, message: dict):
+        """(handler, is it the answer's text, role) for a message, or False: not for the client."""
+        author = message.get("author") or {}
+        role = author.get("role")
+        if role != "assistant" and role != "tool":
+            if role == "user":
+                self._note_user(message)
+            return False
+        if (message.get("metadata") or {}).get("is_visually_hidden_from_conversation"):
+            return False
+        content = message.get("content") or {}
+        lane = "aside" if role == "assistant" and message.get("channel") in _ASIDE else "final"
+        handler = self._handlers.get((role, content.get("content_type"),
+                                      _who(role, message.get("recipient") or "all", author.get("name")), lane))
+        if handler is None:
+            return False
+        self.routed = True
+        return handler, handler == self._text, role
 
     def _note_user(self, message: dict) -> None:
         info = (message.get("metadata") or {}).get("paragen_variants_info")
@@ -317,6 +328,8 @@ class Renderer:
             if state.seen == 0 and self._tail:
                 pieces.extend(self._content(self._paragraph()))  # a later answer starts a paragraph
             state.seen = len(text)
+            if not state.held and not _special(new):
+                return self._content(new) if not pieces else pieces + self._content(new)   # plain text
             pieces.extend(self._content(self._rewrite(state, new, finished)))
         elif state.held:     # a held mark may have become resolvable (or the message ended)
             pieces.extend(self._content(self._rewrite(state, "", finished)))
