@@ -127,6 +127,8 @@ def test_handoff_with_both_failing_is_an_error_not_an_empty_answer(client, fake)
     with pytest.raises(openai.APIStatusError) as info:
         ask(client, "!handoff\nNever.", False)
     assert info.value.status_code == 502 and "handed the answer off" in info.value.message
+    hidden = fake.wait_for(lambda r: r.method == "PATCH")     # the conversation is still cleaned up
+    assert hidden.json == {"is_visible": False}
     with pytest.raises(openai.APIError) as info:
         fake.resume_status = 500
         fake.document_errors.extend([404])

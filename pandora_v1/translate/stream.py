@@ -56,7 +56,8 @@ class Translation:
 
     @property
     def conversation_id(self) -> str | None:
-        return self.renderer.conversation_id
+        # a hand-off envelope names the conversation before any message does
+        return self.renderer.conversation_id or self.ending.conversation_id
 
     def __iter__(self) -> Iterator[Piece]:
         for batch in self.batches():
