@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 
 from ..errors import bad_request
-from ..uploads import InputFile, UploadedFile, input_file
+from ..files import InputFile, UploadedFile, input_file
 
 # OpenAI's "developer" role is the newer name of "system".
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
