@@ -384,3 +384,20 @@ def test_langchain_structured_output(langchain_model, method):
     structured = langchain_model.with_structured_output(Person, method=method)
     prompt = '{"name": "Ada", "age": 36}' if method == "json_schema" else '!call Person {"name": "Ada", "age": 36}'
     assert structured.invoke(prompt) == Person(name="Ada", age=36)
+
+
+# ------------------------------------------------------------------ config
+
+def test_config_early_close_off_and_tools_disabled(make_server, fake):
+    srv = make_server(tools={"early_close": False})
+    prompt = '!pieces 5\n!call get_weather {"city": "Paris"}\n!then-text'
+    chunks = sse_chunks(srv, {"messages": [{"role": "user", "content": prompt}], "tools": [WEATHER]})
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    assert not any(c["choices"][0]["delta"].get("content") for c in chunks if c["choices"])
+    record = fake.wait_for(lambda r: r.path.endswith("/conversation") and r.stream_outcome is not None)
+    assert record.stream_outcome == "complete"      # read to its end, yet the made-up tail stayed out
+    off = make_server(tools={"enabled": False})
+    chunks = sse_chunks(off, {"messages": [{"role": "user", "content": prompt}], "tools": [WEATHER]})
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text.startswith("⟦call XXXXXXXX⟧") and MADE_UP_RESULT in text
+    assert [r for r, _ in upstream_texts(conversations(fake)[-1])] == ["user"]
