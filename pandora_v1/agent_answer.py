@@ -1,4 +1,4 @@
-"""An agent turn on top of ``Answer``: tool calls by prompt and structured output (issue 14).
+"""An agent turn on top of ``Answer``: tool calls by prompt and structured output.
 
 API-agnostic, like answer.py: ``/v1/chat/completions`` encodes it with
 chat_agent_output.py, ``/v1/responses`` with its own encoder.

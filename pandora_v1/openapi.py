@@ -31,7 +31,7 @@ _FUNCTION_CALL = {"type": "object", "required": ["name", "arguments"],
                   "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}}}
 _TOOL_CALL = {"type": "object", "required": ["id", "type", "function"], "properties": {
     "id": {"type": "string"}, "type": {"type": "string", "enum": ["function"]}, "function": _FUNCTION_CALL}}
-# Tool turns (issue 14): tool results, legacy function results, assistant calls with null content.
+# Tool turns: tool results, legacy function results, assistant calls with null content.
 _MESSAGE = {"type": "object", "required": ["role"], "properties": {
     "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool", "function"]},
     "content": {"nullable": True, "oneOf": [

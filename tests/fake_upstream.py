@@ -1,6 +1,6 @@
 """A fake ChatGPT "backend-api" upstream, for the tests and for benchmarks.
 
-It follows /work/shared/docs/upstream-protocol.md, including the ugly parts
+It follows docs/upstream-protocol.md, including the ugly parts
 real upstreams show (events cut at any byte, CRLF, heart-beats, noise events,
 no [DONE], resets, stalls). It is built on ``http.server`` rather than a
 framework so that it controls every byte it writes: event streams use

@@ -25,7 +25,7 @@ def chat_completions():
     entry = services.models.resolve(chat.model)
     if entry.gizmo_id:
         services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
-    # Agents (issue 14): tool history rendered; tools / response_format go through the engine.
+    # Agents: tool history rendered; tools / response_format go through the engine.
     turn = agent_answer.plan(services, chat.messages, chat.tools)
     if agent_answer.needs_engine(turn):
         agent = agent_answer.AgentAnswer.start(services, chat, turn, entry, creds, public_url=request.host_url,
