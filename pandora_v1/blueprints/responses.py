@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from .. import credentials
 from ..errors import APIError
 from ..responses.request import parse_responses_request
-from ..responses.run import ResponseRun
+from ..responses.run import start_run
 from ..responses.state import ResponseStore
 from ..translate.render import RenderOptions
 from .chat import start_answer
@@ -34,7 +34,8 @@ def create_response():
     if entry.gizmo_id:
         app.gpts.info(entry, creds)
     # Programs call this API: answers render as for a program, whatever bot mode says.
-    run = ResponseRun(req, start_answer(req.chat, entry, creds, RenderOptions()), states)
+    run = start_run(req, entry.slug, lambda chat: start_answer(chat, entry, creds, RenderOptions()),
+                    states, getattr(app.settings, "tools", None))
     if req.stream:
         return Response(run.events(app.settings.keepalive_interval), mimetype="text/event-stream",
                         headers=SSE_HEADERS)
