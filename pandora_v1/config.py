@@ -72,6 +72,15 @@ class BotMode:
 
 
 @dataclass(frozen=True)
+class ToolSettings:
+    """Function calling by prompt (section ``tools``; agents-spec A.3.6)."""
+    enabled: bool = True              # false: tools are ignored (history is still accepted)
+    retry_attempts: int = 1           # upstream retries of an invalid call / invalid JSON answer
+    max_catalog_chars: int = 200_000  # the injected tool instruction's limit (400 above it)
+    early_close: bool = True          # close the upstream as soon as the calls are complete
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     host: str = ""
     port: int = 6379
@@ -151,6 +160,7 @@ class Settings:
     allow_private_urls: bool = False          # let image URLs point at private addresses
     url_fetch_timeout: float = 15.0
     bot_mode: BotMode = field(default_factory=BotMode)
+    tools: ToolSettings = field(default_factory=ToolSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
     gpts: tuple[ModelEntry, ...] = ()
@@ -421,6 +431,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
     r = _Reader(raw)
     base, prefixes = _upstream(r)
     bot = r.section("bot_mode")
+    tools = r.section("tools")
     refresh = r.section("refresh_ToAccess")
     exchange = _token_exchange(r, refresh)
     accounts, client_keys = _gateway(r, exchange)
@@ -478,6 +489,14 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
             bing_reference_output=r.boolean("enabled_bing_reference_output", False, bot,
                                             "bot_mode.enabled_bing_reference_output"),
             plugin_output=r.boolean("enabled_plugin_output", False, bot, "bot_mode.enabled_plugin_output"),
+        ),
+        tools=ToolSettings(
+            enabled=r.boolean("enabled", True, tools, "tools.enabled"),
+            retry_attempts=r.number("retry_attempts", ToolSettings.retry_attempts, tools,
+                                    "tools.retry_attempts", integer=True),
+            max_catalog_chars=r.number("max_catalog_chars", ToolSettings.max_catalog_chars, tools,
+                                       "tools.max_catalog_chars", minimum=1000, integer=True),
+            early_close=r.boolean("early_close", True, tools, "tools.early_close"),
         ),
         redis=_redis(r),
         models=_models(r),

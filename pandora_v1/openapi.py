@@ -27,16 +27,52 @@ _FILE_PART = {"type": "object", "required": ["type", "file"],
                              "file": {"type": "object", "required": ["file_data"],
                                       "properties": {"file_data": {"type": "string"},
                                                      "filename": {"type": "string"}}}}}
-_MESSAGE = {"type": "object", "required": ["role", "content"], "properties": {
-    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
-    "content": {"oneOf": [{"type": "string"},
-                          {"type": "array", "items": {"oneOf": [_TEXT_PART, _IMAGE_PART, _FILE_PART]}}]}}}
+_FUNCTION_CALL = {"type": "object", "required": ["name", "arguments"],
+                  "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}}}
+_TOOL_CALL = {"type": "object", "required": ["id", "type", "function"], "properties": {
+    "id": {"type": "string"}, "type": {"type": "string", "enum": ["function"]}, "function": _FUNCTION_CALL}}
+# Tool turns (issue 14): tool results, legacy function results, assistant calls with null content.
+_MESSAGE = {"type": "object", "required": ["role"], "properties": {
+    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool", "function"]},
+    "content": {"nullable": True, "oneOf": [
+        {"type": "string"}, {"type": "array", "items": {"oneOf": [_TEXT_PART, _IMAGE_PART, _FILE_PART]}}]},
+    "tool_calls": {"type": "array", "items": _TOOL_CALL, "description": "assistant: the calls it made"},
+    "tool_call_id": {"type": "string", "description": "tool: the call this result answers (required)"},
+    "name": {"type": "string", "description": "function: the function's name (required)"},
+    "function_call": _FUNCTION_CALL}}
+_FUNCTION = {"type": "object", "required": ["name"], "properties": {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": {"type": "string"},
+    "parameters": {"type": "object", "description": "JSON Schema of the arguments"},
+    "strict": {"type": "boolean", "description": "arguments that break the schema are retried, then refused"}}}
+_NAMED = {"type": "object", "required": ["type", "function"], "properties": {
+    "type": {"type": "string", "enum": ["function"]},
+    "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}
 _CHAT = {"type": "object", "required": ["model", "messages"], "properties": {
     "model": {"type": "string"},
     "messages": {"type": "array", "items": _MESSAGE},
     "stream": {"type": "boolean"},
     "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-    "n": {"type": "integer"}, "temperature": {"type": "number"}, "max_tokens": {"type": "integer"}}}
+    "n": {"type": "integer"}, "temperature": {"type": "number"}, "max_tokens": {"type": "integer"},
+    "tools": {"type": "array", "description": "Function tools, emulated by prompt (README: Agents)",
+              "items": {"type": "object", "required": ["type", "function"], "properties": {
+                  "type": {"type": "string", "enum": ["function"]}, "function": _FUNCTION}}},
+    "tool_choice": {"oneOf": [
+        {"type": "string", "enum": ["none", "auto", "required"]}, _NAMED,
+        {"type": "object", "required": ["type", "allowed_tools"], "properties": {
+            "type": {"type": "string", "enum": ["allowed_tools"]},
+            "allowed_tools": {"type": "object", "required": ["mode", "tools"], "properties": {
+                "mode": {"type": "string", "enum": ["auto", "required"]},
+                "tools": {"type": "array", "items": _NAMED}}}}}]},
+    "parallel_tool_calls": {"type": "boolean"},
+    "functions": {"type": "array", "items": _FUNCTION, "description": "legacy form of tools"},
+    "function_call": {"oneOf": [{"type": "string", "enum": ["none", "auto"]},
+                                {"type": "object", "required": ["name"],
+                                 "properties": {"name": {"type": "string"}}}]},
+    "response_format": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]},
+        "json_schema": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"},
+            "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}}
 _IMAGES = {"type": "object", "required": ["prompt"], "properties": {
     "model": {"type": "string"}, "prompt": {"type": "string"}, "n": {"type": "integer"},
     "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]}}}

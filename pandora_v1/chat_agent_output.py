@@ -1,0 +1,57 @@
+"""An ``AgentAnswer`` in the chat completions wire format (agents-spec A.1.2, A.1.3).
+
+Stream: text as it comes; each call as its own chunks (first fragment with
+id/type/name and ``arguments: ""``, then string fragments, ``index`` on all);
+the role goes with the first content or call; ``finish_reason`` tool_calls
+(function_call for legacy ``functions``). Errors are SSE error events, never
+text: tool requests come from programs, so bot mode does not apply.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from . import openai_format
+from .agent_answer import AgentAnswer
+from .errors import APIError
+from .openai_format import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
+
+log = logging.getLogger(__name__)
+
+
+def completion(agent: AgentAnswer) -> dict:
+    turn = agent.turn
+    try:
+        for _ in turn.events():
+            pass
+    finally:
+        agent.finish()
+    return openai_format.completion(agent.chat.model, turn.content, turn.reasoning, turn.finish_reason,
+                                    agent.usage(), turn.calls, turn.legacy)
+
+
+def stream(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
+    try:
+        yield from _chunks(agent, keepalive)
+        yield SSE_DONE
+    finally:
+        agent.finish(drain=0.05)
+
+
+def _chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
+    chat, turn = agent.chat, agent.turn
+    encoder = ChunkEncoder(chat.model, chat.include_usage)
+    legacy = turn.legacy
+    try:
+        for events in turn.events(keepalive):
+            yield encoder.events(events, legacy) if events else SSE_KEEPALIVE
+        if not encoder.role_sent:
+            yield encoder.role()
+        yield encoder.finish(turn.finish_reason)
+        if chat.include_usage:
+            yield encoder.usage(agent.usage())
+    except APIError as exc:
+        yield sse(exc.body())
+    except Exception:  # noqa: BLE001 - the stream must end in OpenAI's shape, whatever broke
+        log.exception("stream failed")
+        yield sse(APIError(500, "The server failed while streaming the answer.").body())
