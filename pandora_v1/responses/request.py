@@ -30,10 +30,12 @@ UNSUPPORTED = {
     "conversation": "Conversations are not supported; use previous_response_id or send the input.",
     "prompt": "Prompt templates are not supported; send instructions and input instead.",
 }
-# Fields echoed into the Response as sent, with OpenAI's defaults.
+# Fields echoed into the Response as sent (checked, so clients can parse the echo), with OpenAI's defaults.
 ECHOED = {"temperature": 1.0, "top_p": 1.0, "user": None, "safety_identifier": None,
           "prompt_cache_key": None, "service_tier": "default", "truncation": "disabled",
           "max_tool_calls": None, "prompt_cache_retention": None, "top_logprobs": None}
+_ECHO_TYPES = {"temperature": ((int, float), "a number"), "top_p": ((int, float), "a number"),
+               "max_tool_calls": (int, "an integer"), "top_logprobs": (int, "an integer")}
 
 
 class History(Protocol):
@@ -110,8 +112,13 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
         exc.param = _renamed(exc.param, message_origins, tool_params)
         raise
 
-    echo = {key: body.get(key, default) if body.get(key) is not None else default
-            for key, default in ECHOED.items()}
+    echo = {}
+    for key, default in ECHOED.items():
+        kind, name = _ECHO_TYPES.get(key, (str, "a string"))
+        value = body.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise bad_request(f"'{key}' must be {name}.", key)
+        echo[key] = default if value is None else value
     echo.update(
         instructions=instructions, max_output_tokens=max_output, metadata=metadata or {},
         parallel_tool_calls=parallel, previous_response_id=previous,
