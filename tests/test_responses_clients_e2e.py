@@ -24,8 +24,7 @@ def served_paths(srv) -> list[str]:
 
 
 def test_openai_agents_sdk_runs_a_function_tool_on_its_default_responses_api(make_server, fake):
-    from agents import Agent, RunConfig, Runner, function_tool, set_tracing_disabled
-    from agents.models.openai_provider import OpenAIProvider
+    from agents import Agent, Runner, function_tool, set_default_openai_client, set_tracing_disabled
     from openai import AsyncOpenAI
 
     set_tracing_disabled(True)      # or the SDK ships traces to OpenAI with our key
@@ -38,11 +37,11 @@ def test_openai_agents_sdk_runs_a_function_tool_on_its_default_responses_api(mak
         calls.append(city)
         return f"sunny in {city}"
 
-    client = AsyncOpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
+    # As the README and the status page show it.
+    set_default_openai_client(AsyncOpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0))
     agent = Agent(name="weather", instructions="Answer weather questions.", tools=[get_weather],
                   model="gpt-4o")
-    result = Runner.run_sync(agent, PROMPT, run_config=RunConfig(
-        model_provider=OpenAIProvider(openai_client=client), tracing_disabled=True))
+    result = Runner.run_sync(agent, PROMPT)
     assert calls == ["Paris"]
     assert result.final_output == "Result: sunny in Paris"
     paths = served_paths(srv)
