@@ -1,4 +1,4 @@
-"""POST /v1/responses, GET and DELETE /v1/responses/{id}: the Responses API (see responses/)."""
+"""POST /v1/responses, GET and DELETE /v1/responses/{id}: parse, start the run, respond (see responses/)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -6,11 +6,10 @@ from flask import Blueprint, Response, g, jsonify, request
 from .. import credentials
 from ..errors import APIError
 from ..responses.request import parse_responses_request
-from ..responses.run import start_run
+from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore
-from ..translate.render import RenderOptions
-from .chat import start_answer
-from .common import read_json_body, services
+from ..services import current_services
+from .common import read_json_body
 
 bp = Blueprint("responses", __name__)
 
@@ -18,26 +17,24 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _states() -> ResponseStore:
-    app = services()
-    return ResponseStore(app.store, app.settings.responses_store_ttl)
+    services = current_services()
+    return ResponseStore(services.store, services.settings.responses_store_ttl)
 
 
 @bp.post("/v1/responses")
 def create_response():
-    app = services()
-    states = _states()
+    services = current_services()
     # Credentials before the body: parsing reads stored responses, which only callers may see.
     creds = credentials.resolve(request.headers.get("Authorization"))
-    req = parse_responses_request(read_json_body(), states)
+    req = parse_responses_request(read_json_body(), _states())
     g.model, g.stream = req.chat.model, req.stream
-    entry = app.models.resolve(req.chat.model)
+    entry = services.models.resolve(req.chat.model)
     if entry.gizmo_id:
-        app.gpts.info(entry, creds)
-    # Programs call this API: answers render as for a program, whatever bot mode says.
-    run = start_run(req, entry.slug, lambda chat: start_answer(chat, entry, creds, RenderOptions()),
-                    states, getattr(app.settings, "tools", None))
+        services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
+    run = ResponseRun.start(services, req, entry, creds, public_url=request.host_url, started=g.get("started"))
+    g.upstream_status = run.upstream_status
     if req.stream:
-        return Response(run.events(app.settings.keepalive_interval), mimetype="text/event-stream",
+        return Response(run.events(services.settings.keepalive_interval), mimetype="text/event-stream",
                         headers=SSE_HEADERS)
     return jsonify(run.response())
 

@@ -1,12 +1,12 @@
-"""One agent turn of the chat pipeline, delivered as a Response or its event stream.
+"""One agent turn of the answer pipeline, delivered as a Response or its event stream.
 
-The request's tools and text format are planned by the same engine as
-``/v1/chat/completions`` (``translate/tools.plan_turn`` and
-``translate/agent.AgentTurn``: the injected protocol, the call detector, the
-JSON transform, the invisible retry). ``ResponseRun`` reads the engine's
-typed events (text, reasoning, whole function calls) and feeds them to a
-``ResponseEncoder``; the stream and the non-stream Response come from the
-same loop. How the turn ends decides the last event:
+The request's tools and text format go through the same engine as
+``/v1/chat/completions`` (``agent_answer.AgentAnswer``: the planned prompt,
+the call detector, the JSON transform, the invisible retry, every upstream
+answer finished). ``ResponseRun`` reads the engine's typed events (text,
+reasoning, whole function calls) and feeds them to a ``ResponseEncoder``;
+the stream and the non-stream Response come from the same loop. How the
+turn ends decides the last event:
 
   finished (text or calls)                   response.completed
   cut (size/time limit, max_output_tokens)   response.incomplete (max_output_tokens)
@@ -19,15 +19,14 @@ out, so a client that follows up at once finds it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 from .. import tokens
+from ..agent_answer import AgentAnswer, plan
 from ..errors import APIError
-from ..translate.agent import AgentTurn
+from ..store import StoreUnavailable
 from ..translate.render import CONTENT, REASONING
-from ..translate.request import ChatMessage, ChatRequest
-from ..translate.tools import Turn, plan_turn
 from . import objects
 from .events import SSE_KEEPALIVE, ResponseEncoder
 from .request import ResponsesRequest
@@ -38,48 +37,16 @@ log = logging.getLogger(__name__)
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-class AnswerSource:
-    """The chat pipeline's ``Answer`` as the engine's ``Source``."""
-
-    def __init__(self, answer):
-        self.answer = answer
-
-    def batches(self, keepalive: float | None = None):
-        return self.answer.translation.batches(keepalive)
-
-    @property
-    def finish_reason(self) -> str:
-        return self.answer.translation.finish_reason
-
-    def stop(self) -> None:
-        self.answer.finish()
-
-
-def plan(chat: ChatRequest, tool_settings=None) -> Turn:
-    """The upstream messages of a request (tool protocol and format instruction injected)."""
-    fields = chat.tools
-    return plan_turn(chat.messages, fields.tools, fields.choice, fields.parallel, fields.legacy,
-                     fields.response_format,
-                     max_catalog_chars=getattr(tool_settings, "max_catalog_chars", 200_000),
-                     enabled=getattr(tool_settings, "enabled", True))
-
-
 class ResponseRun:
-    """``start(extra)`` starts one upstream answer (an ``Answer``) for the planned messages plus
-    ``extra``; it is called once now (errors before the answer raise from here) and again
-    for the engine's retry."""
+    """``agent`` is the turn's ``AgentAnswer`` (or anything with its ``turn``, ``chat`` and
+    ``finish``); ``slug`` the upstream model, for token counts."""
 
-    def __init__(self, request: ResponsesRequest, turn: Turn, slug: str,
-                 start: Callable[[tuple[ChatMessage, ...]], object], states: ResponseStore,
-                 retry_attempts: int = 1):
+    def __init__(self, request: ResponsesRequest, agent, slug: str, states: ResponseStore):
         self.request = request
-        self.turn = turn
+        self.agent = agent
+        self.engine = agent.turn
         self.slug = slug
         self.states = states
-        self._start = start
-        self._answers: list = []
-        self.engine = AgentTurn(turn, self._source(()), self._source, stream=request.stream,
-                                retry_attempts=retry_attempts)
         self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream)
         self._budget = request.max_output_tokens   # the client's limit on output tokens, if any
         self._bytes = 0                             # UTF-8 size of the output so far (with a limit)
@@ -88,16 +55,21 @@ class ResponseRun:
         self._arguments: list[str] = []
         self._cut = False
 
-    def _source(self, extra: tuple[ChatMessage, ...]) -> AnswerSource:
-        for answer in self._answers:     # a retry: the answer before it is over
-            answer.finish()
-        answer = self._start(self.turn.messages + tuple(extra))
-        self._answers.append(answer)
-        return AnswerSource(answer)
+    @classmethod
+    def start(cls, services, request: ResponsesRequest, entry, creds, *, public_url: str,
+              started: float | None = None) -> "ResponseRun":
+        """Plan the turn and start its first upstream answer (errors before it raise from here)."""
+        chat = replace(request.chat, stream=request.stream)
+        turn = plan(services, chat.messages, chat.tools)
+        agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started)
+        return cls(request, agent, entry.slug, ResponseStore(services.store, services.settings.responses_store_ttl))
+
+    @property
+    def upstream_status(self):
+        return self.agent.upstream_status
 
     def _finish(self, drain: float = 0.0) -> None:
-        for answer in self._answers:
-            answer.finish(drain)
+        self.agent.finish(drain)
 
     # --------------------------------------------------------- delivery
 
@@ -133,14 +105,10 @@ class ResponseRun:
 
     def _events(self, keepalive: float | None) -> Iterator[bytes]:
         encoder = self.encoder
-        first = True
         for batch in self.engine.events(keepalive):
             if not batch:
                 yield SSE_KEEPALIVE
                 continue
-            if first:
-                first = False
-                self._answers[-1]._first_token()
             out = []
             for kind, value in batch:
                 if kind == CONTENT or kind == REASONING:
@@ -190,7 +158,7 @@ class ResponseRun:
         output = tokens.count("".join(self._content), slug) + reasoning \
             + sum(tokens.count(a, slug) for a in self._arguments)
         # The rendered prompt: the injected tool protocol counts, as in chat.
-        return objects.usage(tokens.prompt_tokens(self.turn.messages, slug), output, reasoning)
+        return objects.usage(tokens.prompt_tokens(self.agent.chat.messages, slug), output, reasoning)
 
     def _ending(self, failure: tuple[str, str] | None = None) -> tuple[dict, bytes]:
         encoder = self.encoder
@@ -205,15 +173,6 @@ class ResponseRun:
         if self.request.store:
             try:
                 self.states.save(final, self.request.items)
-            except APIError as exc:   # the answer still goes out; a follow-up will say what is missing
-                log.warning("could not store response %s: %s", final["id"], exc.message)
+            except StoreUnavailable as exc:   # the answer still goes out; a follow-up will say what is missing
+                log.warning("could not store response %s: %s", final["id"], exc)
         return final, out
-
-
-def start_run(request: ResponsesRequest, slug: str, start_answer: Callable[[ChatRequest], object],
-              states: ResponseStore, tool_settings=None) -> ResponseRun:
-    """Plan the turn and start its first upstream answer (``start_answer(chat)`` -> ``Answer``)."""
-    turn = plan(request.chat, tool_settings)
-    return ResponseRun(request, turn, slug,
-                       lambda messages: start_answer(replace(request.chat, messages=messages)),
-                       states, retry_attempts=getattr(tool_settings, "retry_attempts", 1))

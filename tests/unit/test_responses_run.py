@@ -6,12 +6,16 @@ import re
 
 import pytest
 
+from dataclasses import replace
+
 from pandora_v1.errors import APIError
 from pandora_v1.responses.request import parse_responses_request
-from pandora_v1.responses.run import start_run
+from pandora_v1.responses.run import ResponseRun
 from pandora_v1.responses.state import ResponseStore
 from pandora_v1.store import SQLiteStore
+from pandora_v1.translate.agent import AgentTurn
 from pandora_v1.translate.render import CONTENT, REASONING
+from pandora_v1.translate.tools import plan_turn
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",
@@ -32,17 +36,40 @@ class Translation:
 
 
 class ScriptedAnswer:
-    """Stands in for the chat pipeline's Answer: the upstream's pieces, scripted per attempt."""
+    """Stands in for one upstream answer (the engine's Source): scripted pieces."""
 
     def __init__(self, translation):
         self.translation = translation
         self.finished = 0
 
-    def finish(self, drain=0.0):
+    def batches(self, keepalive=None):
+        return self.translation.batches(keepalive)
+
+    @property
+    def finish_reason(self):
+        return self.translation.finish_reason
+
+    def stop(self):
         self.finished += 1
 
-    def _first_token(self):
-        pass
+
+class ScriptedAgent:
+    """Stands in for AgentAnswer: the real planner and engine over scripted upstream answers."""
+
+    def __init__(self, chat, upstream, stream):
+        fields = chat.tools
+        turn = plan_turn(chat.messages, fields.tools, fields.choice, fields.parallel, fields.legacy,
+                         fields.response_format)
+        self.chat = replace(chat, messages=turn.messages)
+        self.upstream = upstream
+        self.turn = AgentTurn(turn, upstream(self.chat), self._restart, stream=stream)
+
+    def _restart(self, extra):
+        return self.upstream(replace(self.chat, messages=self.chat.messages + extra))
+
+    def finish(self, drain=0.0):
+        for answer in self.upstream.answers:
+            answer.finished += 1
 
 
 class Upstream:
@@ -78,7 +105,7 @@ def states(tmp_path):
 
 def run(states, upstream, stream=True, **body):
     request = parse_responses_request({"model": "gpt-4o", "stream": stream, **body}, states)
-    return start_run(request, "gpt-4o", upstream, states)
+    return ResponseRun(request, ScriptedAgent(request.chat, upstream, stream), "gpt-4o", states)
 
 
 def streamed(states, upstream, **body):
