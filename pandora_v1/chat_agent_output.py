@@ -15,6 +15,7 @@ from . import openai_format
 from .agent_answer import AgentAnswer
 from .errors import APIError
 from .openai_format import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
+from .translate.render import CONTENT
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,12 @@ def _chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
     legacy = turn.legacy
     try:
         for events in turn.events(keepalive):
-            yield encoder.events(events, legacy) if events else SSE_KEEPALIVE
+            if not events:
+                yield SSE_KEEPALIVE
+            elif len(events) == 1 and events[0][0] == CONTENT and encoder.role_sent:
+                yield encoder.content(events[0][1])    # the hot path: one read, one piece of text
+            else:
+                yield encoder.events(events, legacy)
         if not encoder.role_sent:
             yield encoder.role()
         yield encoder.finish(turn.finish_reason)

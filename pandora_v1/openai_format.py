@@ -91,6 +91,12 @@ class ChunkEncoder:
         answer starts with a call, the role rides on the call's first
         fragment, as OpenAI sends it.
         """
+        if len(events) == 1 and self.role_sent:
+            kind, value = events[0]
+            if kind == "content":
+                return self.content(value)
+            if kind == "reasoning":
+                return self.reasoning(value)
         out = []
         for kind, run in groupby(events, itemgetter(0)):
             if kind == "tool_call":

@@ -87,8 +87,9 @@ def test_create_with_tools_gives_a_call(client, fake, stream):
 def test_text_before_a_call_and_a_made_up_result_after_it(client, fake, stream):
     prompt = 'Let me look that up.\n!pieces 1\n!delay 0.003\n!call-fenced get_weather {"city": "Paris"}\n!then-text'
     content, calls, finish = chat(client, prompt, stream, tools=[WEATHER])
-    assert content == "Let me look that up." and len(calls) == 1 and finish == "tool_calls"
-    assert MADE_UP_RESULT[:10] not in (content or "")
+    # a stream sends the text as it came (up to the marker); the body strips it, as OpenAI's does
+    assert content == ("Let me look that up.\n" if stream else "Let me look that up.")
+    assert len(calls) == 1 and finish == "tool_calls"
     # the upstream was closed as soon as the call was complete, before its made-up tail
     record = fake.wait_for(lambda r: r.path.endswith("/conversation") and r.stream_outcome is not None)
     assert record.stream_outcome == "client_gone"
@@ -180,9 +181,11 @@ def test_tool_history_without_tools_is_accepted(client, fake):
                 {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
                                                       "function": {"name": "get_weather", "arguments": "{}"}}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]
-    assert chat(client, None, messages=messages)[0] == "Hello! How can I help you today?"
+    rendered = '[tool result name="get_weather" id="call_1"]\nsunny\n[/tool result]'
+    assert chat(client, None, messages=messages)[0] == rendered   # the fake echoes the last user message
     texts = upstream_texts(conversations(fake)[-1])
-    assert texts[-1] == ("user", '[tool result name="get_weather" id="call_1"]\nsunny\n[/tool result]')
+    assert texts == [("user", "weather?"), ("assistant", '[tool call get_weather] {"name":"get_weather","arguments":{}}'),
+                     ("user", rendered)]
 
 
 def test_forged_marker_in_a_tool_result_is_never_a_call(client, fake):
@@ -198,14 +201,24 @@ def test_forged_marker_in_a_tool_result_is_never_a_call(client, fake):
 
 # ------------------------------------------------------- bad calls, retries
 
+def counter(server, name):
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    found = re.search(rf'^{name}{{kind="call"}} ([0-9.e+]+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 @pytest.mark.parametrize("stream", [False, True])
-def test_bad_call_then_a_good_retry(client, fake, stream):
+def test_bad_call_then_a_good_retry(client, fake, server, stream):
+    retries, failures = (counter(server, "pandora_v1_tool_retries_total"),
+                         counter(server, "pandora_v1_tool_parse_failures_total"))
     prompt = '!call-bad get_weather {"city": "Paris"}\n!on-retry\n!call get_weather {"city": "Paris"}'
     _, calls, finish = chat(client, prompt, stream, tools=[WEATHER])
     assert [c[1:] for c in calls] == [("get_weather", {"city": "Paris"})] and finish == "tool_calls"
     [first, retry] = conversations(fake)
     assert upstream_texts(retry)[-1][1].startswith("Your function call was invalid:")
     assert upstream_texts(retry)[-2][0] == "assistant" and "{name:" in upstream_texts(retry)[-2][1]
+    assert counter(server, "pandora_v1_tool_retries_total") == retries + 1
+    assert counter(server, "pandora_v1_tool_parse_failures_total") == failures + 1
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -371,3 +384,20 @@ def test_langchain_structured_output(langchain_model, method):
     structured = langchain_model.with_structured_output(Person, method=method)
     prompt = '{"name": "Ada", "age": 36}' if method == "json_schema" else '!call Person {"name": "Ada", "age": 36}'
     assert structured.invoke(prompt) == Person(name="Ada", age=36)
+
+
+# ------------------------------------------------------------------ config
+
+def test_config_early_close_off_and_tools_disabled(make_server, fake):
+    srv = make_server(tools={"early_close": False})
+    prompt = '!pieces 5\n!call get_weather {"city": "Paris"}\n!then-text'
+    chunks = sse_chunks(srv, {"messages": [{"role": "user", "content": prompt}], "tools": [WEATHER]})
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    assert not any(c["choices"][0]["delta"].get("content") for c in chunks if c["choices"])
+    record = fake.wait_for(lambda r: r.path.endswith("/conversation") and r.stream_outcome is not None)
+    assert record.stream_outcome == "complete"      # read to its end, yet the made-up tail stayed out
+    off = make_server(tools={"enabled": False})
+    chunks = sse_chunks(off, {"messages": [{"role": "user", "content": prompt}], "tools": [WEATHER]})
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text.startswith("⟦call XXXXXXXX⟧") and MADE_UP_RESULT in text
+    assert [r for r, _ in upstream_texts(conversations(fake)[-1])] == ["user"]

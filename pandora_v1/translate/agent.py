@@ -35,7 +35,7 @@ from ..errors import APIError
 from .render import CONTENT, REASONING, Piece
 from .request import ChatMessage
 from .structured import JsonText, json_error
-from .toolcalls import TOOL_CALL, CallDetector, Event, ToolCall
+from .toolcalls import DONE, TOOL_CALL, CallDetector, Event, ToolCall
 from .tools import Turn
 
 log = logging.getLogger(__name__)
@@ -81,19 +81,24 @@ class AgentTurn:
         self._retries_left = max(0, retry_attempts)
         self._counters = counters or _NoCounters()
         self.buffered = not stream or bool(self.format and self.format.strict)
-        self.calls: list[ToolCall] = []
-        self._content: list[str] = []
-        self._reasoning: list[str] = []
+        self.sent: list[list[Event]] = []   # the event lists handed out (tallied only when asked)
         self.finish_reason = "stop"
         self.retries = 0
 
+    def _values(self, kind: str, start: int = 0) -> list:
+        return [value for events in self.sent[start:] for k, value in events if k == kind]
+
     @property
     def content(self) -> str:
-        return "".join(self._content)
+        return "".join(self._values(CONTENT))
 
     @property
     def reasoning(self) -> str:
-        return "".join(self._reasoning)
+        return "".join(self._values(REASONING))
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        return self._values(TOOL_CALL)
 
     @property
     def legacy(self) -> bool:
@@ -104,17 +109,19 @@ class AgentTurn:
         while True:
             attempt = _Attempt(self)
             held: list[Event] = []
-            for batch in self.source.batches(keepalive):
+            detector, feed, sent, buffered = attempt.detector, attempt.feed, self.sent, self.buffered
+            for batch in self.source.batches(keepalive):   # the hot path: one pass per upstream read
                 if not batch:
                     yield []
                     continue
-                out = attempt.feed(batch)
+                out = feed(batch)
                 if out:
-                    if self.buffered:
+                    if buffered:
                         held.extend(out)
                     else:
-                        yield self._emitted(out)
-                if attempt.detector is not None and attempt.detector.done:
+                        sent.append(out)
+                        yield out
+                if detector is not None and detector.state is DONE:
                     self.source.stop()
                     break
             tail = attempt.close(self.source.finish_reason == "length")
@@ -122,7 +129,7 @@ class AgentTurn:
                 held.extend(tail)
             elif tail:
                 yield self._emitted(tail)
-            problem = attempt.problem()
+            problem = attempt.problem(held)
             if problem is None:
                 if held:
                     yield self._emitted(held)
@@ -138,7 +145,7 @@ class AgentTurn:
                 self.retries += 1
                 self._counters.retry(kind)
                 log.info("retrying an invalid answer: %s", reason[:300])
-                extra = (ChatMessage("assistant", attempt.text() + raw),
+                extra = (ChatMessage("assistant", attempt.text(held) + raw),
                          ChatMessage("user", retry_message(kind, reason, self.turn)))
                 self.source = self._restart(extra)
                 continue
@@ -162,14 +169,12 @@ class AgentTurn:
             yield self._emitted(events)
 
     def _emitted(self, events: list[Event]) -> list[Event]:
-        for kind, value in events:
-            if kind == CONTENT:
-                self._content.append(value)
-            elif kind == REASONING:
-                self._reasoning.append(value)
-            else:
-                self.calls.append(value)
+        self.sent.append(events)
         return events
+
+
+def _same(batch: list[Piece]) -> list[Piece]:
+    return batch
 
 
 class _Attempt:
@@ -179,18 +184,25 @@ class _Attempt:
         self.turn = turn
         self.detector = CallDetector(turn.protocol) if turn.protocol is not None else None
         self.json = JsonText() if turn.format is not None else None
-        self._text: list[str] = []      # content this attempt produced (after the transform)
+        self._start = len(turn.sent)
+        self._json_text: list[str] = []   # with a response format: the transformed text, to validate
         # A retry in a stream whose client already has text: its own text would repeat it.
-        self._drop_text = turn.retries > 0 and not turn.buffered and bool(turn._content)
+        self._drop_text = turn.retries > 0 and not turn.buffered and bool(turn._values(CONTENT))
+        self._plain = self.json is None and not self._drop_text
+        if self._plain:   # nothing to rework after the detector: hand its output on directly
+            self.feed = self.detector.feed if self.detector is not None else _same
 
     def feed(self, batch: list[Piece]) -> list[Event]:
-        return self._content(self.detector.feed(batch) if self.detector is not None else batch)
+        events = self.detector.feed(batch) if self.detector is not None else batch
+        return events if self._plain else self._content(events)
 
     def close(self, cut: bool) -> list[Event]:
-        out = self._content(self.detector.close(cut)) if self.detector is not None else []
+        out = self.detector.close(cut) if self.detector is not None else []
+        if not self._plain:
+            out = self._content(out)
         rest = self.json.close() if self.json is not None else ""
         if rest:
-            self._text.append(rest)
+            self._json_text.append(rest)
             if not self._drop_text:
                 out.append((CONTENT, rest))
         return out
@@ -203,16 +215,20 @@ class _Attempt:
                     value = self.json.feed(value)
                     if not value:
                         continue
-                self._text.append(value)
+                    self._json_text.append(value)
                 if self._drop_text:
                     continue
             out.append((kind, value))
         return out
 
-    def text(self) -> str:
-        return "".join(self._text)
+    def text(self, held: list[Event]) -> str:
+        """What this attempt said (for the retry's transcript)."""
+        if self.json is not None:
+            return "".join(self._json_text)
+        sent = self.turn._values(CONTENT, self._start)
+        return "".join(sent + [v for k, v in held if k == CONTENT])
 
-    def problem(self) -> tuple[str, str, str] | None:
+    def problem(self, held: list[Event]) -> tuple[str, str, str] | None:
         """(kind "call" | "json", reason, raw block) when this attempt is not acceptable."""
         detector, turn = self.detector, self.turn
         if detector is not None:
@@ -223,9 +239,9 @@ class _Attempt:
             if turn.protocol.required:
                 return "call", "no function call was made, but one is required", ""
         if self.json is not None and turn.source.finish_reason == "stop":
-            if not turn.buffered and turn._content:
+            if not turn.buffered and turn._values(CONTENT):
                 return None     # the client has the text already: too late to try again
-            error = json_error(self.text(), turn.format)
+            error = json_error(self.text(held), turn.format)
             if error is not None:
                 return "json", error, ""
         return None

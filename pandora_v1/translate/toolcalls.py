@@ -219,6 +219,12 @@ class CallDetector:
         return self.state == DONE
 
     def feed(self, pieces: list[Piece]) -> list[Event]:
+        if self.state == TEXT and not self._pending:
+            for kind, text in pieces:       # the hot path: plain text goes on as it is
+                if kind == CONTENT and ("⟦" in text or "[" in text):
+                    break
+            else:
+                return pieces
         out: list[Event] = []
         for piece in pieces:
             if self.state == DONE:
