@@ -200,7 +200,7 @@ def _messages(items: list[dict], origins: list[str], instructions: str | None) -
                     "function": {"name": _string(item, "name", origin),
                                  "arguments": _string(item, "arguments", origin)}}
             last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and message_origins[-1] != "instructions":
+            if last is not None and last["role"] == "assistant":
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})

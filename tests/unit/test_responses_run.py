@@ -216,3 +216,15 @@ def test_mid_answer_failure_after_text_and_reasoning(states):
     output = events[-1][1]["response"]["output"]
     assert [i["type"] for i in output] == ["reasoning", "message"]
     assert output[1]["content"][0]["text"] == "Half an ans"
+
+
+def test_long_arguments_stream_in_fragments(states):
+    note = {"type": "function", "name": "save_note", "parameters": {
+        "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}
+    text = "ü" + "x" * 700
+    events = streamed(states, Upstream(lambda n: pieces_of(block(n, "save_note", {"text": text}), size=50)),
+                      input="Save it", tools=[note])
+    deltas = [d["delta"] for n, d in events if n == "response.function_call_arguments.delta"]
+    done = next(d["arguments"] for n, d in events if n == "response.function_call_arguments.done")
+    assert len(deltas) >= 3 and "".join(deltas) == done and json.loads(done) == {"text": text}
+    assert stream_state(events).output[0].arguments == done
