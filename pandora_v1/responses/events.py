@@ -93,6 +93,11 @@ class ResponseEncoder:
 
     def text(self, text: str) -> bytes:
         """Answer text: the message item is opened at the first piece."""
+        if self._open == "message" and self.stream and text:   # the hot path: one more delta
+            self._parts.append(text)
+            number = self.sequence
+            self.sequence = number + 1
+            return self._head + str(number).encode() + self._mid + orjson.dumps(text) + self._tail
         if not text:
             return b""
         out = b""
