@@ -76,7 +76,7 @@ def assert_wire_rules(events: list[tuple[str, dict]]) -> None:
             assert data["output_index"] == open_index and data["output_index"] in parts_open, \
                 "content_part.added precedes the text"
             assert data["item_id"] == added[open_index]["id"] and data["logprobs"] == []
-        elif name.startswith("response.function_call_arguments") or name.startswith("response.reasoning_summary"):
+        elif name.startswith(("response.function_call_arguments", "response.reasoning_summary")):
             assert data["output_index"] == open_index and data["item_id"] == added[open_index]["id"]
     assert open_index is None or events[-1][0] != "response.completed"
     assert set(added) == set(done), "every added item is done"

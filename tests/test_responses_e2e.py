@@ -1,16 +1,16 @@
 """End to end: /v1/responses through openai-python, raw SSE, and the state store."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import openai
 import pytest
 import requests
-from pydantic import BaseModel
 
 from tests.conftest import ACCESS_TOKEN
-from tests.fake_upstream import DEFAULT_ANSWER, answer_text
+from tests.fake_upstream import DEFAULT_ANSWER, answer_text, png_bytes
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
 
 REASONING = "**Planning**\n\nI should greet the user.\n\n**Checking**\n\nKeep it short."
@@ -204,9 +204,6 @@ def test_hosted_tools_are_dropped(client, fake):
 
 
 def test_an_image_goes_through_the_upload_path(client, fake):
-    from tests.fake_upstream import png_bytes
-    import base64
-
     url = "data:image/png;base64," + base64.b64encode(png_bytes("resp", 8, 6)).decode()
     resp = client.responses.create(model="gpt-4o", input=[{"role": "user", "content": [
         {"type": "input_text", "text": "What is it?"}, {"type": "input_image", "image_url": url}]}])
@@ -297,13 +294,17 @@ def test_two_servers_share_the_state(make_server, fake, tmp_path):
         clients[0].responses.retrieve(previous)
 
 
-def test_parse_text_format(client, fake):
-    class Weather(BaseModel):
-        city: str
-        degrees: int
-
-    payload = json.dumps({"city": "Paris", "degrees": 21})
-    # Until the tool engine enforces JSON, the fake simply answers the JSON it is asked to echo.
-    parsed = client.responses.parse(model="gpt-4o", input=payload, text_format=Weather)
-    assert parsed.output_parsed == Weather(city="Paris", degrees=21)
-    assert parsed.text.format.type == "json_schema"
+def test_two_instances_share_the_state_on_redis(make_server, fake, redis_db):
+    one, two = (make_server(env={"REDIS_URL": redis_db.url}) for _ in range(2))
+    first = openai.OpenAI(base_url=one.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0).responses.create(
+        model="gpt-4o", input="Remember banana.")
+    other = openai.OpenAI(base_url=two.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
+    other.responses.create(model="gpt-4o", input=[{"type": "item_reference", "id": first.output[0].id},
+                                                  {"role": "user", "content": "Which fruit?"}],
+                           previous_response_id=first.id)
+    assert [t for _, t in upstream_texts(conversations(fake)[-1])] == [
+        "Remember banana.", "Remember banana.", "Remember banana.", "Which fruit?"]
+    keys = set(redis_db.client().scan_iter("pandora_v1:*"))
+    assert f"pandora_v1:responses:{first.id}" in keys and f"pandora_v1:items:{first.output[0].id}" in keys
+    ttl = redis_db.client().pttl(f"pandora_v1:responses:{first.id}")
+    assert 0 < ttl <= 7 * 86400 * 1000
