@@ -145,3 +145,41 @@ def test_echoed_fields_and_defaults(history):
     plain = objects.response(parse(history, input="hi"))
     assert plain["text"] == {"format": {"type": "text"}} and plain["tools"] == []
     assert plain["parallel_tool_calls"] is True and plain["reasoning"] == {"effort": None, "summary": None}
+
+
+def test_tools_choice_and_format_reach_the_engines_types(history):
+    weather = {"type": "function", "name": "get_weather", "strict": True,
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    clock = {"type": "function", "name": "get_time", "description": "The time"}
+    req = parse(history, input="x", tools=[{"type": "file_search"}, weather, clock], parallel_tool_calls=False,
+                tool_choice={"type": "allowed_tools", "mode": "required",
+                             "tools": [{"type": "function", "name": "get_time"}]},
+                text={"format": {"type": "json_schema", "name": "Out", "strict": True,
+                                 "schema": {"type": "object"}}})
+    fields = req.chat.tools
+    assert [(t.name, t.strict) for t in fields.tools] == [("get_weather", True), ("get_time", False)]
+    assert fields.tools[1].description == "The time" and fields.parallel is False
+    assert (fields.choice.mode, fields.choice.allowed) == ("required", ("get_time",))
+    assert (fields.response_format.type, fields.response_format.name, fields.response_format.strict) == \
+        ("json_schema", "Out", True)
+    named = parse(history, input="x", tools=[weather], tool_choice={"type": "function", "name": "get_weather"})
+    assert named.chat.tools.choice.named == "get_weather"
+    # A bad tool after a dropped hosted one is named by its own index.
+    exc = error(history, input="x", tools=[{"type": "web_search"}, {"type": "function", "name": "a b"}])
+    assert exc.param == "tools[1].name"
+
+
+def test_a_tool_loop_in_items_becomes_chat_tool_turns(history):
+    req = parse(history, input=[
+        {"role": "user", "content": "Weather?"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking."}]},
+        {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+        {"type": "function_call", "call_id": "call_2", "name": "get_time", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "noon"}]}])
+    roles = [(m.role, m.text, [(c.id, c.name, c.arguments) for c in m.tool_calls], m.tool_call_id)
+             for m in req.chat.messages]
+    assert roles == [("user", "Weather?", [], None),
+                     ("assistant", "Checking.", [("call_1", "get_weather", '{"city":"Paris"}'),
+                                                 ("call_2", "get_time", "{}")], None),
+                     ("tool", "sunny", [], "call_1"), ("tool", "noon", [], "call_2")]
