@@ -308,3 +308,18 @@ def test_two_instances_share_the_state_on_redis(make_server, fake, redis_db):
     assert f"pandora_v1:responses:{first.id}" in keys and f"pandora_v1:items:{first.output[0].id}" in keys
     ttl = redis_db.client().pttl(f"pandora_v1:responses:{first.id}")
     assert 0 < ttl <= 7 * 86400 * 1000
+
+
+def test_a_client_that_leaves_closes_the_upstream_and_the_conversation_is_hidden(make_server, fake):
+    srv = make_server(need_delete_conversation_after_response="true")
+    client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
+    client.responses.create(model="gpt-4o", input="hi")
+    assert fake.wait_for(lambda r: r.method == "PATCH").json == {"is_visible": False}
+    fake.requests.clear()
+    stream = client.responses.create(model="gpt-4o", input="!delay 0.05\n!pieces 1\n" + "x" * 200, stream=True)
+    events = iter(stream)
+    assert [next(events).type for _ in range(4)][:2] == ["response.created", "response.in_progress"]
+    stream.close()
+    fake.wait_for(lambda r: r.method == "PATCH")
+    conv = fake.wait_for(lambda r: r.method == "POST" and r.stream_outcome is not None)
+    assert conv.stream_outcome == "client_gone"
