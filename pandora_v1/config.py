@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timezone as _timezone
 from pathlib import Path
 
+from .masking import mask
+
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
@@ -166,7 +168,6 @@ class Settings:
     gpts: tuple[ModelEntry, ...] = ()
     ignored_keys: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()               # start-up warnings about the config
-    refresh: dict = field(default_factory=dict)  # refresh_ToAccess as written
     token_exchange: TokenExchange = field(default_factory=TokenExchange)
     refresh_schedule: RefreshSchedule = field(default_factory=RefreshSchedule)
     data_dir: str = "data"                      # the embedded store's file lives here
@@ -174,6 +175,11 @@ class Settings:
     upstream_accounts: tuple[UpstreamAccount, ...] = ()
     client_keys: tuple[tuple[str, str], ...] = ()  # (client key, account name)
     config_path: str = ""
+
+    @property
+    def api_path(self) -> str:
+        """Where the API routes hang: "" or "/<backend_container_api_prefix>"."""
+        return f"/{self.api_prefix}" if self.api_prefix else ""
 
 
 class _Reader:
@@ -323,11 +329,6 @@ def _tzinfo(name: str):
     return zoneinfo.ZoneInfo(name)
 
 
-def _mask(secret: str) -> str:
-    """Config problems name client keys without printing them whole (as credentials.mask)."""
-    return f"{secret[:min(6, len(secret) // 4)]}…({len(secret)})"
-
-
 def _http_url(reader: _Reader, key: str, source: dict, name: str) -> str:
     url = reader.string(key, "", source, name)
     if url and not url.startswith(("http://", "https://")):
@@ -400,7 +401,7 @@ def _gateway(reader: _Reader, exchange: TokenExchange):
         accounts[name] = UpstreamAccount(name, access, refresh, account_id)
     keys = []
     for client_key, name in reader.section("client_keys").items():
-        key = f"client_keys[{_mask(client_key)}]"
+        key = f"client_keys[{mask(client_key)}]"
         if not client_key.strip() or "," in client_key or any(c.isspace() for c in client_key):
             reader.problems.append(f"{key}: a client key must be non-empty, without spaces or commas")
         elif not isinstance(name, str) or name not in accounts:
@@ -503,7 +504,6 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
         notes=tuple(r.notes),
-        refresh=dict(refresh),
         token_exchange=exchange,
         refresh_schedule=_refresh_schedule(r),
         data_dir=r.string("data_dir", Settings.data_dir),

@@ -125,8 +125,8 @@ def _answers(description: str, kind: str = "application/json") -> dict:
                         "content": {"application/json": {"schema": _ERROR}}}}
 
 
-def document(api_prefix: str = "") -> dict:
-    api = f"/{api_prefix}" if api_prefix else ""
+def document(api: str = "") -> dict:
+    """The OpenAPI document, with the API routes under ``api`` (``Settings.api_path``)."""
     name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     auth = [{"bearer": []}]
     response_id = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]

@@ -24,7 +24,7 @@ def overview() -> dict:
     """What this server offers and where its upstream is."""
     services = current_services()
     settings = services.settings
-    api_path = f"/{settings.api_prefix}" if settings.api_prefix else ""
+    api_path = settings.api_path
     base = (settings.backend_container_url or request.host_url).rstrip("/") + api_path
     gpts = [entry.alias for entry in settings.gpts]
     store = services.store

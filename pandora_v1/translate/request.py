@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from ..errors import bad_request
-from ..uploads import InputFile, UploadedFile, input_file
+from ..files import InputFile, UploadedFile, input_file
 from .tooldefs import NO_TOOLS, ToolFields, parse_chat_tools
 
 # OpenAI's "developer" role is the newer name of "system"; "function" is the legacy "tool".

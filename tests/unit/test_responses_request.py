@@ -11,7 +11,7 @@ from pandora_v1.responses import objects
 from pandora_v1.responses.request import parse_responses_request
 from pandora_v1.responses.state import ResponseStore
 from pandora_v1.store import SQLiteStore
-from pandora_v1.uploads import InputFile
+from pandora_v1.files import InputFile
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 20).decode()
 
@@ -57,7 +57,8 @@ def test_item_input_with_parts_images_and_files(history):
                      ("user", "Merci")]
     files = req.chat.messages[1].files
     assert [type(f) for f in files] == [InputFile, InputFile]
-    assert files[0].is_image_part and files[1].filename == "a.pdf" and files[1].data == b"%PDF-1.4 x"
+    assert files[0].declared_type == "image/png" and files[0].data.startswith(b"\x89PNG")
+    assert files[1].declared_type == "application/pdf" and files[1].data == b"%PDF-1.4 x"
 
 
 @pytest.mark.parametrize("body,param,code", [
