@@ -326,7 +326,20 @@ def test_usage_counts_the_injected_prompt(client, fake):
     tools = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
                                            tools=[WEATHER])
     assert tools.choices[0].message.content == plain.choices[0].message.content
-    assert tools.usage.prompt_tokens > plain.usage.prompt_tokens + 100
+    from pandora_v1 import tokens
+
+    role, instruction = upstream_texts(conversations(fake)[-1])[0]
+    assert role == "system" and NONCE.search(instruction)
+    # OpenAI's accounting: 3 per message + its role + its text
+    assert tools.usage.prompt_tokens - plain.usage.prompt_tokens == \
+        3 + tokens.count("system", "gpt-4o") + tokens.count(instruction, "gpt-4o")
+
+
+def test_streamed_parse_with_a_pydantic_model(client, fake):
+    with client.chat.completions.stream(model="gpt-4o", response_format=Person, messages=[
+            {"role": "user", "content": '!pieces 2\n```json\n{"name": "Ada", "age": 36}\n```'}]) as s:
+        final = s.get_final_completion()
+    assert final.choices[0].message.parsed == Person(name="Ada", age=36)
 
 
 def test_bot_mode_does_not_apply_to_tool_requests(make_server, fake):

@@ -1,4 +1,4 @@
-"""Function calling by prompt: tool definitions, the injected instruction, and history rendering.
+"""Function calling by prompt: the injected instruction and history rendering (definitions: tooldefs.py).
 
 The upstream has no tool API, so tools become one system instruction that
 teaches the model a call block fenced by markers carrying a per-request
