@@ -32,7 +32,7 @@ def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
     from . import observe
-    from .blueprints import accounts, chat, images, media, models, ops, pages
+    from .blueprints import accounts, chat, images, media, models, ops, pages, responses
     from .services import Services, install
     from .credentials import CredentialService
     from .gpts import GptCatalog
@@ -64,7 +64,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     observe.install(app, metrics)
 
     prefix = settings.api_path or None
-    for api in (accounts, chat, images, models):
+    for api in (accounts, chat, images, models, responses):
         app.register_blueprint(api.bp, url_prefix=prefix)
     for site in (media, ops, pages):
         app.register_blueprint(site.bp)

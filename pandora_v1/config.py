@@ -171,6 +171,7 @@ class Settings:
     token_exchange: TokenExchange = field(default_factory=TokenExchange)
     refresh_schedule: RefreshSchedule = field(default_factory=RefreshSchedule)
     data_dir: str = "data"                      # the embedded store's file lives here
+    responses_store_ttl: float = 7 * 86400      # responses.store_ttl: how long stored responses live (s)
     upstream_accounts: tuple[UpstreamAccount, ...] = ()
     client_keys: tuple[tuple[str, str], ...] = ()  # (client key, account name)
     config_path: str = ""
@@ -506,6 +507,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         token_exchange=exchange,
         refresh_schedule=_refresh_schedule(r),
         data_dir=r.string("data_dir", Settings.data_dir),
+        responses_store_ttl=r.number("store_ttl", Settings.responses_store_ttl, r.section("responses"),
+                                     "responses.store_ttl", minimum=1),
         upstream_accounts=accounts,
         client_keys=client_keys,
         config_path=config_path,

@@ -73,6 +73,43 @@ _CHAT = {"type": "object", "required": ["model", "messages"], "properties": {
         "json_schema": {"type": "object", "required": ["name"], "properties": {
             "name": {"type": "string"}, "description": {"type": "string"},
             "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}}
+# /v1/responses (issue 15): the request subset served; hosted tools are accepted and dropped.
+_TEXT = {"type": "string"}
+_INPUT_PART = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "enum": ["input_text", "input_image", "input_file", "output_text", "refusal"]},
+    "text": _TEXT, "image_url": {"type": "string", "description": "a data: or http(s) URL"},
+    "file_data": {"type": "string", "description": "a data: URL or base64"}, "filename": _TEXT,
+    "refusal": _TEXT}}
+_INPUT_ITEM = {"type": "object", "properties": {
+    "type": {"type": "string", "enum": ["message", "function_call", "function_call_output", "reasoning",
+                                        "item_reference"]},
+    "role": {"type": "string", "enum": ["user", "system", "developer", "assistant"]},
+    "content": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_PART}]},
+    "call_id": _TEXT, "name": _TEXT, "arguments": _TEXT,
+    "output": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_PART}]},
+    "id": {"type": "string", "description": "item_reference: a stored output item's id"}}}
+_RESPONSES = {"type": "object", "required": ["model"], "properties": {
+    "model": _TEXT,
+    "input": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_ITEM}]},
+    "instructions": _TEXT, "stream": {"type": "boolean"},
+    "store": {"type": "boolean", "description": "keep the response for previous_response_id, "
+                                                "item_reference and GET (responses.store_ttl)"},
+    "previous_response_id": _TEXT,
+    "tools": {"type": "array", "description": "flat function tools; hosted tools are dropped",
+              "items": {"type": "object", "required": ["type"], "properties": {
+                  "type": _TEXT, "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                  "description": _TEXT, "parameters": {"type": "object"}, "strict": {"type": "boolean"}}}},
+    "tool_choice": {"oneOf": [{"type": "string", "enum": ["none", "auto", "required"]},
+                              {"type": "object", "required": ["type", "name"], "properties": {
+                                  "type": {"type": "string", "enum": ["function"]}, "name": _TEXT}}]},
+    "parallel_tool_calls": {"type": "boolean"},
+    "text": {"type": "object", "properties": {"format": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]}, "name": _TEXT,
+        "schema": {"type": "object"}, "strict": {"type": "boolean"}, "description": _TEXT}}}},
+    "reasoning": {"type": "object", "properties": {"effort": _TEXT, "summary": _TEXT}},
+    "max_output_tokens": {"type": "integer", "minimum": 1},
+    "temperature": {"type": "number"}, "top_p": {"type": "number"}, "metadata": {"type": "object"},
+    "include": {"type": "array", "items": _TEXT}, "user": _TEXT}}
 _IMAGES = {"type": "object", "required": ["prompt"], "properties": {
     "model": {"type": "string"}, "prompt": {"type": "string"}, "n": {"type": "integer"},
     "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]}}}
@@ -92,10 +129,19 @@ def document(api: str = "") -> dict:
     """The OpenAPI document, with the API routes under ``api`` (``Settings.api_path``)."""
     name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     auth = [{"bearer": []}]
+    response_id = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paths = {
         f"{api}/v1/chat/completions": {"post": {
             "summary": "Chat completion, streaming (SSE) or not", "security": auth,
             "requestBody": _json_body(_CHAT), "responses": _answers("A chat.completion or an SSE stream")}},
+        f"{api}/v1/responses": {"post": {
+            "summary": "A Response, streaming (Responses events) or not; on the chat pipeline", "security": auth,
+            "requestBody": _json_body(_RESPONSES), "responses": _answers("A response or its event stream")}},
+        f"{api}/v1/responses/{{response_id}}": {
+            "get": {"summary": "A stored response", "security": auth, "parameters": response_id,
+                    "responses": _answers("The response")},
+            "delete": {"summary": "Forget a stored response", "security": auth, "parameters": response_id,
+                       "responses": _answers("Deleted")}},
         f"{api}/v1/images/generations": {"post": {
             "summary": "Images through DALL·E", "security": auth,
             "requestBody": _json_body(_IMAGES), "responses": _answers("The images")}},

@@ -33,6 +33,7 @@ def overview() -> dict:
         "base_url": base,
         "api_path": api_path,
         "endpoints": {"chat": f"{base}/v1/chat/completions",
+                      "responses": f"{base}/v1/responses",
                       "images": f"{base}/v1/images/generations",
                       "models": f"{base}/v1/models"},
         "models": [name for name in services.models.names() if name not in gpts],
