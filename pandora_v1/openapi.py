@@ -73,7 +73,7 @@ _CHAT = {"type": "object", "required": ["model", "messages"], "properties": {
         "json_schema": {"type": "object", "required": ["name"], "properties": {
             "name": {"type": "string"}, "description": {"type": "string"},
             "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}}
-# /v1/responses (issue 15): the request subset served; hosted tools are accepted and dropped.
+# /v1/responses: the request subset served; hosted tools are accepted and dropped.
 _TEXT = {"type": "string"}
 _INPUT_PART = {"type": "object", "required": ["type"], "properties": {
     "type": {"type": "string", "enum": ["input_text", "input_image", "input_file", "output_text", "refusal"]},
