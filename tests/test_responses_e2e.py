@@ -9,7 +9,9 @@ import openai
 import pytest
 import requests
 
-from tests.conftest import ACCESS_TOKEN
+from pandora_v1.credentials import Credentials
+from pandora_v1.responses.state import owner_of
+from tests.conftest import ACCESS_TOKEN, make_jwt
 from tests.fake_upstream import DEFAULT_ANSWER, answer_text, png_bytes
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
 
@@ -305,9 +307,26 @@ def test_two_instances_share_the_state_on_redis(make_server, fake, redis_db):
     assert [t for _, t in upstream_texts(conversations(fake)[-1])] == [
         "Remember banana.", "Remember banana.", "Remember banana.", "Which fruit?"]
     keys = set(redis_db.client().scan_iter("pandora_v1:*"))
-    assert f"pandora_v1:responses:{first.id}" in keys and f"pandora_v1:items:{first.output[0].id}" in keys
-    ttl = redis_db.client().pttl(f"pandora_v1:responses:{first.id}")
+    owner = owner_of(Credentials(ACCESS_TOKEN))
+    assert f"pandora_v1:responses:{owner}:{first.id}" in keys
+    assert f"pandora_v1:items:{owner}:{first.output[0].id}" in keys
+    ttl = redis_db.client().pttl(f"pandora_v1:responses:{owner}:{first.id}")
     assert 0 < ttl <= 7 * 86400 * 1000
+
+
+def test_another_account_can_neither_read_nor_continue_nor_delete_a_response(server, fake):
+    mine = openai.OpenAI(base_url=server.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
+    theirs = openai.OpenAI(base_url=server.url + "/v1", api_key=make_jwt(sub="user-other"), max_retries=0)
+    first = mine.responses.create(model="gpt-4o", input="My secret is banana.")
+    with pytest.raises(openai.NotFoundError):
+        theirs.responses.retrieve(first.id)
+    with pytest.raises(openai.BadRequestError):
+        theirs.responses.create(model="gpt-4o", input="What is my secret?", previous_response_id=first.id)
+    with pytest.raises(openai.BadRequestError):
+        theirs.responses.create(model="gpt-4o", input=[{"type": "item_reference", "id": first.output[0].id}])
+    with pytest.raises(openai.NotFoundError):
+        theirs.responses.delete(first.id)
+    assert mine.responses.retrieve(first.id).id == first.id
 
 
 def test_a_client_that_leaves_closes_the_upstream_and_the_conversation_is_hidden(make_server, fake):

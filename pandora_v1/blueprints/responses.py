@@ -7,7 +7,7 @@ from .. import credentials
 from ..errors import APIError
 from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
-from ..responses.state import ResponseStore
+from ..responses.state import ResponseStore, owner_of
 from ..services import current_services
 from .common import read_json_body
 
@@ -16,9 +16,10 @@ bp = Blueprint("responses", __name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _states() -> ResponseStore:
+def _states(creds) -> ResponseStore:
+    """The stored responses of the account behind ``creds`` (nobody else's)."""
     services = current_services()
-    return ResponseStore(services.store, services.settings.responses_store_ttl)
+    return ResponseStore(services.store, services.settings.responses_store_ttl, owner_of(creds))
 
 
 @bp.post("/v1/responses")
@@ -26,7 +27,7 @@ def create_response():
     services = current_services()
     # Credentials before the body: parsing reads stored responses, which only callers may see.
     creds = credentials.resolve(request.headers.get("Authorization"))
-    req = parse_responses_request(read_json_body(), _states())
+    req = parse_responses_request(read_json_body(), _states(creds))
     g.model, g.stream = req.chat.model, req.stream
     entry = services.models.resolve(req.chat.model)
     if entry.gizmo_id:
@@ -41,8 +42,8 @@ def create_response():
 
 @bp.get("/v1/responses/<response_id>")
 def get_response(response_id: str):
-    credentials.resolve(request.headers.get("Authorization"))
-    stored = _states().response(response_id)
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    stored = _states(creds).response(response_id)
     if stored is None:
         raise _not_found(response_id)
     return jsonify(stored)
@@ -50,8 +51,8 @@ def get_response(response_id: str):
 
 @bp.delete("/v1/responses/<response_id>")
 def delete_response(response_id: str):
-    credentials.resolve(request.headers.get("Authorization"))
-    if not _states().delete(response_id):
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    if not _states(creds).delete(response_id):
         raise _not_found(response_id)
     return jsonify({"id": response_id, "object": "response", "deleted": True})
 

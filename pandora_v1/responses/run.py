@@ -30,7 +30,7 @@ from ..translate.render import CONTENT, REASONING
 from . import objects
 from .events import SSE_KEEPALIVE, ResponseEncoder
 from .request import ResponsesRequest
-from .state import ResponseStore
+from .state import ResponseStore, owner_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class ResponseRun:
         chat = replace(request.chat, stream=request.stream)
         turn = plan(services, chat.messages, chat.tools)
         agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started)
-        return cls(request, agent, entry.slug, ResponseStore(services.store, services.settings.responses_store_ttl))
+        states = ResponseStore(services.store, services.settings.responses_store_ttl, owner_of(creds))
+        return cls(request, agent, entry.slug, states)
 
     @property
     def upstream_status(self):
