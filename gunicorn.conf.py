@@ -43,7 +43,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
-wsgi_app = "pandora_v1:create_app()"
+wsgi_app = "pandora_v1.app:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
 worker_class = _settings.worker_class

@@ -31,7 +31,8 @@ def completion(answer: Answer, errors_as_text: bool = False) -> dict:
             raise
         answer.content.append(error_text(exc, bool(answer.content)))
     return openai_format.completion(answer.chat.model, "".join(answer.content), "".join(answer.reasoning),
-                                    answer.finish_reason, answer.usage(), answer.renderer.annotations)
+                                    answer.finish_reason, answer.usage(),
+                                    annotations=answer.renderer.annotations)
 
 
 def stream(answer: Answer, keepalive: float, pause: float = 0.0,

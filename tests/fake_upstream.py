@@ -1,6 +1,6 @@
 """A fake ChatGPT "backend-api" upstream, for the tests and for benchmarks.
 
-It follows /work/shared/docs/upstream-protocol.md, including the ugly parts
+It follows docs/upstream-protocol.md, including the ugly parts
 real upstreams show (events cut at any byte, CRLF, heart-beats, noise events,
 no [DONE], resets, stalls). It is built on ``http.server`` rather than a
 framework so that it controls every byte it writes: event streams use
@@ -1069,6 +1069,72 @@ def message_text(message: dict) -> str:
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
+# ------------------------------------------------------- function calling
+# pandora_v1 emulates tool calls by prompt (agents-spec A.3): its system instruction
+# teaches blocks fenced by "⟦call N⟧" / "⟦/call N⟧" with a per-request nonce N, and
+# renders tool results as "⟦result N name=… id=…⟧ … ⟦/result N⟧" user messages. The fake
+# plays a model that follows it. Directives (expanded before parse_prompt):
+#   !call NAME {json}         a compliant block (repeatable; after any answer text)
+#   !call-fenced NAME {json}  the JSON inside a ```json fence within the markers
+#   !call-noend NAME {json}   no close marker
+#   !call-bad NAME {json}     JSON with bare keys (not repairable)
+#   !ascii                    [[call N]] markers instead of the brackets
+#   !then-text                a made-up result after the blocks
+#   !on-retry                 the lines after it answer the retry request instead
+# Without a nonce in the instruction (no tools, tool_choice none) blocks use XXXXXXXX.
+# A last user message made of result blocks is answered "Result: <content>" (" | " between).
+
+NONCE = re.compile(r"⟦call ([A-Z2-7]{8})⟧")
+RESULT_BLOCK = re.compile(r'⟦result (\S+) name="[^"]*"(?: id="[^"]*")?⟧\n(.*?)\n⟦/result \1⟧', re.S)
+RETRY_REQUESTS = ("Your function call was invalid", "Your reply was invalid")
+CALL_KINDS = ("call", "call-fenced", "call-noend", "call-bad")
+MADE_UP_RESULT = "It is 30°C and sunny in Paris (a made-up result)."
+
+
+def agent_prompt(payload: dict) -> str:
+    """The prompt the fake answers: a result summary, the retry section, or blocks expanded."""
+    messages = [m for m in payload.get("messages") or [] if isinstance(m, dict)]
+    users = [m for m in messages if (m.get("author") or {}).get("role") == "user"]
+    last = message_text(users[-1]) if users else ""
+    results = RESULT_BLOCK.findall(last)
+    if results:
+        return "Result: " + " | ".join(content for _, content in results)
+    retry = last.startswith(RETRY_REQUESTS) and len(users) > 1
+    if retry:
+        last = message_text(users[-2])
+    lines = last.split("\n")
+    if "!on-retry" in lines:
+        at = lines.index("!on-retry")
+        lines = lines[at + 1:] if retry else lines[:at]
+    system = "\n".join(message_text(m) for m in messages if (m.get("author") or {}).get("role") == "system")
+    found = NONCE.search(system)
+    return expand_calls(lines, found.group(1) if found else "XXXXXXXX")
+
+
+def expand_calls(lines: list[str], nonce: str) -> str:
+    text, blocks, tail, ascii_ = [], [], [], "!ascii" in lines
+    for line in lines:
+        kind, _, arg = line[1:].partition(" ") if line.startswith("!") else ("", "", "")
+        if kind in CALL_KINDS:
+            blocks.append(call_block(kind, arg, nonce, ascii_))
+        elif kind == "then-text":
+            tail.append(MADE_UP_RESULT)
+        elif kind != "ascii":
+            text.append(line)
+    return "\n".join(text + blocks + tail)
+
+
+def call_block(kind: str, arg: str, nonce: str, ascii_: bool = False) -> str:
+    name, _, arguments = arg.strip().partition(" ")
+    arguments = arguments.strip() or "{}"
+    body = f'{{name: "{name}", arguments: {arguments}}}' if kind == "call-bad" else \
+        f'{{"name": "{name}", "arguments": {arguments}}}'
+    if kind == "call-fenced":
+        body = f"```json\n{body}\n```"
+    open_, close = (f"[[call {nonce}]]", f"[[/call {nonce}]]") if ascii_ else (f"⟦call {nonce}⟧", f"⟦/call {nonce}⟧")
+    return f"{open_}\n{body}" + ("" if kind == "call-noend" else f"\n{close}")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256      # benchmarks open many connections at once
@@ -1266,7 +1332,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = record.json if isinstance(record.json, dict) else {}
         user = last_user_message(payload)
         try:
-            plan = parse_prompt(message_text(user))
+            plan = parse_prompt(agent_prompt(payload))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if plan.status:

@@ -403,6 +403,38 @@ def test_gizmos_and_accounts(fake):
     assert sorted(plans.values()) == ["plus", "team"]
 
 
+# ------------------------------------------------------------- function calling
+
+def _payload(*messages):
+    return {"messages": [{"author": {"role": role}, "content": {"content_type": "text", "parts": [text]}}
+                         for role, text in messages]}
+
+
+def test_agent_prompt_reads_the_nonce_and_expands_blocks():
+    from tests.fake_upstream import agent_prompt
+
+    system = ("system", "To call a function, write exactly this and nothing after it:\n⟦call ABCD2345⟧\n...")
+    prompt = agent_prompt(_payload(system, ("user", "Checking.\n!pieces 1\n!call f {\"a\": 1}\n!then-text")))
+    assert prompt == ('Checking.\n!pieces 1\n⟦call ABCD2345⟧\n{"name": "f", "arguments": {"a": 1}}\n'
+                      '⟦/call ABCD2345⟧\nIt is 30°C and sunny in Paris (a made-up result).')
+    assert agent_prompt(_payload(("user", "!call f {}"))) == \
+        '⟦call XXXXXXXX⟧\n{"name": "f", "arguments": {}}\n⟦/call XXXXXXXX⟧'
+    assert agent_prompt(_payload(("user", "!ascii\n!call-bad f {}"))) == \
+        '[[call XXXXXXXX]]\n{name: "f", arguments: {}}\n[[/call XXXXXXXX]]'
+
+
+def test_agent_prompt_answers_results_and_retries():
+    from tests.fake_upstream import agent_prompt
+
+    results = ('⟦result N name="f" id="call_1"⟧\n21C\n⟦/result N⟧\n⟦result N name="g" id="call_2"⟧\nnoon\n'
+               '⟦/result N⟧\nUse these results to continue; call more functions or answer the user.')
+    assert agent_prompt(_payload(("user", "x"), ("user", results))) == "Result: 21C | noon"
+    first = ("user", "!call-bad f {}\n!on-retry\n!call f {}")
+    assert agent_prompt(_payload(first)).startswith("⟦call XXXXXXXX⟧\n{name:")
+    retry = _payload(first, ("assistant", "…"), ("user", "Your function call was invalid: x. Reply again"))
+    assert agent_prompt(retry) == '⟦call XXXXXXXX⟧\n{"name": "f", "arguments": {}}\n⟦/call XXXXXXXX⟧'
+
+
 # ------------------------------------------------------------ today's turns
 
 def data_lines(body: bytes) -> list:

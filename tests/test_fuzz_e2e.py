@@ -66,7 +66,7 @@ def test_generated_requests(server, fake, mode):
 
 
 def test_every_route_is_documented_and_every_document_path_exists(server):
-    from pandora_v1 import create_app
+    from pandora_v1.app import create_app
     from pandora_v1.config import parse
 
     app = create_app(settings=parse({"need_log_to_file": False}))

@@ -83,15 +83,6 @@ def test_access_log_lines_and_no_secret_in_any_log_line(make_server, fake):
         assert secret not in everything
 
 
-def test_redaction_of_tokens_that_slip_into_messages():
-    from pandora_v1.logs import redact
-
-    token = make_jwt()
-    text = redact(f"oops Authorization: Bearer {token} and sk-{'a' * 40} via Bearer abcdefghijklmnopqrstuvwxyz")
-    assert token not in text and token.split(".")[1] not in text
-    assert "abcdefghijklmnopqrstuvwxyz" not in text and "Bearer abcdef…" in text
-
-
 def test_log_file_rotates_at_midnight_once_across_processes(tmp_path):
     import datetime
     import logging

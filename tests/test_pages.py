@@ -17,6 +17,7 @@ def test_index_and_status_json_answer(server, fake):
     info = status.json()
     assert info["base_url"] == server.url
     assert info["endpoints"] == {"chat": f"{server.url}/v1/chat/completions",
+                                 "responses": f"{server.url}/v1/responses",
                                  "images": f"{server.url}/v1/images/generations",
                                  "models": f"{server.url}/v1/models"}
     assert {"gpt-4o", "reasoner", "text-only"} <= set(info["models"]) and info["gpts"] == []

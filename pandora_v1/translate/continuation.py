@@ -17,9 +17,10 @@ gives the resume stream and the document; this module only decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..upstream_body import UpstreamBody
+if TYPE_CHECKING:
+    from ..upstream_body import UpstreamBody
 
 
 class UpstreamContinuation(Protocol):

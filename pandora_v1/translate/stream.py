@@ -4,14 +4,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import APIError
-from ..upstream_body import UpstreamBody
 from .continuation import (ContinuationSettings, StreamEnding, UpstreamContinuation, backoff,
                            document_messages)
 from .fold import DONE, Folder, Signal
 from .render import Piece, Renderer
 from .sse import Event, SSEDecoder
+
+if TYPE_CHECKING:
+    from ..upstream_body import UpstreamBody
 
 log = logging.getLogger(__name__)
 
