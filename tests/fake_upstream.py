@@ -9,6 +9,11 @@ flushed as soon as it is written.
 
 What a conversation answers is chosen by ``!directive`` lines in the last
 user message (see ``parse_prompt``); the other lines are the answer text.
+``!today`` and the other today directives (``Plan.modern``) answer in the
+2025-2026 shapes: the capture's frame order, private-use citation markers,
+memories and tool calls that must stay hidden, gpt-image files finished
+only in the conversation document (``GET /backend-api/conversation/{id}``),
+hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
 ``answer_text(prompt)`` says what text the client must end up with.
 
     fake = FakeUpstream().start()      # in tests
