@@ -154,3 +154,29 @@ def test_document_messages_follow_the_current_branch():
         "c": {"message": {"id": "c"}, "parent": "b"}}}
     assert [m["id"] for m in document_messages(document)] == ["a", "b", "c"]
     assert document_messages({"mapping": "nope"}) == []
+
+
+def test_a_handoff_mid_answer_resumes_without_repeating_what_was_sent():
+    from tests.fake_upstream import Event, Grow
+
+    prompt = "!today\n!pieces 4\n!commentary\nThe answer, streamed in small pieces, once."
+    plan = parse_prompt(prompt)
+    turn = today_turn(plan, Turn("conv-1", "gpt-5", {"id": "u", "author": {"role": "user"},
+                                                     "content": {"content_type": "text", "parts": [prompt]}}))
+    grows = [i for i, step in enumerate(turn.full) if isinstance(step, Grow) and step.path.endswith("parts/0")]
+    cut = grows[-3]     # well into the answer
+    handed = turn.full[:cut] + [Event({"type": "stream_handoff", "conversation_id": "conv-1", "options": []})]
+    upstream = Upstream(turn, plan)
+    renderer = Renderer()
+    translation = Translation(Body(stream_bytes(plan, handed)), 1 << 20, renderer, continuation=upstream,
+                              continuation_settings=ContinuationSettings(max_wait=1.0, interval=0.02))
+    batches = list(translation.batches())
+    content = [t for batch in batches for k, t in batch if k == CONTENT]
+    reasoning = "".join(t for batch in batches for k, t in batch if k != CONTENT)
+    assert "".join(content) == "The answer, streamed in small pieces, once."
+    assert reasoning == "I'll look that up on the web first."
+    assert len(upstream.resumes) == 1 and translation.resumed
+    # the first stream alone already gave the client part of the answer, which the replay skipped
+    alone = Translation(Body(stream_bytes(plan, handed)), 1 << 20, Renderer())
+    before = "".join(t for k, t in alone if k == CONTENT)
+    assert len(before) > 10 and "The answer, streamed in small pieces, once.".startswith(before)
