@@ -110,7 +110,7 @@ class Rewriter:
         reference = _reference(message, marker)
         if kind == "entity":
             alt = reference.get("alt") if reference else None
-            return alt if isinstance(alt, str) and SEP not in alt else _entity_name(rest)
+            return clean(alt) if isinstance(alt, str) and alt.strip() else _entity_name(rest)
         if kind not in _LINK_KINDS or not links:
             return ""
         sources = _sources(reference) if reference else []
