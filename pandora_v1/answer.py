@@ -26,7 +26,7 @@ from .translate.render import CONTENT, Piece, Renderer, RenderOptions
 from .translate.request import ChatRequest, conversation_payload
 from .translate.stream import Translation
 from .upstream import UpstreamClient
-from .upstream_body import UpstreamBody, open_body
+from .upstream_body import Body, open_body
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Continuation:
     def __init__(self, upstream: UpstreamClient, creds: Credentials, read_timeout: float):
         self.upstream, self.creds, self.read_timeout = upstream, creds, read_timeout
 
-    def resume(self, conversation_id: str, token: str) -> UpstreamBody:
+    def resume(self, conversation_id: str, token: str) -> Body:
         response = self.upstream.resume_conversation(conversation_id, token, self.creds)
         try:
             return open_body(response, self.read_timeout)

@@ -47,8 +47,8 @@ def create_app(config_path: str | os.PathLike | None = None,
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json.sort_keys = False    # type: ignore[attr-defined]  # Flask's default provider has them
+    app.json.ensure_ascii = False    # type: ignore[attr-defined]
     metrics = observe.Metrics()
     upstream = UpstreamClient(settings)
     upstream.on_error = lambda status: metrics.upstream_errors.labels(status).inc()
@@ -84,7 +84,7 @@ def _collapse_slashes(wsgi_app):
 
 
 def _install_http_behaviour(app: Flask) -> None:
-    app.wsgi_app = _collapse_slashes(app.wsgi_app)
+    app.wsgi_app = _collapse_slashes(app.wsgi_app)    # type: ignore[method-assign]  # Flask's documented way
     @app.before_request
     def answer_preflight():
         if request.method == "OPTIONS":

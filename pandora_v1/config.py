@@ -382,6 +382,7 @@ def _refresh_schedule(reader: _Reader) -> RefreshSchedule:
     if not match:
         reader.problems.append(f"refresh_schedule.time: expected HH:MM (24-hour), got {json.dumps(when)}")
         match = _TIME.match("03:00")
+    assert match is not None
     zone = reader.string("timezone", "UTC", section, "refresh_schedule.timezone")
     try:
         _tzinfo(zone)

@@ -92,7 +92,7 @@ def configure(level: str, log_file: Path | None) -> None:
     formatter = RedactingFormatter(FORMAT)
     if not any(getattr(h, "_pandora", False) for h in root.handlers):
         console = logging.StreamHandler()
-        console._pandora = True
+        setattr(console, "_pandora", True)   # ours: configure() runs once per process
         root.addHandler(console)
         root.setLevel(logging.WARNING)
     for handler in root.handlers:

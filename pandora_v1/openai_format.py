@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 from itertools import groupby
 from operator import itemgetter
 
@@ -134,7 +135,7 @@ def completion(model: str, content: str | None, reasoning: str, finish_reason: s
     ``annotations``: ``url_citation`` entries whose indexes point into ``content``."""
     if calls:
         content = content.strip() or None if content else None
-    message = {"role": "assistant", "content": content, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if annotations and isinstance(content, str) and not calls:   # stripped content moves the indexes
         message["annotations"] = [a for a in annotations
                                   if a["url_citation"]["end_index"] <= len(content)]

@@ -128,7 +128,7 @@ def _answers(description: str, kind: str = "application/json") -> dict:
 def document(api: str = "") -> dict:
     """The OpenAPI document, with the API routes under ``api`` (``Settings.api_path``)."""
     name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
-    auth = [{"bearer": []}]
+    auth: list[dict] = [{"bearer": []}]
     response_id = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paths = {
         f"{api}/v1/chat/completions": {"post": {

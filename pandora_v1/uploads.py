@@ -138,7 +138,7 @@ class SafeFetcher:
 
 
 def _refused_cause(exc: BaseException) -> bool:
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, _RefusedAddress):
             return True

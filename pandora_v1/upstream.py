@@ -279,7 +279,7 @@ class UpstreamClient:
                 response = self.session.get(self.url(self.prefixes[0], "/backend-api/models"),
                                             timeout=(min(self.timeout[0], 3), 3))
                 response.close()
-                result = {"reachable": True, "status": response.status_code, "error": None}
+                result: dict = {"reachable": True, "status": response.status_code, "error": None}
             except requests.RequestException as exc:
                 result = {"reachable": False, "status": None,
                           "error": f"The upstream could not be reached ({type(exc).__name__})."}

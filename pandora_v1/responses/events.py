@@ -123,6 +123,7 @@ class ResponseEncoder:
 
     def call_arguments(self, fragment: str) -> bytes:
         call = self._call
+        assert call is not None
         if not fragment:
             return b""
         call["arguments"] += fragment

@@ -112,9 +112,10 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
         exc.param = _renamed(exc.param, message_origins, tool_params)
         raise
 
-    echo = {}
+    echo: dict = {}
     for key, default in ECHOED.items():
         kind, name = _ECHO_TYPES.get(key, (str, "a string"))
+        assert isinstance(kind, (type, tuple))
         value = body.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise bad_request(f"'{key}' must be {name}.", key)
@@ -270,7 +271,8 @@ def _tools(tools) -> tuple[list[dict], dict[int, int]]:
         return [], {}
     if not isinstance(tools, list):
         raise bad_request("'tools' must be a list of tools.", "tools")
-    out, params = [], {}
+    out: list = []
+    params: dict = {}
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise bad_request("Each tool must be an object with a 'type'.", f"tools[{index}]")

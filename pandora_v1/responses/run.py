@@ -141,7 +141,7 @@ class ResponseRun:
         """
         mine, other = (self._content, self._reasoning) if kind == CONTENT else (self._reasoning, self._content)
         self._bytes += len(text.encode())
-        if self._bytes <= self._budget:
+        if self._budget is None or self._bytes <= self._budget:
             return text
         encoding = tokens.encoding_for(self.slug)
         before = "".join(mine)

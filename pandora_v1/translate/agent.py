@@ -63,7 +63,7 @@ class _NoCounters:
 
 
 def retry_message(kind: str, reason: str, turn: Turn) -> str:
-    if kind == "call":
+    if kind == "call" and turn.protocol is not None:
         open_, close = turn.protocol.markers[0]
         return (f"Your function call was invalid: {reason}. Reply again with only the corrected "
                 f"{open_} ... {close} block.")
@@ -154,11 +154,11 @@ class AgentTurn:
 
     def _give_up(self, kind: str, reason: str, first_failure) -> Iterator[list[Event]]:
         if kind == "json":
-            if self.format.strict:
+            if self.format is not None and self.format.strict:
                 raise APIError(502, f"The model's reply was not valid JSON for the response format: {reason}",
                                code="json_validation_failed")
             events = first_failure[0] if self.buffered else []
-        elif self.protocol.required:
+        elif self.protocol is not None and self.protocol.required:
             raise APIError(502, f"The model did not make a valid function call: {reason}",
                            code="tool_call_failed")
         else:
@@ -190,7 +190,7 @@ class _Attempt:
         self._drop_text = turn.retries > 0 and not turn.buffered and bool(turn._values(CONTENT))
         self._plain = self.json is None and not self._drop_text
         if self._plain:   # nothing to rework after the detector: hand its output on directly
-            self.feed = self.detector.feed if self.detector is not None else _same
+            self.feed = self.detector.feed if self.detector is not None else _same  # type: ignore[method-assign,assignment]
 
     def feed(self, batch: list[Piece]) -> list[Event]:
         events = self.detector.feed(batch) if self.detector is not None else batch
@@ -236,9 +236,9 @@ class _Attempt:
                 return "call", detector.failure[1], detector.failure[0]
             if detector.calls:
                 return None
-            if turn.protocol.required:
+            if turn.protocol is not None and turn.protocol.required:
                 return "call", "no function call was made, but one is required", ""
-        if self.json is not None and turn.source.finish_reason == "stop":
+        if self.json is not None and turn.format is not None and turn.source.finish_reason == "stop":
             if not turn.buffered and turn._values(CONTENT):
                 return None     # the client has the text already: too late to try again
             error = json_error(self.text(held), turn.format)

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..upstream_body import UpstreamBody
+    from ..upstream_body import Body
 
 
 class UpstreamContinuation(Protocol):
     """The two upstream calls a continuation needs (bound to one request's credentials)."""
 
-    def resume(self, conversation_id: str, token: str) -> UpstreamBody:
+    def resume(self, conversation_id: str, token: str) -> Body:
         """The resume stream; raises ``APIError`` when it cannot be had."""
 
     def document(self, conversation_id: str) -> dict:

@@ -164,6 +164,7 @@ class DeltaFolder:
                 raise DeltaError(f"unknown operation {op!r}")
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DeltaError(f"{op} {path}: {exc}") from None
+        return None
 
 
 def _signal_for(obj: dict) -> Signal | None:

@@ -35,7 +35,7 @@ Pieces are ``(kind, text)`` with kind ``"content"`` or ``"reasoning"``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import regex
@@ -120,7 +120,7 @@ class RenderOptions:
 
 
 def _joined_parts(content: dict) -> str:
-    parts = content.get("parts") or ()
+    parts: list = content.get("parts") or []
     if len(parts) == 1 and isinstance(parts[0], str):
         return parts[0]
     return "".join(p for p in parts if isinstance(p, str))
@@ -181,7 +181,7 @@ class Renderer:
         self.routed = False                     # some message of the turn was for the client
         self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
         self.citations = Rewriter(self.options.citation_links, self._sandbox_link)
-        self._states: dict[str, object] = {}
+        self._states: dict[str, Any] = {}
         self._open: str | None = None           # id of the message whose fence is open
         self._open_text: str | None = None      # id of the message still holding text back
         self._tail = ""                         # last two characters of content sent
@@ -191,7 +191,7 @@ class Renderer:
         self._variants = False                  # the user message announced paragen variants
         self._document: dict | None = None      # the canvas document, as created and edited
         self._handlers = self._handler_table()
-        self._routes: dict[str, tuple | bool] = {}   # message id -> its route
+        self._routes: dict[str, Any] = {}   # message id -> its route (a tuple), or False
 
     @property
     def annotations(self) -> list[dict]:
@@ -208,7 +208,7 @@ class Renderer:
         route = self._routes.get(message_id)   # who a message is for does not change as it grows
         if route is None:
             route = self._routes[message_id] = self._route(message)
-        if route is False:
+        if not route:
             return []
         handler, is_answer, role = route
         if self._answer_id is not None and role == "assistant" and message_id != self._answer_id:
@@ -474,6 +474,7 @@ class Renderer:
 
     def _show_document(self) -> list[Piece]:
         document = self._document
+        assert document is not None
         body = clean(document["content"]).rstrip("\n")
         kind = document["type"]
         if kind.startswith("code/"):
@@ -498,7 +499,7 @@ class Renderer:
         if finished:
             state.done = True
             result = (message.get("metadata") or {}).get("aggregate_result") or {}
-            charts = [(m.get("image_url") or "", None) for m in result.get("messages") or ()
+            charts: list[tuple[str, str | None]] = [(m.get("image_url") or "", None) for m in result.get("messages") or ()
                       if isinstance(m, dict) and m.get("message_type") == "image"]
             pieces.extend(self._images(charts))
         return pieces

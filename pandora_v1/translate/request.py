@@ -181,6 +181,7 @@ def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | N
     upstream = {"id": str(uuid.uuid4()), "author": {"role": message.role},
                 "content": {"content_type": "text", "parts": [message.text]}, "metadata": {}}
     if message.segments:
+        uploaded = uploaded or {}
         files = [uploaded[s.param] for s in message.segments if isinstance(s, InputFile)]
         if any(f.is_image for f in files):
             parts = [uploaded[s.param].pointer() if isinstance(s, InputFile) else s

@@ -14,7 +14,7 @@ from .render import Piece, Renderer
 from .sse import Event, SSEDecoder
 
 if TYPE_CHECKING:
-    from ..upstream_body import UpstreamBody
+    from ..upstream_body import Body
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Translation:
     conversation document, through the same renderer (see continuation.py).
     """
 
-    def __init__(self, body: UpstreamBody, max_event_bytes: int, renderer: Renderer | None = None,
+    def __init__(self, body: Body, max_event_bytes: int, renderer: Renderer | None = None,
                  max_answer_chars: int = 0, max_seconds: float = 0,
                  continuation: UpstreamContinuation | None = None,
                  continuation_settings: ContinuationSettings | None = None):
@@ -144,6 +144,7 @@ class Translation:
 
     def _resume(self, conversation_id: str, keepalive: float | None) -> Iterator[list[Piece]]:
         try:
+            assert self.continuation is not None and self.ending.resume_token is not None
             body = self.continuation.resume(conversation_id, self.ending.resume_token)
         except APIError as exc:
             log.info("resuming a handed-off answer failed: %s", exc.message)
@@ -172,13 +173,15 @@ class Translation:
                 if keepalive and wait_until - time.monotonic() > 0:
                     yield []
             self.polls += 1
+            assert self.continuation is not None
             try:
                 document = self.continuation.document(conversation_id)
             except APIError as exc:
-                delay = backoff(delay, exc.upstream_status or exc.status, settings.interval)
+                later = backoff(delay, exc.upstream_status or exc.status, settings.interval)
                 log.info("polling the conversation failed (%s)", exc.upstream_status or exc.status)
-                if delay is None:
+                if later is None:
                     return
+                delay = later
                 continue
             delay = settings.interval
             out: list[Piece] = []
@@ -199,7 +202,7 @@ class Translation:
             item = folder.feed(name, data)
             if item is None:
                 continue
-            if type(item) is Signal:
+            if isinstance(item, Signal):
                 self._signal(item)
                 if self._done:
                     return

@@ -26,6 +26,7 @@ import logging
 import re
 import secrets
 import string
+from typing import Any
 from dataclasses import dataclass
 
 import orjson
@@ -42,7 +43,7 @@ FRAGMENT_CHARS = 256
 _ALPHABET = string.ascii_letters + string.digits
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\r?\n?|\r?\n?```\s*$")
 
-Event = tuple[str, object]
+Event = tuple[str, Any]
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def parse_call(body: str, protocol: Protocol, index: int) -> ToolCall:
         raise InvalidCall('the block must be one JSON object {"name": ..., "arguments": {...}}')
     name = call.get("name")
     tool = protocol.tools.get(name) if isinstance(name, str) else None
-    if tool is None:
+    if tool is None or not isinstance(name, str):
         raise InvalidCall(f"unknown function {name!r}; the functions you can call are: "
                           + ", ".join(protocol.tools))
     arguments = call.get("arguments", {})
