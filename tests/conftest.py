@@ -327,8 +327,9 @@ def web(app, fake):
 
 
 # --- Tiers. Every test that starts a gunicorn server is marked ``e2e`` (so ``-m "not e2e"`` is the
-# fast tier), every one that starts a redis-server ``redis``: by the fixtures it uses, so new test
-# files are sorted without remembering to mark them. Tests starting servers by hand mark themselves.
+# fast tier), every one that starts a redis-server ``redis``: by the fixtures it uses, and every test
+# in a file named ``*_e2e.py`` is e2e (those start servers by hand, ``Server(...)``), so new test
+# files are sorted without remembering to mark them.
 
 E2E_FIXTURES = {"server", "make_server", "client"}
 REDIS_FIXTURES = {"redis_server", "redis_db", "own_redis"}
@@ -338,7 +339,7 @@ REDIS_FIXTURES = {"redis_server", "redis_db", "own_redis"}
 def pytest_collection_modifyitems(items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if names & E2E_FIXTURES:
+        if names & E2E_FIXTURES or item.path.name.endswith("_e2e.py"):
             item.add_marker(pytest.mark.e2e)
         params = getattr(getattr(item, "callspec", None), "params", {})
         if names & REDIS_FIXTURES or params.get("store") == "redis":
