@@ -81,7 +81,8 @@ class Server:
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, graceful: bool = False) -> None:
