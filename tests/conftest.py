@@ -42,6 +42,7 @@ def free_port() -> int:
 # Every server the suite starts, and every secret its traffic used: at the end
 # of the session no log line of any of them may hold one (see no_secret_in_any_log).
 ALL_SERVERS: list["Server"] = []
+IN_PROCESS_LOGS: list[Path] = []      # what apps built in the test process (make_app) logged
 SECRETS_USED: set[str] = {ACCESS_TOKEN}
 
 
@@ -166,6 +167,9 @@ def no_secret_in_any_log():
                 continue
             text = path.read_text(errors="replace")
             leaks += [f"{path}: {secret[:8]}…" for secret in secrets if secret in text]
+    for path in IN_PROCESS_LOGS:
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        leaks += [f"{path}: {secret[:8]}…" for secret in secrets if secret in text]
     assert not leaks, f"secrets in logs: {leaks[:10]}"
 
 
@@ -290,6 +294,19 @@ def make_app(upstream, tmp_path):
     from pandora_v1.app import create_app
     from pandora_v1.config import load_gpts, parse
 
+    import logging
+
+    from pandora_v1.logs import FORMAT, RedactingFormatter
+
+    # Like the servers, these apps log at DEBUG through the production formatter, into a file
+    # that no_secret_in_any_log scans; the process's logging is restored afterwards.
+    logger = logging.getLogger("pandora_v1")
+    handler = logging.FileHandler(tmp_path / "app.log", encoding="utf-8")
+    handler.setFormatter(RedactingFormatter(FORMAT))
+    IN_PROCESS_LOGS.append(tmp_path / "app.log")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
     built = []
 
     def build(gpts: dict | None = None, **overrides):
@@ -313,6 +330,9 @@ def make_app(upstream, tmp_path):
 
     for app in built:
         current_services(app).store.close()
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    handler.close()
 
 
 @pytest.fixture
