@@ -291,12 +291,12 @@ def make_app(upstream, tmp_path):
     """Build a pandora_v1 app in this process, Flask's own way, from a config dict (the same
     ``base_config`` the servers get, pointed at the session's fake upstream); files it keeps
     (store, images, logs) go under the test's tmp_path."""
-    from pandora_v1.app import create_app
-    from pandora_v1.config import load_gpts, parse
-
     import logging
 
+    from pandora_v1.app import create_app
+    from pandora_v1.config import load_gpts, parse
     from pandora_v1.logs import FORMAT, RedactingFormatter
+    from pandora_v1.services import current_services
 
     # Like the servers, these apps log at DEBUG through the production formatter, into a file
     # that no_secret_in_any_log scans; the process's logging is restored afterwards.
@@ -326,8 +326,6 @@ def make_app(upstream, tmp_path):
         return app
 
     yield build
-    from pandora_v1.services import current_services
-
     for app in built:
         current_services(app).store.close()
     logger.removeHandler(handler)
