@@ -17,6 +17,8 @@ from tests.conftest import ACCESS_TOKEN, ROOT
 from tests.fake_upstream import MIDSTREAM_ERROR, png_bytes, revised_prompt
 from tests.test_responses_e2e import conversations
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
