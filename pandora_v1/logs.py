@@ -90,9 +90,9 @@ def configure(level: str, log_file: Path | None) -> None:
     """Set pandora_v1's level and handlers once per process (idempotent)."""
     root = logging.getLogger()
     formatter = RedactingFormatter(FORMAT)
-    if not any(getattr(h, "_pandora", False) for h in root.handlers):
+    if not any(h.get_name() == "pandora_v1" for h in root.handlers):
         console = logging.StreamHandler()
-        setattr(console, "_pandora", True)   # ours: configure() runs once per process
+        console.set_name("pandora_v1")        # ours: configure() adds it once per process
         root.addHandler(console)
         root.setLevel(logging.WARNING)
     for handler in root.handlers:

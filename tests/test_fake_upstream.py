@@ -146,7 +146,7 @@ def test_format_a_stream(fake):
     assert snaps[0]["message"]["author"]["role"] == "user"
     assert snaps[0]["message"]["status"] == "finished_successfully"
     texts = [s["message"]["content"]["parts"][0] for s in snaps[1:]]
-    assert all(b.startswith(a) for a, b in zip(texts, texts[1:])) and texts[-1] == TEXT == answer_text(TEXT)
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False)) and texts[-1] == TEXT == answer_text(TEXT)
     assert all(s["message"]["status"] == "in_progress" and s["message"]["end_turn"] is None for s in snaps[1:-1])
     last = snaps[-1]["message"]
     assert (last["status"], last["end_turn"], last["recipient"]) == ("finished_successfully", True, "all")

@@ -187,7 +187,7 @@ def _messages(items: list[dict], origins: list[str], instructions: str | None) -
     if instructions:
         messages.append({"role": "system", "content": instructions})
         message_origins.append("instructions")
-    for item, origin in zip(items, origins):
+    for item, origin in zip(items, origins, strict=True):
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")

@@ -454,7 +454,7 @@ class Renderer:
                 continue
             replacement = str(update.get("replacement") or "")
             try:
-                content = regex.sub(update["pattern"], lambda _: replacement, content,
+                content = regex.sub(update["pattern"], lambda _, text=replacement: text, content,
                                     count=0 if update.get("multiple") else 1, timeout=1.0)
             except (regex.error, TimeoutError):
                 continue                      # an edit we cannot apply leaves the text as it was
