@@ -8,16 +8,13 @@ text: tool requests come from programs, so bot mode does not apply.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from . import openai_format
 from .agent_answer import AgentAnswer
-from .errors import APIError
-from .openai_format import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
+from .chat_output import in_openai_shape
+from .openai_format import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder
 from .translate.render import CONTENT
-
-log = logging.getLogger(__name__)
 
 
 def completion(agent: AgentAnswer) -> dict:
@@ -33,7 +30,7 @@ def completion(agent: AgentAnswer) -> dict:
 
 def stream(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
     try:
-        yield from _chunks(agent, keepalive)
+        yield from in_openai_shape(_chunks(agent, keepalive))
         yield SSE_DONE
     finally:
         agent.finish(drain=0.05)
@@ -43,21 +40,15 @@ def _chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
     chat, turn = agent.chat, agent.turn
     encoder = ChunkEncoder(chat.model, chat.include_usage)
     legacy = turn.legacy
-    try:
-        for events in turn.events(keepalive):
-            if not events:
-                yield SSE_KEEPALIVE
-            elif len(events) == 1 and events[0][0] == CONTENT and encoder.role_sent:
-                yield encoder.content(events[0][1])    # the hot path: one read, one piece of text
-            else:
-                yield encoder.events(events, legacy)
-        if not encoder.role_sent:
-            yield encoder.role()
-        yield encoder.finish(turn.finish_reason)
-        if chat.include_usage:
-            yield encoder.usage(agent.usage())
-    except APIError as exc:
-        yield sse(exc.body())
-    except Exception:  # noqa: BLE001 - the stream must end in OpenAI's shape, whatever broke
-        log.exception("stream failed")
-        yield sse(APIError(500, "The server failed while streaming the answer.").body())
+    for events in turn.events(keepalive):
+        if not events:
+            yield SSE_KEEPALIVE
+        elif len(events) == 1 and events[0][0] == CONTENT and encoder.role_sent:
+            yield encoder.content(events[0][1])    # the hot path: one read, one piece of text
+        else:
+            yield encoder.events(events, legacy)
+    if not encoder.role_sent:
+        yield encoder.role()
+    yield encoder.finish(turn.finish_reason)
+    if chat.include_usage:
+        yield encoder.usage(agent.usage())
