@@ -73,3 +73,14 @@ def test_access_log_lines_and_no_secret_in_any_log_line(make_server, fake):
     everything = log_file + srv.log()
     for secret in (token, token.split(".")[1], token.split(".")[2], refresh_like):
         assert secret not in everything
+
+
+def test_the_metrics_folder_a_master_made_is_gone_when_it_exits(make_server, tmp_path):
+    """Each start makes a folder for the workers' shared metrics; restarts must not pile them up."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    srv = make_server(env={"TMPDIR": str(temp), "PROMETHEUS_MULTIPROC_DIR": ""})
+    assert [p.name for p in temp.iterdir() if p.name.startswith("pandora_v1-metrics-")]
+    requests.get(srv.url + "/metrics")
+    srv.stop()
+    assert not [p for p in temp.iterdir() if p.name.startswith("pandora_v1-metrics-")]
