@@ -1,5 +1,6 @@
 """UpstreamBody against a raw socket server that writes exactly the bytes a test scripts."""
 import gzip
+import re
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from pandora_v1.upstream_body import PlainBody, UpstreamBody, open_body
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+COMPLETE_CHUNKED = re.compile(rb"chunked\r\n.*\r\n0\r\n(?:[^\r\n]+\r\n)*\r\n\Z", re.S)   # last chunk + trailers
 
 
 class ScriptedServer:
@@ -35,20 +37,29 @@ class ScriptedServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
+        """Each request gets the next script (a test scripts it before sending). The connection
+        stays open for the next request after a complete chunked body or a counted one;
+        otherwise the server closes it when the script is done (a cut or close-delimited body)."""
         with conn:
-            while self.scripts:
+            while True:
                 request = b""
                 while b"\r\n\r\n" not in request:
                     data = conn.recv(65536)
                     if not data:
                         return
                     request += data
-                for step in self.scripts.pop(0):
+                if not self.scripts:
+                    return
+                script = self.scripts.pop(0)
+                for step in script:
                     if isinstance(step, float):
                         time.sleep(step)
                     else:
                         conn.sendall(step)
                         time.sleep(0.002)   # separate TCP segments, as a real stream has
+                sent = b"".join(step for step in script if isinstance(step, bytes))
+                if not (COMPLETE_CHUNKED.search(sent) or b"Content-Length:" in sent):
+                    return
 
     def get(self, session, *script, read_timeout=5.0):
         self.scripts.append(list(script))
