@@ -250,3 +250,16 @@ def test_module_resolve_outside_an_app_keeps_the_old_behaviour():
     assert credentials.resolve(bearer(ACCESS_TOKEN)) == Credentials(ACCESS_TOKEN)
     with pytest.raises(APIError, match="not configured"):
         credentials.resolve(bearer("rt-anything"))
+
+
+@pytest.mark.parametrize("suffix", [",acc-client-chosen", ",", " , acc-client-chosen", ",acc-main"])
+def test_gateway_accepts_only_an_exact_client_key(fake, store, suffix):
+    """Issue 13.1: in gateway mode the operator picks the workspace, never the client."""
+    service = CredentialService(settings_for(fake, **GATEWAY), store)
+    for key in ("sk-nextweb-aaaaaaaaaaaa", "sk-bot-bbbbbbbbbbbb"):
+        with pytest.raises(APIError) as info:
+            service.resolve(bearer(key + suffix))
+        assert info.value.status == 401 and info.value.code == "invalid_api_key"
+        assert "acc-client-chosen" not in info.value.message and key not in info.value.message
+    # The exact key still works, and the spare account (no account id) sends none.
+    assert service.resolve(bearer("sk-bot-bbbbbbbbbbbb")).account_id is None
