@@ -43,10 +43,17 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
+# Requests gunicorn rejects itself are answered in the OpenAI error shape, not HTML.
+from pandora_v1 import serving as _serving  # noqa: E402
+
+_serving.install_json_errors()
+
 wsgi_app = "pandora_v1:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
-worker_class = _settings.worker_class
+# gevent: ours stops accepting the moment SIGTERM arrives (gunicorn's looks once a second).
+worker_class = "pandora_v1.serving.GeventWorker" if _settings.worker_class == "gevent" \
+    else _settings.worker_class
 # gevent: each stream is a greenlet; gthread: each stream holds a thread.
 worker_connections = _settings.worker_connections
 threads = _settings.process_threads
