@@ -43,6 +43,12 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
+# The token tables are built here, before the workers are forked: they share
+# the pages instead of each building its own (~65 MB each).
+from pandora_v1 import tokens as _tokens  # noqa: E402
+
+_tokens.warm_up()
+
 # Requests gunicorn rejects itself are answered in the OpenAI error shape, not HTML.
 from pandora_v1 import serving as _serving  # noqa: E402
 
@@ -79,10 +85,6 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    # Load the token tables before the first request needs them.
-    from pandora_v1 import tokens
-
-    tokens.warm_up()
     # Scheduled jobs (daily token refresh, ...): a scheduler per worker, each job
     # run once across workers and instances through a lock in the store.
     from pandora_v1 import jobs
