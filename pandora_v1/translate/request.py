@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import bad_request
 from ..uploads import InputFile, UploadedFile, input_file
+from .params import check_parameters
 
 # OpenAI's "developer" role is the newer name of "system".
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -96,6 +97,7 @@ def parse_chat_request(body) -> ChatRequest:
             raise bad_request(f"Unsupported role {role!r}; use system, developer, user or assistant.",
                               f"{param}.role")
         parsed.append(_message(ROLES[role], message.get("content"), f"{param}.content"))
+    check_parameters(body, parsed)   # OpenAI's type/range rules (params.py)
     n = body.get("n", 1)
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise bad_request("'n' must be a positive integer.", "n")
