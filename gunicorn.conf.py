@@ -84,6 +84,13 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+def post_fork(server, worker):
+    # Logging is the entry point's business: set up before the worker builds its app.
+    from pandora_v1 import logs
+
+    logs.configure_for(_settings)
+
+
 def post_worker_init(worker):
     # Scheduled jobs (daily token refresh, ...): a scheduler per worker, each job
     # run once across workers and instances through a lock in the store.
@@ -94,7 +101,7 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     wsgi = getattr(worker, "wsgi", None)
-    if wsgi is not None and hasattr(wsgi, "extensions"):
-        from pandora_v1 import jobs
+    from pandora_v1 import jobs, services
 
+    if wsgi is not None and services.installed(wsgi) is not None:
         jobs.stop(wsgi)

@@ -11,8 +11,10 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_module
 from .errors import APIError
+from .store import StoreUnavailable
+from .version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["create_app", "__version__"]
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("pandora_v1")
@@ -34,7 +36,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     """The application factory. Settings come from ``settings`` or the config file."""
     from . import observe
     from .blueprints import accounts, chat, images, media, models, ops, pages
-    from .blueprints.common import Services
+    from .services import Services, install
     from .credentials import CredentialService
     from .gpts import GptCatalog
     from .media import MediaStore
@@ -44,7 +46,6 @@ def create_app(config_path: str | os.PathLike | None = None,
     from .uploads import SafeFetcher, Uploader
 
     settings = settings or config_module.load(config_path)
-    configure_logging(settings)
     warn_ignored_keys(settings)
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
@@ -56,12 +57,12 @@ def create_app(config_path: str | os.PathLike | None = None,
     upstream.on_error = lambda status: metrics.upstream_errors.labels(status).inc()
     # Redis unreachable stops the start here, naming host and port (StoreUnavailable).
     store = open_store(settings)
-    creds = CredentialService(settings, store)
+    creds = CredentialService(settings, store, transport=upstream)
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
-    app.extensions["pandora_v1"] = Services(
+    install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
         Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
-        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds))
+        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds)))
     observe.install(app, metrics)
 
     prefix = f"/{settings.api_prefix}" if settings.api_prefix else None
@@ -103,6 +104,11 @@ def _install_http_behaviour(app: Flask) -> None:
             g.upstream_status = exc.upstream_status
         return jsonify(exc.body()), exc.status, exc.headers
 
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable):
+        log.warning("%s", exc)
+        return api_error(exc.api_error())
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
@@ -119,12 +125,6 @@ def _install_http_behaviour(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = APIError(500, "The server had an error while processing your request.")
         return jsonify(error.body()), 500
-
-
-def configure_logging(settings: config_module.Settings) -> None:
-    from . import logs
-
-    logs.configure(settings.log_level, Path(settings.log_dir) / "access.log" if settings.need_log_to_file else None)
 
 
 def warn_ignored_keys(settings: config_module.Settings) -> None:

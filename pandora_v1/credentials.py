@@ -31,7 +31,6 @@ import hmac
 import logging
 import re
 import time
-import urllib.request
 from dataclasses import dataclass
 
 import orjson
@@ -131,10 +130,11 @@ def resolve(header: str | None) -> Credentials:
     """The credentials of a request: through the app's CredentialService when there is one."""
     from flask import current_app, has_app_context
 
-    service = getattr(current_app.extensions.get("pandora_v1"), "credentials", None) \
-        if has_app_context() else None
-    if service is not None:
-        return service.resolve(header)
+    from .services import installed
+
+    services = installed(current_app) if has_app_context() else None
+    if services is not None:
+        return services.credentials.resolve(header)
     token, account = parse_authorization(header)
     if not is_jwt(token):
         raise APIError(401, NOT_CONFIGURED, code="invalid_api_key")
@@ -161,19 +161,15 @@ class Exchanged:
 class TokenEndpoint:
     """POSTs a refresh token to the configured URL (proxy: form; OAuth2: JSON)."""
 
-    def __init__(self, settings, clock=time.time):
+    def __init__(self, settings, clock=time.time, transport=None):
+        from .upstream import UpstreamClient
+
         self.exchange_settings = settings.token_exchange
         self.style = self.exchange_settings.style
         self.url = self.exchange_settings.url
         self.timeout = (settings.connect_timeout, min(settings.read_timeout, 60.0))
         self.clock = clock
-        self.session = requests.Session()
-        self.session.trust_env = False
-        proxies = {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
-        if settings.proxy:
-            proxies = {"http": settings.proxy, "https": settings.proxy}
-        if proxies:
-            self.session.proxies = proxies
+        self.transport = transport or UpstreamClient(settings)   # the one owner of proxies and pools
 
     @property
     def configured(self) -> bool:
@@ -182,18 +178,16 @@ class TokenEndpoint:
     def exchange(self, refresh_token: str) -> Exchanged:
         try:
             if self.style == "oauth":
-                response = self.session.post(self.url, timeout=self.timeout, json={
+                status, body = self.transport.post_outside(self.url, timeout=self.timeout, json={
                     "grant_type": "refresh_token", "client_id": self.exchange_settings.client_id,
                     "refresh_token": refresh_token})
             else:
-                response = self.session.post(self.url, data={"refresh_token": refresh_token},
-                                             timeout=self.timeout)
+                status, body = self.transport.post_outside(self.url, form={"refresh_token": refresh_token},
+                                                           timeout=self.timeout)
         except requests.exceptions.Timeout:
             raise ExchangeUnavailable("no answer in time") from None
         except requests.exceptions.RequestException as exc:
             raise ExchangeUnavailable(f"unreachable ({type(exc).__name__})") from None
-        with response:
-            status, body = response.status_code, response.content[:4096]
         text = scrub(body.decode("utf-8", "replace").strip(), refresh_token)
         if status >= 500:
             raise ExchangeUnavailable(f"HTTP {status}: {text[:300]}")
@@ -231,10 +225,10 @@ class CredentialService:
     """Keys -> Credentials, with refresh tokens exchanged once and shared through the store."""
 
     def __init__(self, settings, store: store_module.Store, endpoint: TokenEndpoint | None = None,
-                 clock=time.time):
+                 clock=time.time, transport=None):
         self.settings = settings
         self.store = store
-        self.endpoint = endpoint or TokenEndpoint(settings, clock)
+        self.endpoint = endpoint or TokenEndpoint(settings, clock, transport)
         self.clock = clock
         self.accounts = {account.name: account for account in settings.upstream_accounts}
         # Client keys are compared as SHA-256 digests: equal lengths, constant time.
@@ -396,8 +390,6 @@ class CredentialService:
             try:
                 self._exchange(digest, configured, force=True)
                 renewed += 1
-            except store_module.StoreUnavailable:
-                raise
             except APIError as exc:
                 log.info("daily refresh of %s… failed: %s", digest[:8], exc.message)
                 failed += 1

@@ -34,3 +34,8 @@ def _default_type(status: int) -> str:
 
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
+
+
+def upstream_error(message: str, upstream_status: int | str | None = None) -> APIError:
+    """The upstream failed or answered something we cannot use: a 502 naming what went wrong."""
+    return APIError(502, message, code="upstream_error", upstream_status=upstream_status)

@@ -13,12 +13,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-import orjson
 
 from .config import ModelEntry, Settings
 from .credentials import CredentialService, Credentials, is_jwt
 from .errors import APIError
-from .store import Store, StoreUnavailable
+from .store import Store
 from .upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -59,8 +58,6 @@ class GptCatalog:
             return info
         try:
             return self._fetch(gizmo_id, self._credentials() or creds)
-        except StoreUnavailable:
-            raise
         except APIError as exc:
             if exc.status == 429 or exc.status >= 500:
                 raise   # the upstream is down or busy: say so, not "no such GPT"
@@ -74,16 +71,13 @@ class GptCatalog:
     def _fetch(self, gizmo_id: str, creds: Credentials | None) -> dict:
         if creds is None:
             raise APIError(401, "no key to fetch GPT info with (set key_for_gpts_info)")
-        response = self.upstream.request("GET", f"/backend-api/gizmos/{gizmo_id}", creds)
-        with response:
-            body = response.content
+        data = self.upstream.get_json(f"/backend-api/gizmos/{gizmo_id}", creds, what="GPT answer")
         try:
-            data = orjson.loads(body)
             gizmo = data["gizmo"]
             display = gizmo.get("display") or {}
             info = {"id": gizmo.get("id") or gizmo_id, "name": display.get("name") or gizmo_id,
                     "description": display.get("description") or "", "fetched_at": time.time()}
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError):
             raise APIError(404, "the upstream's answer holds no GPT") from None
         self.store.set_json(f"gizmo:{gizmo_id}", info, INFO_TTL)
         log.info("GPT %s (%s) fetched", gizmo_id, info["name"])
@@ -103,8 +97,6 @@ class GptCatalog:
             try:
                 self._fetch(gizmo_id, self._credentials())
                 updated += 1
-            except StoreUnavailable:
-                raise
             except APIError as exc:
                 log.warning("GPT %s could not be fetched (will retry later): %s", gizmo_id, exc.message)
                 failed += 1

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import store as store_module
+from .services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def default_jobs(services) -> list[Job]:
 
 def start(app) -> Any:
     """Start the app's scheduler (once per worker); kept in its Services."""
-    services = app.extensions["pandora_v1"]
+    services = current_services(app)
     if services.scheduler is None:
         scheduler = build_scheduler(default_jobs(services), services.store)
         scheduler.start()
@@ -131,7 +132,7 @@ def start(app) -> Any:
 
 
 def stop(app) -> None:
-    services = app.extensions["pandora_v1"]
+    services = current_services(app)
     if services.scheduler is not None:
         services.scheduler.shutdown(wait=False)
         services.scheduler = None

@@ -87,6 +87,12 @@ class MidnightRotatingFile(logging.Handler):
         super().close()
 
 
+def configure_for(settings) -> None:
+    """The service's logging as its config says (called by the entry points, not by create_app)."""
+    configure(settings.log_level,
+              Path(settings.log_dir) / "access.log" if settings.need_log_to_file else None)
+
+
 def configure(level: str, log_file: Path | None) -> None:
     """Set pandora_v1's level and handlers once per process (idempotent)."""
     root = logging.getLogger()

@@ -16,11 +16,9 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-import requests
-
 from .config import Settings
 from .credentials import Credentials
-from .errors import APIError
+from .errors import APIError, upstream_error
 from .translate.render import ResolvedImage
 from .upstream import UpstreamClient
 
@@ -84,37 +82,15 @@ class MediaStore:
         return removed
 
     def download_url(self, path: str, credentials: Credentials) -> str:
-        response = self.upstream.request("GET", path, credentials)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        finally:
-            response.close()
-        url = body.get("download_url") if isinstance(body, dict) else None
+        body = self.upstream.get_json(path, credentials, what="download answer")
+        url = body.get("download_url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise APIError(502, "The upstream gave no download URL for a file.", code="upstream_error")
+            raise upstream_error("The upstream gave no download URL for a file.")
         return url
 
     def fetch(self, url: str) -> tuple[bytes, str]:
         """The bytes behind a signed download URL (no Authorization: it is signed)."""
-        limit = self.settings.max_media_bytes
-        try:
-            with self.upstream.session.get(url, stream=True, timeout=self.upstream.timeout) as response:
-                if response.status_code != 200:
-                    raise APIError(502, f"A file download failed ({response.status_code}).",
-                                   code="upstream_error")
-                chunks, size = [], 0
-                for chunk in response.iter_content(65536):
-                    size += len(chunk)
-                    if size > limit:
-                        raise APIError(502, f"A file from the upstream is larger than {limit} bytes.",
-                                       code="upstream_error")
-                    chunks.append(chunk)
-                return b"".join(chunks), response.headers.get("Content-Type", "")
-        except requests.RequestException as exc:
-            raise APIError(502, f"A file download failed ({type(exc).__name__}).",
-                           code="upstream_error") from None
+        return self.upstream.download(url, self.settings.max_media_bytes)
 
 
 class RequestMedia:

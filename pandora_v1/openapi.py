@@ -7,7 +7,7 @@ OpenAI's shape, never a 5xx from bad input.
 """
 from __future__ import annotations
 
-from . import __version__
+from .version import __version__
 
 _ERROR = {
     "type": "object", "required": ["error"],

@@ -38,14 +38,17 @@ NAMESPACE = "pandora_v1:"
 SQLITE_FILE = "store.sqlite3"
 
 
-class StoreUnavailable(APIError):
-    """The store could not be reached; a request that needs it gets a 503."""
+class StoreUnavailable(Exception):
+    """The store could not be reached; a request that needs it gets a 503 (``create_app`` maps it)."""
 
     def __init__(self, where: str, reason: str):
-        super().__init__(503, f"The shared store ({where}) is unavailable; try again shortly.",
-                         code="store_unavailable")
+        super().__init__(f"the shared store ({where}) is unavailable: {reason}")
         self.where = where
         self.reason = reason
+
+    def api_error(self) -> APIError:
+        return APIError(503, f"The shared store ({self.where}) is unavailable; try again shortly.",
+                        code="store_unavailable")
 
     def __str__(self) -> str:
         return f"{self.where} is unreachable: {self.reason}"

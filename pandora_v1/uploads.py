@@ -28,7 +28,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .credentials import Credentials
-from .errors import APIError, bad_request
+from .errors import APIError, bad_request, upstream_error
 
 log = logging.getLogger(__name__)
 
@@ -366,39 +366,18 @@ class Uploader:
             return False
 
     def _confirm(self, file_id: str, credentials: Credentials) -> None:
-        response = self.upstream.request("POST", f"/backend-api/files/{urllib.parse.quote(file_id)}/uploaded",
-                                         credentials, json={})
-        body = _json(response)
+        body = self.upstream.get_json(f"/backend-api/files/{urllib.parse.quote(file_id)}/uploaded",
+                                      credentials, method="POST", json={}, what="upload confirmation")
         if body.get("status") != "success":
-            raise APIError(502, "The upstream did not confirm the upload.", code="upstream_error")
+            raise upstream_error("The upstream did not confirm the upload.")
 
     def _upload(self, name: str, data: bytes, mime: str, use_case: str, credentials: Credentials) -> str:
-        response = self.upstream.request("POST", "/backend-api/files", credentials,
-                                         json={"file_name": name, "file_size": len(data), "use_case": use_case})
-        body = _json(response)
+        body = self.upstream.get_json("/backend-api/files", credentials, method="POST", what="upload answer",
+                                      json={"file_name": name, "file_size": len(data), "use_case": use_case})
         upload_url, file_id = body.get("upload_url"), body.get("file_id")
         if not isinstance(upload_url, str) or not isinstance(file_id, str):
-            raise APIError(502, "The upstream refused the upload (no upload URL).", code="upstream_error")
-        try:
-            put = self.upstream.session.put(upload_url, data=data, timeout=self.upstream.timeout,
-                                            headers={"x-ms-blob-type": "BlockBlob", "Content-Type": mime})
-        except requests.RequestException as exc:
-            raise APIError(502, f"Uploading the file failed ({type(exc).__name__}).",
-                           code="upstream_error") from None
-        with put:
-            if put.status_code not in (200, 201):
-                raise APIError(502, f"The upstream's file storage refused the upload ({put.status_code}).",
-                               code="upstream_error")
+            raise upstream_error("The upstream refused the upload (no upload URL).")
+        self.upstream.put_blob(upload_url, data, mime)
         self._confirm(file_id, credentials)
         log.info("uploaded a %s file of %d bytes as %s", mime, len(data), file_id)
         return file_id
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        body = None
-    finally:
-        response.close()
-    return body if isinstance(body, dict) else {}

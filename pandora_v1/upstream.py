@@ -1,5 +1,10 @@
 """The blocking upstream client: one pooled ``requests.Session`` per app.
 
+It is the one owner of the transport: every call that leaves for the
+upstream, its file storage or the token endpoint goes through a method here
+(``request``, ``get_json``, ``download``, ``put_blob``, ``post_outside``,
+``start_conversation``), so proxies, timeouts and pools are decided once.
+
 The conversation POST, once per answer, goes to the same urllib3 pools
 without requests' per-call layers (preparing, merging settings, cookies,
 hooks): measured, they were a quarter of a request's CPU.
@@ -18,17 +23,20 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from . import __version__
+from .version import __version__
 
 from .config import Settings
-from .credentials import Credentials
-from .errors import APIError
+from .errors import APIError, upstream_error
+
+if TYPE_CHECKING:
+    from .credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +87,7 @@ def error_from_response(status: int, headers, body: bytes) -> APIError:
         return APIError(400, f"The upstream rejected the request ({status}): {message or 'no detail'}",
                         code="upstream_bad_request", upstream_status=status)
     what = "an HTML error page" if is_html else (message or "no detail")
-    return APIError(502, f"The upstream failed ({status}, {what}).", code="upstream_error",
-                    upstream_status=status)
+    return upstream_error(f"The upstream failed ({status}, {what}).", status)
 
 
 class UpstreamClient:
@@ -105,6 +112,7 @@ class UpstreamClient:
         proxies = {k: v for k, v in urllib.request.getproxies().items() if k in ("http", "https")}
         if settings.proxy:
             proxies = {"http": settings.proxy, "https": settings.proxy}
+        self.outside_proxies = proxies   # for URLs outside the upstream (the token endpoint)
         if proxies and not urllib.request.proxy_bypass(urllib.parse.urlsplit(self.base_url).hostname or ""):
             self.session.proxies = proxies
         proxy = self.session.proxies.get(urllib.parse.urlsplit(self.base_url).scheme)
@@ -193,6 +201,67 @@ class UpstreamClient:
             raise _Unreachable(type(exc).__name__) from None
         return response, response.status, response.headers
 
+    def get_json(self, path: str, credentials: Credentials | None, *, method: str = "GET",
+                 json: dict | None = None, what: str = "answer") -> dict:
+        """An upstream JSON object, or a clean 502 naming ``what`` was not one."""
+        response = self.request(method, path, credentials, json=json)
+        try:
+            body = orjson.loads(response.content)
+        except (orjson.JSONDecodeError, requests.RequestException):
+            body = None
+        finally:
+            response.close()
+        if not isinstance(body, dict):
+            raise upstream_error(f"The upstream's {what} is not a JSON object.")
+        return body
+
+    def download(self, url: str, limit: int, credentials: Credentials | None = None) -> tuple[bytes, str]:
+        """The bytes behind ``url`` (at most ``limit``) and their Content-Type.
+
+        A full URL is a signed one and goes without credentials; a path
+        (``/backend-api/...``) is the upstream's own and goes with them.
+        """
+        headers = {}
+        if url.startswith("/"):
+            url = self.url(self._prefix_order()[0], url)
+            headers = credentials.headers() if credentials else {}
+        try:
+            with self.session.get(url, stream=True, timeout=self.timeout, headers=headers) as response:
+                if response.status_code != 200:
+                    raise upstream_error(f"A file download failed ({response.status_code}).",
+                                         response.status_code)
+                chunks, size = [], 0
+                for chunk in response.iter_content(65536):
+                    size += len(chunk)
+                    if size > limit:
+                        raise upstream_error(f"A file from the upstream is larger than {limit} bytes.")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("Content-Type", "")
+        except requests.RequestException as exc:
+            raise upstream_error(f"A file download failed ({type(exc).__name__}).") from None
+
+    def put_blob(self, url: str, data: bytes, content_type: str) -> None:
+        """Step 2 of an upload: the bytes to the signed storage URL the upstream handed out."""
+        try:
+            response = self.session.put(url, data=data, timeout=self.timeout,
+                                        headers={"x-ms-blob-type": "BlockBlob", "Content-Type": content_type})
+        except requests.RequestException as exc:
+            raise upstream_error(f"Uploading the file failed ({type(exc).__name__}).") from None
+        with response:
+            if response.status_code not in (200, 201):
+                raise upstream_error(f"The upstream's file storage refused the upload "
+                                     f"({response.status_code}).", response.status_code)
+
+    def post_outside(self, url: str, *, form: dict | None = None, json: dict | None = None,
+                     timeout: tuple[float, float] | None = None) -> tuple[int, bytes]:
+        """POST to a URL outside the upstream (the token endpoint): (status, first 4 KB of the body).
+
+        Connection failures raise ``requests.RequestException`` for the caller to word.
+        """
+        with self.session.post(url, data=form, json=json, timeout=timeout or self.timeout,
+                               proxies=self.outside_proxies) as response:
+            return response.status_code, response.content[:4096]
+
     def health(self, max_age: float = 5.0) -> dict:
         """Can the upstream be reached? Any HTTP answer counts (a 401 is the usual one).
 
@@ -224,8 +293,8 @@ class UpstreamClient:
         if "text/event-stream" not in kind:
             # A 200 that is not a stream: a proxy's page or an error body.
             error = error_from_response(response.status, response.headers, _error_body(response))
-            raise APIError(502, f"The upstream answered without an event stream ({kind or 'no type'}): "
-                                f"{error.message}", code="upstream_error")
+            raise upstream_error(f"The upstream answered without an event stream ({kind or 'no type'}): "
+                                 f"{error.message}")
         return response
 
     def hide_conversation(self, conversation_id: str, credentials: Credentials) -> None:

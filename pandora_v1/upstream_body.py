@@ -12,6 +12,11 @@ helper thread or queue per stream.
 
 When the body ends cleanly its connection goes back to requests' pool, so
 the next conversation skips the connect.
+
+It reads private attributes of urllib3's and http.client's responses; they
+are fenced in ``_raw_parts`` alone. Should an upgrade move them,
+``open_body`` falls back to ``PlainBody``: urllib3's own reads, slower and
+without keep-alives while the upstream is silent, but correct.
 """
 from __future__ import annotations
 
@@ -37,17 +42,73 @@ def _dropped() -> APIError:
                     code="upstream_error")
 
 
+def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "UpstreamBody | PlainBody":
+    """The fast reader when urllib3's internals are where we expect them, else the plain one."""
+    if _raw_parts(response) is None:
+        log.warning("urllib3's response internals have moved: reading the upstream the slow way "
+                    "(see _raw_parts in upstream_body.py)")
+        return PlainBody(response, read_timeout)
+    return UpstreamBody(response, read_timeout)
+
+
+def _raw_parts(response) -> tuple | None:
+    """(http.client's response, its socket), or None when an upgrade moved them.
+
+    The only place that reads private attributes: urllib3's ``_fp`` is
+    http.client's response (its buffer holds bytes read past the headers,
+    ``chunked`` and ``length`` its framing); ``fp.raw._sock`` the socket
+    under it. A connection already gone raises the usual 502.
+    """
+    http = getattr(response, "_fp", None)
+    if http is None or not all(hasattr(http, name) for name in ("fp", "chunked", "length")):
+        return None
+    if http.fp is None:
+        raise _dropped()
+    raw = getattr(http.fp, "raw", None)
+    if raw is None or not hasattr(raw, "_sock") or not hasattr(http.fp, "read1"):
+        return None
+    if raw._sock is None:
+        raise _dropped()
+    return http, raw._sock
+
+
+class PlainBody:
+    """The fallback reader: urllib3 de-chunks and decodes. A read waits until data comes
+    (within the read timeout), so there are no keep-alives while the upstream is silent."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, read_timeout: float):
+        self.response = response
+        self.complete = False
+
+    def read(self, wait: float | None = None) -> bytes:
+        if self.complete:
+            return b""
+        try:
+            data = self.response.read1(READ_SIZE, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise APIError(504, "The upstream stopped sending the answer (read timeout).",
+                           code="upstream_timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError, ValueError):
+            raise _dropped() from None
+        if not data:
+            self.complete = True
+        return data
+
+    def close(self, drain: float | None = None) -> None:
+        self.response.close()
+        self.response.release_conn()
+
+
 class UpstreamBody:
     """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
 
     def __init__(self, response: urllib3.BaseHTTPResponse, read_timeout: float):
         self.response = response
         self.read_timeout = read_timeout
-        self._http = response._fp               # http.client's response: its buffer holds bytes
-        try:                                    # read past the headers, its file the socket
-            self._sock = self._http.fp.raw._sock    # (also when the connection let go of it)
-        except AttributeError:
-            raise _dropped() from None
+        parts = _raw_parts(response)
+        if parts is None:
+            raise _dropped()
+        self._http, self._sock = parts
         self._pool_timeout = self._sock.gettimeout()   # put back when the connection returns to the pool
         self._chunked = bool(self._http.chunked)
         self._left = self._http.length          # Content-Length still to come; None: until close

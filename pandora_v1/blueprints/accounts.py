@@ -1,12 +1,11 @@
 """POST /getAccountID: which accounts (Plus, Team workspaces) a token can use."""
 from __future__ import annotations
 
-import orjson
 from flask import Blueprint, jsonify, request
 
 from .. import credentials
-from ..errors import APIError
-from .common import services
+from ..errors import upstream_error
+from ..services import current_services
 
 bp = Blueprint("accounts", __name__)
 
@@ -17,7 +16,7 @@ def plans(answer) -> dict[str, list[str]]:
     """The accounts-check answer -> ``{"plus": [ids], "team": [ids]}`` (other plans left out)."""
     accounts = answer.get("accounts") if isinstance(answer, dict) else None
     if not isinstance(accounts, dict):
-        raise APIError(502, "The upstream's accounts answer holds no accounts.", code="upstream_error")
+        raise upstream_error("The upstream's accounts answer holds no accounts.")
     result: dict[str, list[str]] = {"plus": [], "team": []}
     for account_id, info in accounts.items():
         if account_id == "default" or not isinstance(info, dict):
@@ -32,11 +31,5 @@ def plans(answer) -> dict[str, list[str]]:
 @bp.post("/getAccountID")
 def get_account_id():
     creds = credentials.resolve(request.headers.get("Authorization"))
-    response = services().upstream.request("GET", ACCOUNTS_CHECK, creds)
-    with response:
-        body = response.content
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise APIError(502, "The upstream's accounts answer is not JSON.", code="upstream_error") from None
+    answer = current_services().upstream.get_json(ACCOUNTS_CHECK, creds, what="accounts answer")
     return jsonify(plans(answer))

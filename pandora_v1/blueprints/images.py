@@ -9,11 +9,12 @@ from pathlib import Path
 from flask import Blueprint, g, jsonify, request
 
 from .. import credentials
+from ..answer import start_answer
 from ..errors import APIError, bad_request
 from ..translate.render import RenderOptions
 from ..translate.request import ChatMessage, ChatRequest
-from .chat import start_answer
-from .common import read_json_body, services
+from ..services import current_services
+from .common import read_json_body
 
 bp = Blueprint("images", __name__)
 
@@ -45,21 +46,23 @@ def _options(body) -> tuple[str, str, int, str | None, str]:
 
 @bp.post("/v1/images/generations")
 def generate():
-    app = services()
+    services = current_services()
     prompt, model, n, size, response_format = _options(read_json_body())
     g.model = model
     creds = credentials.resolve(request.headers.get("Authorization"))
-    entry = app.models.resolve(model)
+    entry = services.models.resolve(model)
     if not entry.accepts_images:
         raise bad_request(f"The model `{model}` cannot draw images; use one that can, such as gpt-4o.",
                           "model", code="model_cannot_draw")
-    text = f"{app.settings.dalle_prompt_prefix}{prompt}"
+    text = f"{services.settings.dalle_prompt_prefix}{prompt}"
     if size:
         text += f"\n\n(Image size: {size}.)"
     chat = ChatRequest(model, (ChatMessage("user", text),))
     options = RenderOptions(show_code=False, image_style="markdown", collect_images=True)
-    answer = start_answer(chat, entry, creds, options, keep_media_local=response_format == "b64_json")
-    reply = answer.completion()["choices"][0]["message"]["content"]
+    answer = start_answer(services, chat, entry, creds, options, public_url=request.host_url,
+                          started=g.get("started"), keep_media_local=response_format == "b64_json")
+    g.upstream_status = answer.upstream_status
+    reply, _ = answer.collect()
     images = answer.renderer.images[:n]
     if not images:
         raise APIError(400, "No image was generated. The upstream said: "

@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, send_from_directory
 
 from ..media import content_type_for
-from .common import services
+from ..services import current_services
 
 bp = Blueprint("media", __name__)
 
 
 def _serve(kind: str, name: str):
     # send_from_directory refuses names that escape the folder (404).
-    return send_from_directory(services().media.folders[kind], name,
+    return send_from_directory(current_services().media.folders[kind], name,
                                mimetype=content_type_for(name), max_age=86400)
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from .. import __version__, openapi
+from .. import openapi
+from ..version import __version__
 from ..store import StoreUnavailable
-from .common import services
+from ..services import current_services
 
 bp = Blueprint("ops", __name__)
 
@@ -19,10 +20,10 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready: the upstream answers (cached a few seconds) and the store is reachable."""
-    app = services()
-    checks = {"upstream": app.upstream.health(), "store": {"reachable": True, "backend": type(app.store).__name__}}
+    services = current_services()
+    checks = {"upstream": services.upstream.health(), "store": {"reachable": True, "backend": type(services.store).__name__}}
     try:
-        app.store.ping()
+        services.store.ping()
     except StoreUnavailable:
         checks["store"]["reachable"] = False
     ready = all(check.get("reachable") for check in checks.values())
@@ -31,9 +32,9 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(services().metrics.exposition(), mimetype="text/plain; version=0.0.4")
+    return Response(current_services().metrics.exposition(), mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/openapi.json")
 def openapi_document():
-    return jsonify(openapi.document(services().settings.api_prefix))
+    return jsonify(openapi.document(current_services().settings.api_prefix))

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, jsonify, render_template, request
 
-from .. import __version__
-from .common import services
+from ..version import __version__
+from ..services import current_services
 
 bp = Blueprint("pages", __name__)
 
@@ -22,11 +22,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def overview() -> dict:
     """What this server offers and where its upstream is."""
-    app, settings = services(), services().settings
+    services = current_services()
+    settings = services.settings
     api_path = f"/{settings.api_prefix}" if settings.api_prefix else ""
     base = (settings.backend_container_url or request.host_url).rstrip("/") + api_path
     gpts = [entry.alias for entry in settings.gpts]
-    store = app.store
+    store = services.store
     return {
         "version": __version__,
         "base_url": base,
@@ -34,7 +35,7 @@ def overview() -> dict:
         "endpoints": {"chat": f"{base}/v1/chat/completions",
                       "images": f"{base}/v1/images/generations",
                       "models": f"{base}/v1/models"},
-        "models": [name for name in app.models.names() if name not in gpts],
+        "models": [name for name in services.models.names() if name not in gpts],
         "gpts": gpts,
         "store": STORE_NAMES.get(type(store).__name__, type(store).__name__),
         "upstream": {"base_url": without_userinfo(settings.upstream_base_url),
@@ -67,6 +68,6 @@ def playground():
 @bp.get("/status.json")
 def status():
     info = overview()
-    info["upstream"].update(services().upstream.health())
+    info["upstream"].update(current_services().upstream.health())
     return jsonify(info)
 

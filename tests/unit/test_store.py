@@ -149,7 +149,8 @@ def test_sqlite_that_cannot_be_opened_is_unavailable(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(StoreUnavailable) as info:
         SQLiteStore(tmp_path / "file" / "store.sqlite3")
-    assert info.value.status == 503 and info.value.code == "store_unavailable"
+    error = info.value.api_error()
+    assert error.status == 503 and error.code == "store_unavailable"
 
 
 def test_open_store_picks_the_backend(tmp_path, redis_db, monkeypatch):
@@ -196,8 +197,9 @@ def test_redis_down_mid_run_is_unavailable_and_recovers(own_redis):
                  lambda: store.delete_if("k", "v"), lambda: store.keys("")):
         with pytest.raises(StoreUnavailable) as info:
             call()
-        assert (info.value.status, info.value.code) == (503, "store_unavailable")
-        assert f"127.0.0.1:{own_redis.port}" in info.value.message
+        error = info.value.api_error()
+        assert (error.status, error.code) == (503, "store_unavailable")
+        assert f"127.0.0.1:{own_redis.port}" in error.message
     own_redis.start()                     # same port: the pooled client reconnects by itself
     store.set("k", "back")
     assert store.get("k") == "back"

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from pandora_v1.errors import APIError
-from pandora_v1.upstream_body import UpstreamBody
+from pandora_v1 import upstream_body
+from pandora_v1.upstream_body import PlainBody, UpstreamBody, open_body
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -174,3 +175,38 @@ def test_corrupt_gzip_is_a_502(server, session):
     with pytest.raises(APIError) as info:
         read_all(body)
     assert info.value.status == 502 and "compressed" in info.value.message
+
+
+def test_the_private_attributes_we_read_are_where_we_expect(server, session):
+    """If this fails after an upgrade of urllib3 or Python: find where the response now keeps
+    http.client's response (its buffer, ``chunked``, ``length``) and the socket, and update
+    ``_raw_parts`` in pandora_v1/upstream_body.py. Until then streams use PlainBody (slower,
+    no keep-alives while the upstream is silent), and the service keeps working."""
+    server.scripts.append([CHUNKED + chunk(b"data: 1\n\n") + b"0\r\n\r\n"])
+    response = session.get(f"http://127.0.0.1:{server.port}/", stream=True, timeout=(2, 5))
+    assert upstream_body._raw_parts(response.raw) is not None
+    assert isinstance(open_body(response.raw, 5.0), UpstreamBody)
+
+
+def test_without_those_attributes_the_plain_reader_still_reads_every_byte(server, session, monkeypatch):
+    monkeypatch.setattr(upstream_body, "_raw_parts", lambda response: None)
+    events = b"".join(b"data: {\"n\": %d}\n\n" % i for i in range(20))
+    packed = gzip.compress(events)
+    server.scripts.append([HEAD + b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+                           chunk(packed[:10]), 0.05, chunk(packed[10:]), b"0\r\n\r\n"])
+    response = session.get(f"http://127.0.0.1:{server.port}/", stream=True, timeout=(2, 5))
+    body = open_body(response.raw, 5.0)
+    assert isinstance(body, PlainBody)
+    assert read_all(body, wait=0.01) == events and body.complete
+    body.close()
+
+
+def test_the_plain_reader_turns_a_silent_upstream_into_a_504(server, session, monkeypatch):
+    monkeypatch.setattr(upstream_body, "_raw_parts", lambda response: None)
+    server.scripts.append([CHUNKED + chunk(b"data: 1\n\n"), 3.0])
+    response = session.get(f"http://127.0.0.1:{server.port}/", stream=True, timeout=(2, 0.5))
+    body = open_body(response.raw, 0.5)
+    assert body.read() == b"data: 1\n\n"
+    with pytest.raises(APIError) as info:
+        body.read()
+    assert info.value.status == 504
