@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import re
 import time
-from pathlib import Path
 
 from flask import Blueprint, g, jsonify, request
 
@@ -71,7 +70,7 @@ def generate():
     for image in images:
         item = {"revised_prompt": image.revised_prompt or prompt}
         if response_format == "b64_json":
-            item["b64_json"] = base64.b64encode(Path(image.path).read_bytes()).decode()
+            item["b64_json"] = base64.b64encode(image.data).decode()
         else:
             item["url"] = image.url
         data.append(item)
