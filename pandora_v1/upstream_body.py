@@ -42,6 +42,12 @@ def _dropped() -> APIError:
                     code="upstream_error")
 
 
+def _client_gone() -> APIError:
+    from .client_watch import ClientGone
+
+    return ClientGone()
+
+
 def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "UpstreamBody | PlainBody":
     """The fast reader when urllib3's internals are where we expect them, else the plain one."""
     if _raw_parts(response) is None:
@@ -121,6 +127,10 @@ class UpstreamBody:
         self._pending = b""                     # an incomplete size/CRLF/trailer line
         self._chunk_left = 0
         self._expect = "size"                   # "size" | "crlf" (after a chunk's data) | "trailer"
+        # client_watch.py: set while a read waits on the socket / when the client has left.
+        self.client_watch = None
+        self.waiting = False
+        self.client_gone = False
         self._ack_now()                         # for the headers, just read
 
     def read(self, wait: float | None = None) -> bytes | None:
@@ -167,6 +177,9 @@ class UpstreamBody:
                 pass
         self.response.close()
         self.response.release_conn()   # a closed connection's place in the pool is kept
+        if self.client_watch is not None:
+            self.client_watch.stop()
+            self.client_watch = None
 
     # -- the socket ---------------------------------------------------------
 
@@ -186,6 +199,9 @@ class UpstreamBody:
         if timeout != self._timeout:
             self._sock.settimeout(timeout)
             self._timeout = timeout
+        if self.client_gone:
+            raise _client_gone()
+        self.waiting = True
         try:
             data = self._sock.recv(READ_SIZE)
         except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
@@ -193,6 +209,8 @@ class UpstreamBody:
         except (OSError, ValueError) as exc:  # ValueError: a socket closed under us
             log.info("upstream stream broke: %s", type(exc).__name__)
             raise _dropped() from None
+        finally:
+            self.waiting = False
         self._last_data = time.monotonic()
         return data
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import chat_output, credentials
+from .. import chat_output, client_watch, credentials
 from ..answer import start_answer
 from ..services import current_services
 from ..translate.render import RenderOptions
@@ -26,6 +26,7 @@ def chat_completions():
     answer = start_answer(services, chat, entry, creds, RenderOptions.from_bot_mode(settings.bot_mode),
                           public_url=request.host_url, started=g.get("started"))
     g.upstream_status = answer.upstream_status
+    client_watch.watch(answer, request.environ)   # a client leaving is noticed while the upstream is silent
     errors_as_text = settings.bot_mode.enabled   # a bot shows text, not error events
     if chat.stream:
         body = chat_output.stream(answer, settings.keepalive_interval, pause=settings.stream_sleep_time,

@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import credentials
+from .. import client_watch, credentials
 from ..answer import start_answer
 from ..errors import APIError, bad_request
 from ..translate.render import RenderOptions
@@ -60,6 +60,7 @@ def generate():
     answer = start_answer(services, chat, entry, creds, options, public_url=request.host_url,
                           started=g.get("started"), keep_media_local=response_format == "b64_json")
     g.upstream_status = answer.upstream_status
+    client_watch.watch(answer, request.environ)
     reply, _ = answer.collect()
     images = answer.renderer.images[:n]
     if not images:
