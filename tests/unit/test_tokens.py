@@ -10,7 +10,9 @@ from pandora_v1 import tokens
 TEXTS = ["", "hello world", "Hello! How can I help you today?", "  leading and trailing  \n\n",
          "日本語のテキスト、絵文字 🤖🎉 and ünïcödé", "<|endoftext|> is text here, not a special token",
          "def f(x):\n    return x ** 2  # comment\n" * 20, "a" * 5000, "1234567890" * 100,
-         "https://example.com/path?query=1&b=2#frag", "\u200b\ufeff\x00 odd characters"]
+         "https://example.com/path?query=1&b=2#frag", "\u200b\ufeff\x00 odd characters",
+         # longer than tokens.OFF_LOOP_CHARS: counted through tiktoken's buffer, off the loop
+         "Ünïcödé prose, code and <|endoftext|> markers 🤖.\n" * 3000, "lone \ud800 surrogate " * 5000]
 
 
 def reference(name: str) -> tiktoken.Encoding:
