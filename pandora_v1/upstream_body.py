@@ -48,6 +48,11 @@ def _client_gone() -> APIError:
     return ClientGone()
 
 
+class ClientEOF(Exception):
+    """Thrown into a stream's wait by client_watch.py: the client sent EOF; a keep-alive now
+    tells whether it still reads."""
+
+
 def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "UpstreamBody | PlainBody":
     """The fast reader when urllib3's internals are where we expect them, else the plain one."""
     if _raw_parts(response) is None:
@@ -131,6 +136,7 @@ class UpstreamBody:
         self.client_watch = None
         self.waiting = False
         self.client_gone = False
+        self.probe_every: float | None = None   # a streaming client sent EOF: keep-alives this often
         self._ack_now()                         # for the headers, just read
 
     def read(self, wait: float | None = None) -> bytes | None:
@@ -201,6 +207,8 @@ class UpstreamBody:
             self._timeout = timeout
         if self.client_gone:
             raise _client_gone()
+        if self.probe_every is not None and wait is not None and wait > self.probe_every:
+            return self._recv(self.probe_every)   # client_watch.py: is the client still there?
         self.waiting = True
         try:
             data = self._sock.recv(READ_SIZE)
@@ -209,6 +217,8 @@ class UpstreamBody:
         except (OSError, ValueError) as exc:  # ValueError: a socket closed under us
             log.info("upstream stream broke: %s", type(exc).__name__)
             raise _dropped() from None
+        except ClientEOF:
+            return None                        # a keep-alive now tells whether the client is there
         finally:
             self.waiting = False
         self._last_data = time.monotonic()

@@ -43,3 +43,20 @@ def test_leaving_during_a_silent_upstream_closes_it_within_1s(make_server, fake,
     # The worker is still well: it serves the next request.
     import requests
     assert requests.get(srv.url + "/healthz", timeout=5).ok
+
+
+def test_a_client_that_only_stops_sending_still_gets_the_whole_stream(make_server, fake):
+    """EOF from a client that shut down only its sending side is no departure: keep-alives
+    go out (SSE comments) and the answer arrives whole."""
+    srv = make_server(keepalive_interval=5)
+    sock = send_chat(srv, "!stall_mid 1\none two three four", stream=True)
+    sock.shutdown(socket.SHUT_WR)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+        if b"data: [DONE]" in data:
+            break
+    sock.close()
+    assert b"data: [DONE]" in data and b'"finish_reason":"stop"' in data
+    assert b"hree four" in data and b'"error"' not in data
+    assert b": keep-alive" in data                          # the probes: harmless comments

@@ -26,7 +26,7 @@ def chat_completions():
     answer = start_answer(services, chat, entry, creds, RenderOptions.from_bot_mode(settings.bot_mode),
                           public_url=request.host_url, started=g.get("started"))
     g.upstream_status = answer.upstream_status
-    client_watch.watch(answer, request.environ)   # a client leaving is noticed while the upstream is silent
+    client_watch.watch(answer, request.environ, chat.stream)   # a client leaving is noticed at once
     errors_as_text = settings.bot_mode.enabled   # a bot shows text, not error events
     if chat.stream:
         body = chat_output.stream(answer, settings.keepalive_interval, pause=settings.stream_sleep_time,

@@ -60,7 +60,7 @@ def generate():
     answer = start_answer(services, chat, entry, creds, options, public_url=request.host_url,
                           started=g.get("started"), keep_media_local=response_format == "b64_json")
     g.upstream_status = answer.upstream_status
-    client_watch.watch(answer, request.environ)
+    client_watch.watch(answer, request.environ, stream=False)
     reply, _ = answer.collect()
     images = answer.renderer.images[:n]
     if not images:
