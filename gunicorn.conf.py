@@ -37,11 +37,13 @@ for _line in _config.startup_warnings(_settings):
 os.environ["PANDORA_V1_WARNED"] = "1"
 
 # Workers share metrics through files (prometheus_client's multiprocess mode):
-# a fresh folder per master, set before any worker imports prometheus_client.
+# a fresh folder per master, set before any worker imports prometheus_client,
+# and removed when the master exits (on_exit), so restarts leave nothing behind.
+_own_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
+    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
 # The token tables are built here, before the workers are forked: they share
 # the pages instead of each building its own (~65 MB each).
@@ -54,7 +56,7 @@ from pandora_v1 import serving as _serving  # noqa: E402
 
 _serving.install_json_errors()
 
-wsgi_app = "pandora_v1:create_app()"
+wsgi_app = "pandora_v1.app:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
 # gevent: ours stops accepting the moment SIGTERM arrives (gunicorn's looks once a second).
@@ -75,6 +77,13 @@ loglevel = _settings.log_level.lower()
 control_socket_disable = True
 # One access line per request, without the Authorization header.
 accesslog = None
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        import shutil
+
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):

@@ -11,7 +11,9 @@ then measures, in one run:
 2. CPU seconds the pandora_v1 worker spends per 4,000-token answer, in
    format A (full snapshots) and format B (delta encoding);
 3. N concurrent paced streams (200-token answers, 20 ms per event): errors,
-   p99 gap between chunks, p99 time to first token, direct vs through.
+   p99 gap between chunks, p99 time to first token, direct vs through;
+4. (``--only tools``) the same TTFT and CPU figures for a request with
+   ``tools`` present and unused, against the same request without them.
 
 The client is gevent-based so that hundreds of streams cost it little.
 Figures are printed as JSON and a table; medians, as the machine is shared.
@@ -77,8 +79,14 @@ def upstream_body(prompt: str, fmt: str) -> bytes:
     }).encode()
 
 
-def chat_body(prompt: str) -> bytes:
-    return json.dumps({"model": "gpt-4o", "stream": True,
+# A typical agent's tool, present and unused: the answer is plain text.
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+
+
+def chat_body(prompt: str, tools: bool = False) -> bytes:
+    return json.dumps({"model": "gpt-4o", "stream": True, **({"tools": TOOLS} if tools else {}),
                        "messages": [{"role": "user", "content": prompt}]}).encode()
 
 
@@ -164,8 +172,8 @@ class Services:
     def direct(self, prompt: str, fmt: str = "B") -> dict:
         return stream_once(self.fake_port, "/backend-api/conversation", upstream_body(prompt, fmt), direct_text)
 
-    def through(self, prompt: str) -> dict:
-        return stream_once(self.port, "/v1/chat/completions", chat_body(prompt), pandora_text)
+    def through(self, prompt: str, tools: bool = False) -> dict:
+        return stream_once(self.port, "/v1/chat/completions", chat_body(prompt, tools), pandora_text)
 
     def close(self) -> None:
         for process in (self.server, self.fake):
@@ -202,6 +210,32 @@ def bench_cpu(services: Services, rounds: int) -> dict:
     return result
 
 
+def bench_tools(services: Services, rounds: int, cpu_rounds: int) -> dict:
+    """Tools present and unused vs the same request without: TTFT and CPU per 4,000-token answer."""
+    plain, tools = [], []
+    for _ in range(rounds):
+        plain.append(services.through("hi")["ttft"])
+        tools.append(services.through("hi", tools=True)["ttft"])
+    result = {"ttft_ms": {"without": {"median": statistics.median(plain) * 1e3, "p99": percentile(plain, 99) * 1e3},
+                          "with_tools": {"median": statistics.median(tools) * 1e3,
+                                         "p99": percentile(tools, 99) * 1e3}}}
+    for fmt in "AB":
+        prompt = f"!format {fmt}\n!tokens 4000"
+        samples = {False: [], True: []}
+        for with_tools in (False, True):
+            services.through(prompt, with_tools)  # warm
+        for _ in range(cpu_rounds):   # interleaved; 4 answers per sample (/proc counts 10 ms ticks)
+            for with_tools in (False, True):
+                before = services.worker_cpu()
+                for _ in range(4):
+                    outcome = services.through(prompt, with_tools)
+                    assert not outcome.get("error"), outcome
+                samples[with_tools].append((services.worker_cpu() - before) / 4)
+        result[f"format_{fmt}_cpu_s"] = {"without": statistics.median(samples[False]),
+                                         "with_tools": statistics.median(samples[True])}
+    return result
+
+
 def bench_concurrency(services: Services, clients: int) -> dict:
     prompt_direct = "!delay 0.02\n!tokens 200"
     result = {}
@@ -225,7 +259,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke run")
     parser.add_argument("--clients", type=int, nargs="*", default=[100])
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--only", choices=["ttft", "cpu", "concurrency"], help="run one part")
+    parser.add_argument("--only", choices=["ttft", "cpu", "concurrency", "tools"], help="run one part")
     args = parser.parse_args()
     services = Services(workers=args.workers)
     report = {}
@@ -234,6 +268,8 @@ def main() -> None:
             report["ttft"] = bench_ttft(services, 30 if args.quick else 200)
         if args.only in (None, "cpu"):
             report["cpu"] = bench_cpu(services, 2 if args.quick else 5)
+        if args.only == "tools":
+            report["tools"] = bench_tools(services, 30 if args.quick else 200, 2 if args.quick else 5)
         for clients in args.clients if args.only in (None, "concurrency") else ():
             report[f"concurrent_{clients}"] = bench_concurrency(services, clients)
     finally:

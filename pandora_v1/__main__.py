@@ -10,28 +10,16 @@ import sys
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
-SECRET_WORDS = ("token", "password", "secret", "key", "prefixes")
-
-
-def masked(value, name: str = ""):
-    if isinstance(value, dict):
-        return {k: masked(v, k) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [masked(v, name) for v in value]
-    if isinstance(value, str) and value and any(w in name.lower() for w in SECRET_WORDS):
-        return f"{value[:4]}…({len(value)} chars)"
-    return value
-
-
 def check_config(path: str | None) -> int:
     from pandora_v1 import config
+    from pandora_v1.masking import masked_settings
 
     try:
         settings = config.load(path)
     except config.ConfigError as exc:
         print(f"pandora_v1: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(masked(dataclasses.asdict(settings)), indent=2, ensure_ascii=False))
+    print(json.dumps(masked_settings(dataclasses.asdict(settings)), indent=2, ensure_ascii=False))
     for line in config.startup_warnings(settings):
         print(f"note: {line}", file=sys.stderr)
     return 0

@@ -21,27 +21,31 @@ from .credentials import Credentials
 from .errors import APIError
 from .models import conversation_mode
 from .services import Services
+from .translate.continuation import ContinuationSettings
 from .translate.render import CONTENT, Piece, Renderer, RenderOptions
 from .translate.request import ChatRequest, conversation_payload
 from .translate.stream import Translation
-from .upstream_body import open_body
+from .upstream import UpstreamClient
+from .upstream_body import Body, open_body
 
 log = logging.getLogger(__name__)
 
 
 def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Credentials,
                  options: RenderOptions, *, public_url: str, started: float | None = None,
-                 keep_media_local: bool = False) -> "Answer":
+                 keep_media_local: bool = False, system_hints: tuple[str, ...] = ()) -> "Answer":
     """Send the conversation upstream; upstream errors before the answer raise APIError.
 
     ``public_url`` is where clients reach us (links to saved media);
-    ``started`` is when the request came in (time to first token).
+    ``started`` is when the request came in (time to first token);
+    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw).
     """
     settings = services.settings
     uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
     payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
                                    history_disabled=settings.delete_conversation,
-                                   delta_encoding=settings.delta_encoding, uploaded=uploaded)
+                                   delta_encoding=settings.delta_encoding, uploaded=uploaded,
+                                   system_hints=system_hints)
     upstream = services.upstream.start_conversation(payload, creds)
     renderer = Renderer(options)
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
@@ -52,8 +56,30 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
         upstream.close()
         raise
     translation = Translation(body, settings.max_event_bytes, renderer,
-                              settings.max_answer_chars, settings.max_answer_seconds)
+                              settings.max_answer_chars, settings.max_answer_seconds,
+                              continuation=Continuation(services.upstream, creds, settings.read_timeout),
+                              continuation_settings=ContinuationSettings(settings.async_wait_seconds,
+                                                                         settings.async_poll_seconds))
     return Answer(services, chat, entry.slug, translation, creds, upstream.status, started)
+
+
+class Continuation:
+    """Where the rest of a turn the stream left unfinished comes from, with this request's
+    credentials (see translate/continuation.py)."""
+
+    def __init__(self, upstream: UpstreamClient, creds: Credentials, read_timeout: float):
+        self.upstream, self.creds, self.read_timeout = upstream, creds, read_timeout
+
+    def resume(self, conversation_id: str, token: str) -> Body:
+        response = self.upstream.resume_conversation(conversation_id, token, self.creds)
+        try:
+            return open_body(response, self.read_timeout)
+        except APIError:
+            response.close()
+            raise
+
+    def document(self, conversation_id: str) -> dict:
+        return self.upstream.conversation_document(conversation_id, self.creds)
 
 
 class Answer:

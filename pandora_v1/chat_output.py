@@ -31,14 +31,15 @@ def completion(answer: Answer, errors_as_text: bool = False) -> dict:
             raise
         answer.content.append(error_text(exc, bool(answer.content)))
     return openai_format.completion(answer.chat.model, "".join(answer.content), "".join(answer.reasoning),
-                                    answer.finish_reason, answer.usage())
+                                    answer.finish_reason, answer.usage(),
+                                    annotations=answer.renderer.annotations)
 
 
 def stream(answer: Answer, keepalive: float, pause: float = 0.0,
            errors_as_text: bool = False) -> Iterator[bytes]:
     """The stream, a write per upstream read; ``pause`` (bots) paces it a piece per write."""
     try:
-        yield from _chunks(answer, keepalive, pause, errors_as_text)
+        yield from in_openai_shape(_chunks(answer, keepalive, pause, errors_as_text))
         yield SSE_DONE
     finally:
         # After [DONE] went out, so waiting for the upstream's last bytes costs the client nothing.
@@ -48,25 +49,30 @@ def stream(answer: Answer, keepalive: float, pause: float = 0.0,
 def _chunks(answer: Answer, keepalive: float, pause: float, errors_as_text: bool) -> Iterator[bytes]:
     chat = answer.chat
     encoder = ChunkEncoder(chat.model, chat.include_usage)
+    yield encoder.role()
     try:
-        yield encoder.role()
-        try:
-            for batch in answer.batches(keepalive):
-                if not batch:
-                    yield SSE_KEEPALIVE
-                elif not pause:
-                    yield _encoded(batch, encoder)
-                else:
-                    for piece in batch:
-                        yield _encoded([piece], encoder)
-                        time.sleep(pause)
-        except APIError as exc:
-            if not errors_as_text:
-                raise
-            yield encoder.content(error_text(exc, bool(answer.content)))
-        yield encoder.finish(answer.finish_reason)
-        if chat.include_usage:
-            yield encoder.usage(answer.usage())
+        for batch in answer.batches(keepalive):
+            if not batch:
+                yield SSE_KEEPALIVE
+            elif not pause:
+                yield _encoded(batch, encoder)
+            else:
+                for piece in batch:
+                    yield _encoded([piece], encoder)
+                    time.sleep(pause)
+    except APIError as exc:
+        if not errors_as_text:
+            raise
+        yield encoder.content(error_text(exc, bool(answer.content)))
+    yield encoder.finish(answer.finish_reason)
+    if chat.include_usage:
+        yield encoder.usage(answer.usage())
+
+
+def in_openai_shape(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks``, ended by an error event in OpenAI's shape (never a cut stream) whatever breaks."""
+    try:
+        yield from chunks
     except APIError as exc:
         yield sse(exc.body())
     except Exception:  # noqa: BLE001 - the stream must end in OpenAI's shape, whatever broke

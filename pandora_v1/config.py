@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timezone as _timezone
 from pathlib import Path
 
+from .masking import mask
+
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
@@ -69,6 +71,15 @@ class BotMode:
     plain_image_url_output: bool = False
     bing_reference_output: bool = False
     plugin_output: bool = False
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """Function calling by prompt (section ``tools``; agents-spec A.3.6)."""
+    enabled: bool = True              # false: tools are ignored (history is still accepted)
+    retry_attempts: int = 1           # upstream retries of an invalid call / invalid JSON answer
+    max_catalog_chars: int = 200_000  # the injected tool instruction's limit (400 above it)
+    early_close: bool = True          # close the upstream as soon as the calls are complete
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,9 @@ class Settings:
     key_for_gpts_info: str = ""
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
+    conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation
+    async_wait_seconds: float = 120.0         # polling for an async image or a handed-off answer, in all
+    async_poll_seconds: float = 2.5           # between those polls
     keepalive_interval: float = 5.0
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
@@ -151,18 +165,24 @@ class Settings:
     allow_private_urls: bool = False          # let image URLs point at private addresses
     url_fetch_timeout: float = 15.0
     bot_mode: BotMode = field(default_factory=BotMode)
+    tools: ToolSettings = field(default_factory=ToolSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
     gpts: tuple[ModelEntry, ...] = ()
     ignored_keys: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()               # start-up warnings about the config
-    refresh: dict = field(default_factory=dict)  # refresh_ToAccess as written
     token_exchange: TokenExchange = field(default_factory=TokenExchange)
     refresh_schedule: RefreshSchedule = field(default_factory=RefreshSchedule)
     data_dir: str = "data"                      # the embedded store's file lives here
+    responses_store_ttl: float = 7 * 86400      # responses.store_ttl: how long stored responses live (s)
     upstream_accounts: tuple[UpstreamAccount, ...] = ()
     client_keys: tuple[tuple[str, str], ...] = ()  # (client key, account name)
     config_path: str = ""
+
+    @property
+    def api_path(self) -> str:
+        """Where the API routes hang: "" or "/<backend_container_api_prefix>"."""
+        return f"/{self.api_prefix}" if self.api_prefix else ""
 
 
 class _Reader:
@@ -252,6 +272,15 @@ def _upstream(reader: _Reader) -> tuple[str, tuple[str, ...]]:
     return base, prefixes
 
 
+def _conversation_path(reader: _Reader) -> str:
+    path = "/" + reader.string("conversation_path", Settings.conversation_path).strip("/")
+    if not path.startswith("/backend-api/") or any(c in path for c in "?# ") or "/../" in path + "/":
+        reader.problems.append(f"conversation_path: expected a path under /backend-api/ such as "
+                               f"/backend-api/f/conversation, got {json.dumps(path)}")
+        return Settings.conversation_path
+    return path
+
+
 def _models(reader: _Reader) -> tuple[ModelEntry, ...]:
     entries: dict[str, ModelEntry] = {}
 
@@ -312,11 +341,6 @@ def _tzinfo(name: str):
     return zoneinfo.ZoneInfo(name)
 
 
-def _mask(secret: str) -> str:
-    """Config problems name client keys without printing them whole (as credentials.mask)."""
-    return f"{secret[:min(6, len(secret) // 4)]}…({len(secret)})"
-
-
 def _http_url(reader: _Reader, key: str, source: dict, name: str) -> str:
     url = reader.string(key, "", source, name)
     if url and not url.startswith(("http://", "https://")):
@@ -358,6 +382,7 @@ def _refresh_schedule(reader: _Reader) -> RefreshSchedule:
     if not match:
         reader.problems.append(f"refresh_schedule.time: expected HH:MM (24-hour), got {json.dumps(when)}")
         match = _TIME.match("03:00")
+    assert match is not None
     zone = reader.string("timezone", "UTC", section, "refresh_schedule.timezone")
     try:
         _tzinfo(zone)
@@ -389,7 +414,7 @@ def _gateway(reader: _Reader, exchange: TokenExchange):
         accounts[name] = UpstreamAccount(name, access, refresh, account_id)
     keys = []
     for client_key, name in reader.section("client_keys").items():
-        key = f"client_keys[{_mask(client_key)}]"
+        key = f"client_keys[{mask(client_key)}]"
         if not client_key.strip() or "," in client_key or any(c.isspace() for c in client_key):
             reader.problems.append(f"{key}: a client key must be non-empty, without spaces or commas")
         elif not isinstance(name, str) or name not in accounts:
@@ -420,6 +445,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
     r = _Reader(raw)
     base, prefixes = _upstream(r)
     bot = r.section("bot_mode")
+    tools = r.section("tools")
     refresh = r.section("refresh_ToAccess")
     exchange = _token_exchange(r, refresh)
     accounts, client_keys = _gateway(r, exchange)
@@ -451,6 +477,9 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         stream_sleep_time=r.number("stream_sleep_time", 0.0, source=refresh,
                                    name="refresh_ToAccess.stream_sleep_time"),
         delta_encoding=r.boolean("delta_encoding", True),
+        conversation_path=_conversation_path(r),
+        async_wait_seconds=r.number("async_wait_seconds", Settings.async_wait_seconds, minimum=0.0),
+        async_poll_seconds=r.number("async_poll_seconds", Settings.async_poll_seconds, minimum=0.01),
         keepalive_interval=r.number("keepalive_interval", Settings.keepalive_interval, minimum=0.05),
         connect_timeout=r.number("connect", Settings.connect_timeout, source=timeouts,
                                  name="upstream_timeout.connect", minimum=0.01),
@@ -478,15 +507,24 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                             "bot_mode.enabled_bing_reference_output"),
             plugin_output=r.boolean("enabled_plugin_output", False, bot, "bot_mode.enabled_plugin_output"),
         ),
+        tools=ToolSettings(
+            enabled=r.boolean("enabled", True, tools, "tools.enabled"),
+            retry_attempts=r.number("retry_attempts", ToolSettings.retry_attempts, tools,
+                                    "tools.retry_attempts", integer=True),
+            max_catalog_chars=r.number("max_catalog_chars", ToolSettings.max_catalog_chars, tools,
+                                       "tools.max_catalog_chars", minimum=1000, integer=True),
+            early_close=r.boolean("early_close", True, tools, "tools.early_close"),
+        ),
         redis=_redis(r),
         models=_models(r),
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
         notes=tuple(r.notes),
-        refresh=dict(refresh),
         token_exchange=exchange,
         refresh_schedule=_refresh_schedule(r),
         data_dir=r.string("data_dir", Settings.data_dir),
+        responses_store_ttl=r.number("store_ttl", Settings.responses_store_ttl, r.section("responses"),
+                                     "responses.store_ttl", minimum=1),
         upstream_accounts=accounts,
         client_keys=client_keys,
         config_path=config_path,

@@ -29,8 +29,8 @@ import base64
 import hashlib
 import hmac
 import logging
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -38,6 +38,7 @@ import requests
 
 from . import store as store_module
 from .errors import APIError
+from .masking import mask, scrub
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +68,6 @@ class Credentials:
         if self.account_id:
             headers["ChatGPT-Account-ID"] = self.account_id
         return headers
-
-
-def mask(secret: str | None, keep: int = 6) -> str:
-    """A loggable stand-in for a secret: a few first characters and its length."""
-    if not secret:
-        return "<none>"
-    return f"{secret[:min(keep, len(secret) // 4)]}…({len(secret)})"
-
-
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_TOKEN_FIELD = re.compile(r'("[A-Za-z_]*(?:token|secret|password|key)[A-Za-z_]*"\s*:\s*")([^"]*)(")', re.I)
-
-
-def scrub(text: str, *secrets: str | None) -> str:
-    """``text`` (an endpoint's answer) fit for a log: secrets, JWTs and token fields masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, mask(secret))
-    text = _TOKEN_FIELD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
-    return _JWT.sub(lambda m: mask(m.group(0)), text)
 
 
 def token_hash(refresh_token: str) -> str:
@@ -229,6 +210,7 @@ class CredentialService:
         self.settings = settings
         self.store = store
         self.endpoint = endpoint or TokenEndpoint(settings, clock, transport)
+        self.on_exchange: Callable[[str], None] = lambda outcome: None   # metrics hook
         self.clock = clock
         self.accounts = {account.name: account for account in settings.upstream_accounts}
         # Client keys are compared as SHA-256 digests: equal lengths, constant time.
@@ -340,16 +322,19 @@ class CredentialService:
         try:
             result = self.endpoint.exchange(current)
         except ExchangeRefused as exc:
+            self.on_exchange("refused")
             log.warning("token endpoint refused refresh token %s: %s", mask(current), exc)
             self.store.delete(f"rt:{digest}")
             self.store.delete(f"seen:{digest}")
             return self._failed(digest, 401, "The refresh token was refused by the token endpoint "
                                              f"({exc}).", "invalid_api_key", REFUSED_TTL)
         except ExchangeUnavailable as exc:
+            self.on_exchange("unavailable")
             log.warning("token endpoint failed for refresh token %s: %s", mask(current), exc)
             return self._failed(digest, 502, f"The token endpoint could not exchange the refresh "
                                              f"token ({exc}).", "token_endpoint_unavailable",
                                 UNAVAILABLE_TTL)
+        self.on_exchange("ok")
         now = self.clock()
         lifetime = result.expires_at - now
         ttl = lifetime - min(REFRESH_MARGIN, lifetime * 0.1)

@@ -52,7 +52,7 @@ class GptCatalog:
 
     def info(self, entry: ModelEntry, creds: Credentials | None = None) -> dict:
         """The GPT's info, from the store or the upstream; 404 model_not_found if it can't be had."""
-        gizmo_id = entry.gizmo_id
+        gizmo_id = entry.gizmo_id or ""
         info = self.cached(gizmo_id)
         if info:
             return info
@@ -87,7 +87,7 @@ class GptCatalog:
         """Fetch the configured GPTs (and every cached one) again; for the jobs."""
         if not self.key:
             return GptReport(skipped=True)
-        ids = dict.fromkeys(entry.gizmo_id for entry in self.settings.gpts)
+        ids = dict.fromkeys(entry.gizmo_id or "" for entry in self.settings.gpts)
         if gizmo_ids is None:
             ids.update(dict.fromkeys(key[len("gizmo:"):] for key in self.store.keys("gizmo:")))
         else:

@@ -10,19 +10,12 @@ import datetime
 import fcntl
 import logging
 import os
-import re
 from pathlib import Path
+
+from .masking import redact
 
 FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 KEEP = 30
-
-# A bearer token, JWT or long key that slipped into a message is cut to a short prefix.
-_SECRET = re.compile(r"(Bearer\s+)?\b(eyJ[\w-]{6})[\w-]*\.[\w-]+\.[\w-]+|(Bearer\s+)(\S{6})\S{10,}")
-
-
-def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: f"{m.group(1) or m.group(3) or ''}{m.group(2) or m.group(4)}…", text)
-
 
 class RedactingFormatter(logging.Formatter):
     """The last line of defence: whatever a log call was given, no token leaves whole."""
@@ -97,9 +90,9 @@ def configure(level: str, log_file: Path | None) -> None:
     """Set pandora_v1's level and handlers once per process (idempotent)."""
     root = logging.getLogger()
     formatter = RedactingFormatter(FORMAT)
-    if not any(getattr(h, "_pandora", False) for h in root.handlers):
+    if not any(h.get_name() == "pandora_v1" for h in root.handlers):
         console = logging.StreamHandler()
-        console._pandora = True
+        console.set_name("pandora_v1")        # ours: configure() adds it once per process
         root.addHandler(console)
         root.setLevel(logging.WARNING)
     for handler in root.handlers:

@@ -98,13 +98,15 @@ class MediaStore:
     def download_url(self, path: str, credentials: Credentials) -> str:
         body = self.upstream.get_json(path, credentials, what="download answer")
         url = body.get("download_url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        # Today's upstream may answer a path (/backend-api/estuary/content?id=…): the upstream's own.
+        if not isinstance(url, str) or not url.startswith(("http://", "https://", "/")) or url.startswith("//"):
             raise upstream_error("The upstream gave no download URL for a file.")
         return url
 
-    def fetch(self, url: str) -> tuple[bytes, str]:
-        """The bytes behind a signed download URL (no Authorization: it is signed)."""
-        return self.upstream.download(url, self.settings.max_media_bytes)
+    def fetch(self, url: str, credentials: Credentials | None = None) -> tuple[bytes, str]:
+        """The bytes behind a download URL: a signed one without Authorization, a path
+        relative to the upstream with the request's credentials."""
+        return self.upstream.download(url, self.settings.max_media_bytes, credentials)
 
 
 class RequestMedia:
@@ -119,24 +121,40 @@ class RequestMedia:
         self.keep_local = keep_local
 
     def image(self, pointer: str) -> ResolvedImage | None:
-        file_id = pointer.split("://", 1)[-1]
+        scheme, _, file_id = pointer.rpartition("://")
         try:
-            url = self.store.download_url(f"/backend-api/files/{urllib.parse.quote(file_id)}/download",
-                                          self.credentials)
+            url = self._image_url(scheme, file_id)
             if self.keep_local:   # b64_json: the bytes are kept in memory; no disk needed
-                data, _ = self.store.fetch(url)
+                data, _ = self.store.fetch(url, self.credentials)
                 return ResolvedImage(url, data=data)
-            if self.store.settings.use_oaiusercontent_url:
+            if self.store.settings.use_oaiusercontent_url and not url.startswith("/"):
                 return ResolvedImage(url)
-            data, content_type = self.store.fetch(url)
+            data, content_type = self.store.fetch(url, self.credentials)
             name = f"image_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(6)}" \
                    f"{_image_extension(data, content_type)}"
             if self.store.save("images", name, data) is None:
-                return ResolvedImage(url)   # the disk refused: the upstream's link
+                # The disk refused: the upstream's own link, when it is one a client can open.
+                return None if url.startswith("/") else ResolvedImage(url)
             return ResolvedImage(f"{self.base_url}/images/{name}")
         except APIError as exc:
             log.warning("image %s could not be fetched: %s", file_id, exc.message)
             return None
+
+    def _image_url(self, scheme: str, file_id: str) -> str:
+        """gpt-image's sediment:// files are the conversation's attachments; file-service://
+        (DALL·E, charts) the old files endpoint."""
+        quoted = urllib.parse.quote(file_id, safe="")
+        conversation_id = self.conversation_id() if scheme == "sediment" else None
+        if not conversation_id:
+            return self.store.download_url(f"/backend-api/files/{quoted}/download", self.credentials)
+        conversation = urllib.parse.quote(conversation_id, safe="")
+        try:
+            return self.store.download_url(f"/backend-api/conversation/{conversation}/attachment/{quoted}/download",
+                                           self.credentials)
+        except APIError as exc:
+            log.info("attachment download of %s failed (%s); trying the files endpoint", file_id, exc.message)
+            return self.store.download_url(f"/backend-api/files/download/{quoted}?conversation_id={conversation}",
+                                           self.credentials)
 
     def sandbox_file(self, message_id: str, path: str) -> str | None:
         conversation_id = self.conversation_id()
@@ -147,12 +165,12 @@ class RequestMedia:
             url = self.store.download_url(
                 f"/backend-api/conversation/{urllib.parse.quote(conversation_id)}/interpreter/download?{query}",
                 self.credentials)
-            if self.store.settings.use_oaiusercontent_url:
+            if self.store.settings.use_oaiusercontent_url and not url.startswith("/"):
                 return url
-            data, _ = self.store.fetch(url)
+            data, _ = self.store.fetch(url, self.credentials)
             name = f"{secrets.token_hex(6)}_{safe_file_name(path)}"
             if self.store.save("files", name, data) is None:
-                return url                              # the disk refused: the upstream's link
+                return None if url.startswith("/") else url   # the disk refused: the upstream's link
             return f"{self.base_url}/files/{urllib.parse.quote(name)}"
         except APIError as exc:
             log.warning("sandbox file %s could not be fetched: %s", safe_file_name(path), exc.message)

@@ -36,6 +36,11 @@ class Metrics:
                                   ["route"], buckets=_DURATION_BUCKETS, registry=r)
         self.upstream_errors = Counter("pandora_v1_upstream_errors", "Upstream answers that were errors.",
                                        ["status"], registry=r)
+        self.tool_parse_failures = Counter("pandora_v1_tool_parse_failures",
+                                           "Answers whose function call or JSON was unusable.", ["kind"],
+                                           registry=r)
+        self.tool_retries = Counter("pandora_v1_tool_retries", "Upstream retries after an unusable call or JSON.",
+                                    ["kind"], registry=r)
         self.refresh_exchanges = Counter("pandora_v1_refresh_exchanges", "Refresh-token exchanges.",
                                          ["outcome"], registry=r)
 

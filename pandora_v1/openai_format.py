@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
+from itertools import groupby
+from operator import itemgetter
 
 import orjson
 
@@ -38,8 +41,10 @@ class ChunkEncoder:
         self._head = b"data: " + orjson.dumps(head)[:-1] + b',"choices":[{"index":0,"delta":'
         tail = b',"logprobs":null,"finish_reason":null}]'
         self._tail = tail + (b',"usage":null}\n\n' if include_usage else b"}\n\n")
+        self.role_sent = False
 
     def role(self) -> bytes:
+        self.role_sent = True
         return self._delta({"role": "assistant", "content": "", "refusal": None})
 
     def content(self, text: str) -> bytes:
@@ -47,6 +52,64 @@ class ChunkEncoder:
 
     def reasoning(self, text: str) -> bytes:
         return self._head + b'{"reasoning_content":' + orjson.dumps(text) + b"}" + self._tail
+
+    # -- tool calls (agents-spec A.1.3): one call per chunk, index on every fragment,
+    #    id/type/name only on the first with arguments "", string arguments after.
+
+    def tool_call_start(self, index: int, call_id: str, name: str, with_role: bool = False) -> bytes:
+        call = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        delta = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None} if with_role \
+            else {"tool_calls": [call]}
+        return self._delta(delta)
+
+    def tool_call_args(self, index: int, fragment: str) -> bytes:
+        return self._head + b'{"tool_calls":[{"index":%d,"function":{"arguments":' % index \
+            + orjson.dumps(fragment) + b"}}]}" + self._tail
+
+    def function_call_start(self, name: str, with_role: bool = False) -> bytes:
+        """Legacy ``functions``: ``delta.function_call`` has no index and no id."""
+        call = {"name": name, "arguments": ""}
+        return self._delta({"role": "assistant", "content": None, "function_call": call, "refusal": None}
+                           if with_role else {"function_call": call})
+
+    def function_call_args(self, fragment: str) -> bytes:
+        return self._head + b'{"function_call":{"arguments":' + orjson.dumps(fragment) + b"}}" + self._tail
+
+    def call(self, call, with_role: bool = False, legacy: bool = False) -> bytes:
+        """All chunks of one finished call (``call`` has index, id, name and ``fragments()``)."""
+        if legacy:
+            out = [self.function_call_start(call.name, with_role)]
+            out += [self.function_call_args(f) for f in call.fragments()]
+        else:
+            out = [self.tool_call_start(call.index, call.id, call.name, with_role)]
+            out += [self.tool_call_args(call.index, f) for f in call.fragments()]
+        return b"".join(out)
+
+    def events(self, events: list, legacy: bool = False) -> bytes:
+        """A batch of agent events (translate/agent.py) as chunks; the role goes with the first of them.
+
+        Runs of text become one chunk each, as for plain answers. When the
+        answer starts with a call, the role rides on the call's first
+        fragment, as OpenAI sends it.
+        """
+        if len(events) == 1 and self.role_sent:
+            kind, value = events[0]
+            if kind == "content":
+                return self.content(value)
+            if kind == "reasoning":
+                return self.reasoning(value)
+        out = []
+        for kind, run in groupby(events, itemgetter(0)):
+            if kind == "tool_call":
+                for _, call in run:
+                    out.append(self.call(call, not self.role_sent, legacy))
+                    self.role_sent = True
+                continue
+            if not self.role_sent:
+                out.append(self.role())
+            text = "".join(value for _, value in run)
+            out.append(self.content(text) if kind == "content" else self.reasoning(text))
+        return b"".join(out)
 
     def finish(self, reason: str) -> bytes:
         return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason}])
@@ -65,8 +128,22 @@ class ChunkEncoder:
         return sse(payload)
 
 
-def completion(model: str, content: str, reasoning: str, finish_reason: str, usage: dict) -> dict:
-    message = {"role": "assistant", "content": content, "refusal": None}
+def completion(model: str, content: str | None, reasoning: str, finish_reason: str, usage: dict,
+               calls: list | None = None, legacy: bool = False,
+               annotations: list[dict] | None = None) -> dict:
+    """``calls``: finished calls (index, id, name, arguments); content is null beside them when empty.
+    ``annotations``: ``url_citation`` entries whose indexes point into ``content``."""
+    if calls:
+        content = content.strip() or None if content else None
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if annotations and isinstance(content, str) and not calls:   # stripped content moves the indexes
+        message["annotations"] = [a for a in annotations
+                                  if a["url_citation"]["end_index"] <= len(content)]
+    if calls and legacy:
+        message["function_call"] = {"name": calls[0].name, "arguments": calls[0].arguments}
+    elif calls:
+        message["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
     if reasoning:
         message["reasoning_content"] = reasoning
     return {

@@ -27,16 +27,89 @@ _FILE_PART = {"type": "object", "required": ["type", "file"],
                              "file": {"type": "object", "required": ["file_data"],
                                       "properties": {"file_data": {"type": "string"},
                                                      "filename": {"type": "string"}}}}}
-_MESSAGE = {"type": "object", "required": ["role", "content"], "properties": {
-    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
-    "content": {"oneOf": [{"type": "string"},
-                          {"type": "array", "items": {"oneOf": [_TEXT_PART, _IMAGE_PART, _FILE_PART]}}]}}}
+_FUNCTION_CALL = {"type": "object", "required": ["name", "arguments"],
+                  "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}}}
+_TOOL_CALL = {"type": "object", "required": ["id", "type", "function"], "properties": {
+    "id": {"type": "string"}, "type": {"type": "string", "enum": ["function"]}, "function": _FUNCTION_CALL}}
+# Tool turns: tool results, legacy function results, assistant calls with null content.
+_MESSAGE = {"type": "object", "required": ["role"], "properties": {
+    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool", "function"]},
+    "content": {"nullable": True, "oneOf": [
+        {"type": "string"}, {"type": "array", "items": {"oneOf": [_TEXT_PART, _IMAGE_PART, _FILE_PART]}}]},
+    "tool_calls": {"type": "array", "items": _TOOL_CALL, "description": "assistant: the calls it made"},
+    "tool_call_id": {"type": "string", "description": "tool: the call this result answers (required)"},
+    "name": {"type": "string", "description": "function: the function's name (required)"},
+    "function_call": _FUNCTION_CALL}}
+_FUNCTION = {"type": "object", "required": ["name"], "properties": {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": {"type": "string"},
+    "parameters": {"type": "object", "description": "JSON Schema of the arguments"},
+    "strict": {"type": "boolean", "description": "arguments that break the schema are retried, then refused"}}}
+_NAMED = {"type": "object", "required": ["type", "function"], "properties": {
+    "type": {"type": "string", "enum": ["function"]},
+    "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}
 _CHAT = {"type": "object", "required": ["model", "messages"], "properties": {
     "model": {"type": "string"},
     "messages": {"type": "array", "items": _MESSAGE},
     "stream": {"type": "boolean"},
     "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-    "n": {"type": "integer"}, "temperature": {"type": "number"}, "max_tokens": {"type": "integer"}}}
+    "n": {"type": "integer"}, "temperature": {"type": "number"}, "max_tokens": {"type": "integer"},
+    "tools": {"type": "array", "description": "Function tools, emulated by prompt (README: Agents)",
+              "items": {"type": "object", "required": ["type", "function"], "properties": {
+                  "type": {"type": "string", "enum": ["function"]}, "function": _FUNCTION}}},
+    "tool_choice": {"oneOf": [
+        {"type": "string", "enum": ["none", "auto", "required"]}, _NAMED,
+        {"type": "object", "required": ["type", "allowed_tools"], "properties": {
+            "type": {"type": "string", "enum": ["allowed_tools"]},
+            "allowed_tools": {"type": "object", "required": ["mode", "tools"], "properties": {
+                "mode": {"type": "string", "enum": ["auto", "required"]},
+                "tools": {"type": "array", "items": _NAMED}}}}}]},
+    "parallel_tool_calls": {"type": "boolean"},
+    "functions": {"type": "array", "items": _FUNCTION, "description": "legacy form of tools"},
+    "function_call": {"oneOf": [{"type": "string", "enum": ["none", "auto"]},
+                                {"type": "object", "required": ["name"],
+                                 "properties": {"name": {"type": "string"}}}]},
+    "response_format": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]},
+        "json_schema": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"},
+            "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}}
+# /v1/responses: the request subset served; hosted tools are accepted and dropped.
+_TEXT = {"type": "string"}
+_INPUT_PART = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "enum": ["input_text", "input_image", "input_file", "output_text", "refusal"]},
+    "text": _TEXT, "image_url": {"type": "string", "description": "a data: or http(s) URL"},
+    "file_data": {"type": "string", "description": "a data: URL or base64"}, "filename": _TEXT,
+    "refusal": _TEXT}}
+_INPUT_ITEM = {"type": "object", "properties": {
+    "type": {"type": "string", "enum": ["message", "function_call", "function_call_output", "reasoning",
+                                        "item_reference"]},
+    "role": {"type": "string", "enum": ["user", "system", "developer", "assistant"]},
+    "content": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_PART}]},
+    "call_id": _TEXT, "name": _TEXT, "arguments": _TEXT,
+    "output": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_PART}]},
+    "id": {"type": "string", "description": "item_reference: a stored output item's id"}}}
+_RESPONSES = {"type": "object", "required": ["model"], "properties": {
+    "model": _TEXT,
+    "input": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_ITEM}]},
+    "instructions": _TEXT, "stream": {"type": "boolean"},
+    "store": {"type": "boolean", "description": "keep the response for previous_response_id, "
+                                                "item_reference and GET (responses.store_ttl)"},
+    "previous_response_id": _TEXT,
+    "tools": {"type": "array", "description": "flat function tools; hosted tools are dropped",
+              "items": {"type": "object", "required": ["type"], "properties": {
+                  "type": _TEXT, "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                  "description": _TEXT, "parameters": {"type": "object"}, "strict": {"type": "boolean"}}}},
+    "tool_choice": {"oneOf": [{"type": "string", "enum": ["none", "auto", "required"]},
+                              {"type": "object", "required": ["type", "name"], "properties": {
+                                  "type": {"type": "string", "enum": ["function"]}, "name": _TEXT}}]},
+    "parallel_tool_calls": {"type": "boolean"},
+    "text": {"type": "object", "properties": {"format": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]}, "name": _TEXT,
+        "schema": {"type": "object"}, "strict": {"type": "boolean"}, "description": _TEXT}}}},
+    "reasoning": {"type": "object", "properties": {"effort": _TEXT, "summary": _TEXT}},
+    "max_output_tokens": {"type": "integer", "minimum": 1},
+    "temperature": {"type": "number"}, "top_p": {"type": "number"}, "metadata": {"type": "object"},
+    "include": {"type": "array", "items": _TEXT}, "user": _TEXT}}
 _IMAGES = {"type": "object", "required": ["prompt"], "properties": {
     "model": {"type": "string"}, "prompt": {"type": "string"}, "n": {"type": "integer"},
     "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]}}}
@@ -52,14 +125,23 @@ def _answers(description: str, kind: str = "application/json") -> dict:
                         "content": {"application/json": {"schema": _ERROR}}}}
 
 
-def document(api_prefix: str = "") -> dict:
-    api = f"/{api_prefix}" if api_prefix else ""
+def document(api: str = "") -> dict:
+    """The OpenAPI document, with the API routes under ``api`` (``Settings.api_path``)."""
     name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
-    auth = [{"bearer": []}]
+    auth: list[dict] = [{"bearer": []}]
+    response_id = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paths = {
         f"{api}/v1/chat/completions": {"post": {
             "summary": "Chat completion, streaming (SSE) or not", "security": auth,
             "requestBody": _json_body(_CHAT), "responses": _answers("A chat.completion or an SSE stream")}},
+        f"{api}/v1/responses": {"post": {
+            "summary": "A Response, streaming (Responses events) or not; on the chat pipeline", "security": auth,
+            "requestBody": _json_body(_RESPONSES), "responses": _answers("A response or its event stream")}},
+        f"{api}/v1/responses/{{response_id}}": {
+            "get": {"summary": "A stored response", "security": auth, "parameters": response_id,
+                    "responses": _answers("The response")},
+            "delete": {"summary": "Forget a stored response", "security": auth, "parameters": response_id,
+                       "responses": _answers("Deleted")}},
         f"{api}/v1/images/generations": {"post": {
             "summary": "Images through DALL·E", "security": auth,
             "requestBody": _json_body(_IMAGES), "responses": _answers("The images")}},

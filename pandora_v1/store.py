@@ -238,7 +238,7 @@ class RedisStore(Store):
         self.namespace = namespace
         # One retry without waiting: after a Redis restart the first command meets a
         # dead pooled connection, and the retry reconnects; more would only delay the 503.
-        options = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
+        options: dict[str, Any] = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
                        retry=Retry(NoBackoff(), 1), decode_responses=True, health_check_interval=30)
         if url:
             self.client = redis.Redis.from_url(url, **options)

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEPT_STATUSES = {401, 403, 404, 429}
-CONVERSATION = "/backend-api/conversation"
 USER_AGENT = f"pandora_v1/{__version__}"
+RESUME = "/backend-api/f/conversation/resume"   # where a handed-off answer streams from
 
 
 def _detail_text(detail) -> str:
@@ -94,6 +94,7 @@ class UpstreamClient:
     def __init__(self, settings: Settings):
         self.base_url = settings.upstream_base_url
         self.prefixes = settings.upstream_prefixes
+        self.conversation_path = settings.conversation_path
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self._turn = itertools.count()
         self.on_error: Callable[[str], None] = lambda status: None   # metrics hook
@@ -278,7 +279,7 @@ class UpstreamClient:
                 response = self.session.get(self.url(self.prefixes[0], "/backend-api/models"),
                                             timeout=(min(self.timeout[0], 3), 3))
                 response.close()
-                result = {"reachable": True, "status": response.status_code, "error": None}
+                result: dict = {"reachable": True, "status": response.status_code, "error": None}
             except requests.RequestException as exc:
                 result = {"reachable": False, "status": None,
                           "error": f"The upstream could not be reached ({type(exc).__name__})."}
@@ -288,7 +289,8 @@ class UpstreamClient:
 
     def start_conversation(self, payload: dict, credentials: Credentials) -> urllib3.BaseHTTPResponse:
         """The answer's event stream (urllib3's response: read it with UpstreamBody)."""
-        response = self._failover(self._via_urllib3, "POST", CONVERSATION, credentials, payload, True, None)
+        response = self._failover(self._via_urllib3, "POST", self.conversation_path, credentials,
+                                  payload, True, None)
         kind = response.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
             # A 200 that is not a stream: a proxy's page or an error body.
@@ -296,6 +298,22 @@ class UpstreamClient:
             raise upstream_error(f"The upstream answered without an event stream ({kind or 'no type'}): "
                                  f"{error.message}")
         return response
+
+    def resume_conversation(self, conversation_id: str, token: str,
+                            credentials: Credentials) -> urllib3.BaseHTTPResponse:
+        """A handed-off answer's event stream, replayed from the start (offset 0)."""
+        response = self._failover(self._via_urllib3, "POST", RESUME, credentials,
+                                  {"conversation_id": conversation_id, "offset": 0}, True,
+                                  {"x-conduit-token": token})
+        if "text/event-stream" not in response.headers.get("Content-Type", ""):
+            response.close()
+            raise upstream_error("The upstream's resume answer is not an event stream.")
+        return response
+
+    def conversation_document(self, conversation_id: str, credentials: Credentials) -> dict:
+        """GET /backend-api/conversation/{id}: its messages as a mapping, and current_node."""
+        return self.get_json(f"/backend-api/conversation/{urllib.parse.quote(conversation_id, safe='')}",
+                             credentials, what="conversation")
 
     def hide_conversation(self, conversation_id: str, credentials: Credentials) -> None:
         response = self.request("PATCH", f"/backend-api/conversation/{conversation_id}",

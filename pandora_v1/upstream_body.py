@@ -53,7 +53,7 @@ class ClientEOF(Exception):
     tells whether it still reads."""
 
 
-def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "UpstreamBody | PlainBody":
+def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "Body":
     """The fast reader when urllib3's internals are where we expect them, else the plain one."""
     if _raw_parts(response) is None:
         log.warning("urllib3's response internals have moved: reading the upstream the slow way "
@@ -339,3 +339,6 @@ def _decompressor(encoding: str):
         return zlib.decompressobj()
     raise APIError(502, f"The upstream sent the answer with an unsupported encoding ({encoding[:40]}).",
                    code="upstream_error")
+
+
+Body = UpstreamBody | PlainBody   # what open_body gives: read(wait), close(drain), complete

@@ -37,7 +37,7 @@ function addCopyButton(box, getText) {
 }
 
 for (const snippet of document.querySelectorAll(".snippet")) {
-  addCopyButton(snippet.querySelector(".snippet-head"), () => snippet.querySelector("code").textContent);
+  addCopyButton(snippet.querySelector(".snippet-head"), () => snippet.querySelector("pre code").textContent);
 }
 for (const item of document.querySelectorAll(".endpoints li")) {
   addCopyButton(item, () => item.querySelector("code").textContent);

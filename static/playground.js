@@ -4,6 +4,8 @@
 const API = document.body.dataset.api;   // the API path prefix: "" or "/666"
 const KEY_ITEM = "pandora_v1.apiKey";
 const MODEL_ITEM = "pandora_v1.model";
+const API_ITEM = "pandora_v1.api";
+const ENDPOINTS = { chat: "/v1/chat/completions", responses: "/v1/responses" };
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 const $ = (id) => document.getElementById(id);
 
@@ -108,8 +110,9 @@ async function errorMessage(response) {
   return `HTTP ${response.status}: ${text.slice(0, 300) || response.statusText}`;
 }
 
-// The JSON of each SSE "data:" line until [DONE]; comments (keep-alives) are skipped.
-async function* sseEvents(response) {
+// The JSON of each SSE "data:" line until [DONE] (chat) or the event ``last`` accepts
+// (Responses: no [DONE]); comments (keep-alives) and "event:" lines are skipped.
+async function* sseEvents(response, last = null) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -121,7 +124,9 @@ async function* sseEvents(response) {
       if (!line.startsWith("data:")) continue;
       const data = line.slice(5).trim();
       if (data === "[DONE]") return;
-      yield JSON.parse(data);
+      const event = JSON.parse(data);
+      yield event;
+      if (last && last(event)) return;
     }
   }
 }
@@ -156,6 +161,56 @@ async function loadModels() {
   }
 }
 loadModels();
+
+// Which API the chat speaks: chat completions, or the Responses API.
+const apiSelect = $("api");
+apiSelect.value = localStorage.getItem(API_ITEM) === "responses" ? "responses" : "chat";
+const showEndpoint = () => { $("api-path").textContent = API + ENDPOINTS[apiSelect.value]; };
+apiSelect.addEventListener("change", () => {
+  localStorage.setItem(API_ITEM, apiSelect.value);
+  showEndpoint();
+});
+showEndpoint();
+
+// The thread as Responses input items (the same turns, Responses content parts).
+function responsesInput(thread) {
+  return thread.map(({ role, content }) => ({
+    role,
+    content: typeof content === "string" ? content : content.map((part) => part.type === "text"
+      ? { type: "input_text", text: part.text }
+      : { type: "input_image", image_url: part.image_url.url }),
+  }));
+}
+
+const RESPONSE_END = /^response\.(completed|failed|incomplete)$/;
+
+// One streamed answer over either API; ``answer`` grows as the events come.
+async function streamAnswer(model, thread, answer, view, signal) {
+  if (apiSelect.value !== "responses") {
+    const response = await api(ENDPOINTS.chat,
+      { model, messages: thread, stream: true, stream_options: { include_usage: true } }, signal);
+    let usage = null;
+    for await (const event of sseEvents(response)) {
+      if (event.error) throw new Error(describeError(event.error));
+      const delta = (event.choices && event.choices[0] && event.choices[0].delta) || {};
+      answer.content += delta.content || "";
+      answer.reasoning += delta.reasoning_content || "";
+      usage = event.usage || usage;
+      view.show(answer);
+    }
+    return usage;
+  }
+  const response = await api(ENDPOINTS.responses, { model, input: responsesInput(thread), stream: true,
+    store: false, reasoning: { summary: "auto" } }, signal);
+  for await (const event of sseEvents(response, (e) => RESPONSE_END.test(e.type))) {
+    if (event.type === "response.output_text.delta") answer.content += event.delta;
+    else if (event.type === "response.reasoning_summary_text.delta") answer.reasoning += event.delta;
+    else if (event.type === "response.failed") throw new Error(describeError(event.response.error));
+    else if (RESPONSE_END.test(event.type)) return event.response.usage;
+    view.show(answer);
+  }
+  return null;
+}
 
 // ---------------------------------------------------------------- chat
 
@@ -256,20 +311,10 @@ async function sendMessage() {
   const view = addAnswer(model);
   const answer = { content: "", reasoning: "" };
   const started = performance.now();
-  let usage = null;
   const controller = new AbortController();
   setRunning(controller);
   try {
-    const response = await api("/v1/chat/completions",
-      { model, messages: thread, stream: true, stream_options: { include_usage: true } }, controller.signal);
-    for await (const event of sseEvents(response)) {
-      if (event.error) throw new Error(describeError(event.error));
-      const delta = (event.choices && event.choices[0] && event.choices[0].delta) || {};
-      answer.content += delta.content || "";
-      answer.reasoning += delta.reasoning_content || "";
-      usage = event.usage || usage;
-      view.show(answer);
-    }
+    const usage = await streamAnswer(model, thread, answer, view, controller.signal);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     view.done([usage && `${usage.total_tokens} tokens`, `${seconds} s`].filter(Boolean).join(" · "));
   } catch (error) {

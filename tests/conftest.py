@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def free_port() -> int:
 # Every server the suite starts, and every secret its traffic used: at the end
 # of the session no log line of any of them may hold one (see no_secret_in_any_log).
 ALL_SERVERS: list["Server"] = []
+IN_PROCESS_LOGS: list[Path] = []      # what apps built in the test process (make_app) logged
 SECRETS_USED: set[str] = {ACCESS_TOKEN}
 
 
@@ -80,17 +82,28 @@ class Server:
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = False) -> None:
+        """Quick shutdown (SIGQUIT: gunicorn stops its workers at once) unless ``graceful``
+        (SIGTERM: streams in flight get ``graceful_timeout`` to finish), for the tests
+        about graceful shutdown. A test server has nothing to finish: waiting out the
+        graceful timeout for idle keep-alive connections only made the suite slower."""
+        self.signal(signal.SIGTERM if graceful else signal.SIGQUIT)
+        self.wait_stopped()
+
+    def signal(self, signum: int) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.send_signal(signum)
+
+    def wait_stopped(self) -> None:
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self._log.close()
 
 
@@ -154,6 +167,9 @@ def no_secret_in_any_log():
                 continue
             text = path.read_text(errors="replace")
             leaks += [f"{path}: {secret[:8]}…" for secret in secrets if secret in text]
+    for path in IN_PROCESS_LOGS:
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        leaks += [f"{path}: {secret[:8]}…" for secret in secrets if secret in text]
     assert not leaks, f"secrets in logs: {leaks[:10]}"
 
 
@@ -177,8 +193,10 @@ def make_server(upstream, tmp_path):
         return srv.wait_ready()
 
     yield start
+    for srv in started:          # all at once: each quick stop still takes a moment
+        srv.signal(signal.SIGQUIT)
     for srv in started:
-        srv.stop()
+        srv.wait_stopped()
 
 
 class RedisServer:
@@ -264,3 +282,84 @@ def client(server, fake):
 
     return openai.OpenAI(base_url=server.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0,
                          timeout=30)
+
+
+# --- The Flask app in this process (no server): ``app``, ``make_app`` and its test client ``web``.
+
+@pytest.fixture
+def make_app(upstream, tmp_path):
+    """Build a pandora_v1 app in this process, Flask's own way, from a config dict (the same
+    ``base_config`` the servers get, pointed at the session's fake upstream); files it keeps
+    (store, images, logs) go under the test's tmp_path."""
+    import logging
+
+    from pandora_v1.app import create_app
+    from pandora_v1.config import load_gpts, parse
+    from pandora_v1.logs import FORMAT, RedactingFormatter
+    from pandora_v1.services import current_services
+
+    # Like the servers, these apps log at DEBUG through the production formatter, into a file
+    # that no_secret_in_any_log scans; the process's logging is restored afterwards.
+    logger = logging.getLogger("pandora_v1")
+    handler = logging.FileHandler(tmp_path / "app.log", encoding="utf-8")
+    handler.setFormatter(RedactingFormatter(FORMAT))
+    IN_PROCESS_LOGS.append(tmp_path / "app.log")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    built = []
+
+    def build(gpts: dict | None = None, **overrides):
+        directory = tmp_path / f"app{len(built)}"
+        directory.mkdir()
+        raw = base_config(upstream.url, need_log_to_file=False, data_dir=str(directory / "data"),
+                          images_dir=str(directory / "images"), files_dir=str(directory / "files"),
+                          log_dir=str(directory / "log"))
+        raw.update(overrides)
+        _collect_secrets(raw)
+        (directory / "gpts.json").write_text(json.dumps(gpts or {}))
+        entries, problems = load_gpts(directory / "gpts.json")
+        assert not problems, problems
+        app = create_app(settings=parse(raw, entries, str(directory / "config.json")))
+        app.config.update(TESTING=True)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        current_services(app).store.close()
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    handler.close()
+
+
+@pytest.fixture
+def app(make_app):
+    """The default pandora_v1 app (the ``server`` fixture's config), built for this test."""
+    return make_app()
+
+
+@pytest.fixture
+def web(app, fake):
+    """Flask's test client for ``app``: blueprint behaviour without a server or a socket of ours."""
+    return app.test_client()
+
+
+# --- Tiers. Every test that starts a gunicorn server is marked ``e2e`` (so ``-m "not e2e"`` is the
+# fast tier), every one that starts a redis-server ``redis``: by the fixtures it uses, and every test
+# in a file named ``*_e2e.py`` is e2e (those start servers by hand, ``Server(...)``), so new test
+# files are sorted without remembering to mark them.
+
+E2E_FIXTURES = {"server", "make_server", "client"}
+REDIS_FIXTURES = {"redis_server", "redis_db", "own_redis"}
+
+
+@pytest.hookimpl(tryfirst=True)     # before -m deselects by these marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & E2E_FIXTURES or item.path.name.endswith("_e2e.py"):
+            item.add_marker(pytest.mark.e2e)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & REDIS_FIXTURES or params.get("store") == "redis":
+            item.add_marker(pytest.mark.redis)

@@ -1,6 +1,6 @@
 """A fake ChatGPT "backend-api" upstream, for the tests and for benchmarks.
 
-It follows /work/shared/docs/upstream-protocol.md, including the ugly parts
+It follows docs/upstream-protocol.md, including the ugly parts
 real upstreams show (events cut at any byte, CRLF, heart-beats, noise events,
 no [DONE], resets, stalls). It is built on ``http.server`` rather than a
 framework so that it controls every byte it writes: event streams use
@@ -9,6 +9,11 @@ flushed as soon as it is written.
 
 What a conversation answers is chosen by ``!directive`` lines in the last
 user message (see ``parse_prompt``); the other lines are the answer text.
+``!today`` and the other today directives (``Plan.modern``) answer in the
+2025-2026 shapes: the capture's frame order, private-use citation markers,
+memories and tool calls that must stay hidden, gpt-image files finished
+only in the conversation document (``GET /backend-api/conversation/{id}``),
+hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
 ``answer_text(prompt)`` says what text the client must end up with.
 
     fake = FakeUpstream().start()      # in tests
@@ -106,6 +111,26 @@ class Plan:
     bad_event: bool = False         # a malformed JSON event half way
     huge_event: float = 0.0         # a noise event of this many MB half way
     model: str | None = None
+    # Today's stream (2025-2026), see "Today's stream" in upstream-protocol.md. Any of these
+    # wraps the turn in today's frame order (!today alone: a plain answer in it).
+    today: bool = False
+    memory: bool = False            # saved memories, custom instructions, a bio (memory) call
+    thinking: bool = False          # thoughts streamed by appends to their summary and content
+    commentary: bool = False        # a preamble on the commentary channel
+    search: bool = False            # a web.run call; the answer's markers get content_references
+    canvas: str | None = None       # canmore.create_textdoc of this type ("document", "code/python")
+    canvas_update: bool = False     # then canmore.update_textdoc edits it
+    variants: bool = False          # two paragen variants answer the turn
+    image_limit: bool = False       # the image tool fails with a system_error
+    gpt_image: bool = False         # gpt-image: a sediment:// image finished within the stream
+    image_async: bool = False       # ... finished only in the conversation document, after some polls
+    handoff: bool = False           # the turn arrives as a hand-off envelope; the answer via resume
+
+    @property
+    def modern(self) -> bool:
+        return self.today or self.memory or self.thinking or self.commentary or self.search \
+            or bool(self.canvas) or self.variants or self.image_limit or self.gpt_image \
+            or self.image_async or self.handoff
 
     def chunks(self, text: str) -> list[str]:
         """The text updates for ``text``: whole characters, never bytes."""
@@ -116,10 +141,13 @@ class Plan:
 
 
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
-         "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event"}
+         "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event",
+         "today", "memory", "thinking", "commentary", "search", "canvas_update", "variants", "image_limit",
+         "gpt_image", "image_async", "handoff"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
-    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float}
+    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float,
+    "canvas": str}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -178,7 +206,14 @@ def answer_text(prompt: str) -> str:
     Derived from the very timeline that is streamed, so it cannot drift.
     """
     steps = build_timeline(parse_prompt(prompt), Turn(str(uuid.uuid4()), "gpt-4o", {}))
-    start = max(i for i, step in enumerate(steps) if isinstance(step, Add))   # the answer is last
+    # the answer is the last message (today's turns: the first final-channel one)
+    adds = [i for i, step in enumerate(steps) if isinstance(step, Add)]
+    if not adds:
+        return ""      # a hand-off envelope carries no answer
+    finals = [i for i in adds if steps[i].message.get("channel") == "final"]
+    start = finals[0] if finals else adds[-1]
+    end = next((i for i in adds if i > start), len(steps))
+    steps = steps[:end]
     ops = chain.from_iterable([(s.path, "append", s.value)] if isinstance(s, Grow) else getattr(s, "ops", [])
                               for s in steps[start:])
     return "".join(value for path, op, value in ops if path == PART0 and op == "append")
@@ -191,6 +226,25 @@ def answer_text(prompt: str) -> str:
 @dataclass(frozen=True)
 class Add:            # a new message starts
     message: dict
+    bare: bool = False    # format B: {"v": root, "c": N} without p and o
+
+
+@dataclass(frozen=True)
+class Patch:          # several (path, op, value) changes at once, not ending a message
+    ops: list
+    bare: bool = False    # format B: {"v": [ops]} without p and o
+
+
+@dataclass(frozen=True)
+class Op:             # one explicit operation (metadata appends and replaces)
+    path: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Counter:        # format B only: a frame with no "v" ({"c": N}); format A: nothing
+    pass
 
 
 @dataclass(frozen=True)
@@ -238,20 +292,20 @@ class Timeline:
         self.plan, self.turn, self.steps = plan, turn, []
         self.parent: str | None = None
 
-    def add(self, message: dict) -> None:
+    def add(self, message: dict, bare: bool = False) -> None:
         self.parent = message["id"]
-        self.steps.append(Add(message))
+        self.steps.append(Add(message, bare))
 
     def message(self, role: str, content: dict, *, name=None, recipient="all",
-                status="in_progress", metadata=None) -> None:
-        self.add({
+                status="in_progress", metadata=None, channel=None, bare=False) -> None:
+        self.add(bare=bare, message={
             "id": str(uuid.uuid4()), "author": {"role": role, "name": name, "metadata": {}},
             "create_time": time.time(), "update_time": None, "content": content,
             "status": status, "end_turn": None, "weight": 1.0,
             "metadata": {"model_slug": self.turn.model, "default_model_slug": self.turn.model,
                          "parent_id": self.parent, "message_type": "next", "citations": [],
                          "content_references": [], **(metadata or {})},
-            "recipient": recipient, "channel": None})
+            "recipient": recipient, "channel": channel})
 
     def update(self, path: str, piece: str) -> None:
         if self.plan.delay:
@@ -287,6 +341,8 @@ class Timeline:
 
 
 def build_timeline(plan: Plan, turn: Turn) -> list:
+    if plan.modern:
+        return today_turn(plan, turn).stream
     tl = Timeline(plan, turn)
     tl.add(user_echo(turn.user_message))
     tl.noise("server_ste_metadata")
@@ -454,6 +510,305 @@ def midway(tl: Timeline) -> bool:
     return True
 
 
+# ------------------------------------------------------------ today's turns
+# Written from "Today's stream (2025-2026)" in upstream-protocol.md: the frame
+# order of the real capture around every turn, private-use citation markers
+# resolved by content_references that arrive by appends, and the messages a
+# client must never see (memories, instructions, developer text, tool calls).
+
+RESUME_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJjb252ZXJzYXRpb24iOiJyZXN1bWUifQ.cmVzdW1l"
+MEMORY_TEXT = "1. [2025-03-01]. User's name is Jane Secretface and she lives at 12 Hidden Lane."
+INSTRUCTIONS_TEXT = "Always answer like a pirate (custom instructions)."
+DEVELOPER_TEXT = "Developer: the current date is 2026-01-01; tools available: web.run, bio."
+BIO_NOTE = "User's favourite animal is the otter."
+BIO_RESULT = "Model set context updated."
+SEARCH_CALL = '{"search_query": [{"q": "do otters hold hands"}], "response_length": "short"}'
+COMMENTARY = "I'll look that up on the web first."
+TODAY_THOUGHTS = [("Considering the question", None), ("Checking sources", "Two sources agree.")]
+TODAY_RECAP = "Thought for 12s"
+VARIANT_TWO = "The second variant's answer, never shown."
+IMAGE_LIMIT = ("You've hit the free plan limit for image generations requests. "
+               "You can create more images when the limit resets in 23 hours and 5 minutes.")
+CANVAS_NAME = "otter_notes"
+CANVAS = {"document": ("# Otter notes\n\nOtters hold hands while they sleep.\n", "hold hands", "hold paws"),
+          "code/python": ("def otter():\n    return 'float'\n", "float", "swim")}
+CANVAS_REPLY = "Successfully created text document 'otter_notes' which will be referenced in all future messages."
+MARKER = re.compile("\ue200([^\ue200\ue201]*)\ue201")
+
+
+def source_url(ref_id: str) -> str:
+    """Where a search result points: "turn0search3" -> https://example.com/s/0search3."""
+    return f"https://example.com/s/{ref_id[len('turn'):]}"
+
+
+def source_title(ref_id: str) -> str:
+    return f"Source {ref_id[len('turn'):]}"
+
+
+def marker_event(tl: Timeline, name: str, event: str) -> None:
+    tl.event({"type": "message_marker", "conversation_id": tl.turn.conversation_id,
+              "message_id": tl.parent, "marker": name, "event": event})
+
+
+@dataclass
+class TodayTurn:
+    stream: list          # the steps the conversation POST streams
+    full: list            # the whole turn: what a resume replays and the document ends with
+    ready_after: int = 0  # document GETs before it holds the whole turn (before: what was streamed)
+
+
+def today_turn(plan: Plan, turn: Turn) -> TodayTurn:
+    """A hand-off streams only the envelope; an async image ends the stream before it is done."""
+    full, stream_end = today_timeline(plan, turn)
+    if plan.handoff:
+        envelope = [full[0], Event({"type": "stream_handoff", "conversation_id": turn.conversation_id,
+                                    "options": [{"type": "subscribe_ws_topic", "topic": f"conversation-{turn.conversation_id}"}]})]
+        return TodayTurn(envelope, full, HANDOFF_POLLS)
+    if stream_end is not None:
+        return TodayTurn(full[:stream_end] + [s for s in full[stream_end:] if isinstance(s, Event)
+                                              and s.obj.get("type") in ("title_generation", "server_ste_metadata")],
+                         full, IMAGE_POLLS)
+    return TodayTurn(full, full)
+
+
+IMAGE_POLLS = 3      # document GETs before an async image is finished in it
+HANDOFF_POLLS = 2    # ... before a handed-off answer is
+
+
+def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
+    """The frame order of the capture in the doc, with the turn's own messages in the middle;
+    and where the stream stops when an image is finished only later (else None)."""
+    tl, cid = Timeline(plan, turn), turn.conversation_id
+    stream_end = None
+    tl.event({"type": "resume_conversation_token", "kind": "conversation_id", "token": RESUME_TOKEN,
+              "conversation_id": cid})
+    tl.message("system", {"content_type": "text", "parts": [""]}, status="finished_successfully",
+               metadata={"is_visually_hidden_from_conversation": True})
+    echo = user_echo(turn.user_message)
+    if plan.variants:
+        echo["metadata"] = {**echo["metadata"], "paragen_variants_info": {
+            "type": "num_variants_in_stream", "num_variants_in_stream": 2, "display_treatment": "skippable"}}
+    tl.add(echo, bare=True)
+    tl.steps.append(Counter())
+    tl.event({"type": "input_message", "input_message": copy.deepcopy(echo), "conversation_id": cid})
+    marker_event(tl, "user_visible_token", "first")
+    if plan.memory:
+        memory_turn(tl)
+    tl.message("developer", {"content_type": "developer_content", "parts": [DEVELOPER_TEXT]},
+               status="finished_successfully", bare=True)
+    if plan.thinking:
+        thinking_turn(tl)
+    if plan.commentary:
+        tl.message("assistant", {"content_type": "text", "parts": [""]}, channel="commentary", bare=True)
+        tl.grow(PART0, COMMENTARY)
+        tl.finish(end_turn=False)
+    if plan.search:
+        today_tool_call(tl, "web.run", SEARCH_CALL)
+        tl.message("tool", {"content_type": "text", "parts": [""]}, name="web.run", status="finished_successfully",
+                   metadata={"search_result_groups": [{"type": "search_result_group", "domain": "example.com",
+                                                       "entries": [{"url": source_url("turn0search0"),
+                                                                    "title": "Otters", "snippet": "..."}]}]},
+                   channel="commentary", bare=True)
+    if plan.image_limit:
+        today_tool_call(tl, "t2uay3k.sj1i4kz", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024", "n": 1}).decode())
+        tl.message("tool", {"content_type": "system_error", "name": "ChatGPTAgentToolRateLimitException",
+                            "text": IMAGE_LIMIT}, name="t2uay3k.sj1i4kz", status="finished_successfully", bare=True)
+    if plan.canvas:
+        canvas_turn(tl)
+    if plan.gpt_image or plan.image_async:
+        stream_end = gpt_image_turn(tl)
+    today_answer(tl, plan.text)
+    if plan.variants:
+        today_answer(tl, VARIANT_TWO)
+    marker_event(tl, "last_token", "last")
+    tl.event({"type": "title_generation", "title": "Otters", "conversation_id": cid})
+    tl.steps.append(Op("/message/metadata/conversation_followup_suggestions_eligible", "replace", False))
+    tl.event({"type": "server_ste_metadata", "conversation_id": cid,
+              "metadata": {"tool_invoked": plan.search, "turn_use_case": "text", "model_slug": turn.model}})
+    return tl.steps, stream_end
+
+
+def sediment_file(partial: bool = False) -> str:
+    return "file_00000000partial0preview" if partial else "file_00000000otter0final0image"
+
+
+def image_pointer(partial: bool) -> dict:
+    height = 256 if partial else 1024
+    return {"content_type": "image_asset_pointer", "asset_pointer": f"sediment://{sediment_file(partial)}",
+            "size_bytes": len(blob_bytes(sediment_file(partial))), "width": 1024, "height": 1024, "fovea": None,
+            "metadata": {"dalle": None, "gizmo": None, "sanitized": False, "generation": {
+                "gen_id": "gen-1", "gen_size": "image", "seed": None, "parent_gen_id": None,
+                "height": height, "width": 1024, "transparent_background": False, "serialization_title": "Image"}}}
+
+
+def gpt_image_turn(tl: Timeline) -> int | None:
+    """gpt-image: the JSON call, then the tool message with a partial preview that grows, then
+    finished. With !image_async the stream ends before that (the step index is returned): the
+    finished image and the answer are only in the document, after some polls."""
+    today_tool_call(tl, "t2uay3k.sj1i4kz", orjson.dumps({"prompt": DALLE_PROMPT, "size": "1024x1024", "n": 1}).decode())
+    tl.message("tool", {"content_type": "multimodal_text", "parts": [image_pointer(partial=True)]},
+               name="t2uay3k.sj1i4kz", bare=True, metadata={
+                   "async_task_type": "image_gen", "image_gen_async": True, "image_gen_task_id": "task-otter",
+                   "image_gen_title": "Otter floating", "trigger_async_ux": True})
+    tl.steps.append(Op("/message/content/parts/0/metadata/generation/height", "replace", 512))
+    finish = Patch([("/message/content/parts/0", "replace", image_pointer(partial=False)),
+                    ("/message/status", "replace", "finished_successfully"),
+                    ("/message/metadata/is_complete", "replace", True)])
+    stream_end = len(tl.steps) if tl.plan.image_async else None
+    tl.steps.append(finish)
+    return stream_end
+
+
+def today_tool_call(tl: Timeline, recipient: str, code: str) -> None:
+    """The assistant writing JSON to a tool; a tool call stops with token 200012."""
+    tl.message("assistant", {"content_type": "code", "language": "json", "text": ""}, recipient=recipient,
+               channel="commentary", bare=True)
+    tl.grow("/message/content/text", code)
+    tl.finish(metadata={"finish_details": {"type": "stop", "stop_tokens": [200012]}})
+
+
+def memory_turn(tl: Timeline) -> None:
+    """Saved memories and custom instructions, as the upstream puts them into the turn, and a
+    bio call: written as plainly as an answer would be, so only their kind tells them apart."""
+    tl.message("user", {"content_type": "user_editable_context", "user_profile": "Jane",
+                        "user_instructions": INSTRUCTIONS_TEXT}, status="finished_successfully",
+               metadata={"is_visually_hidden_from_conversation": True, "user_context_message_data": {
+                   "about_model_message": INSTRUCTIONS_TEXT}}, bare=True)
+    tl.message("assistant", {"content_type": "model_editable_context", "model_set_context": "",
+                             "repository": None, "repo_summary": None}, bare=True)
+    tl.grow("/message/content/model_set_context", MEMORY_TEXT)
+    tl.finish()
+    today_tool_call(tl, "bio", BIO_NOTE)
+    tl.message("tool", {"content_type": "text", "parts": [BIO_RESULT]}, name="bio", status="finished_successfully",
+               bare=True)
+
+
+def thinking_turn(tl: Timeline) -> None:
+    """Thoughts grow by appends: a new thought pushed, then its summary (and content) appended."""
+    tl.message("assistant", {"content_type": "thoughts", "thoughts": [], "source_analysis_msg_id": "x"},
+               metadata={"reasoning_status": "is_reasoning"}, bare=True)
+    marker_event(tl, "cot_token", "first")
+    for i, (summary, content) in enumerate(TODAY_THOUGHTS):
+        # the first thought arrives with empty fields; the second without a summary field at all
+        tl.steps.append(Grow("/message/content/thoughts",
+                             {"summary": "", "content": "", "chunks": [], "finished": False} if i == 0
+                             else {"content": "", "chunks": [], "finished": False}))
+        tl.grow(f"/message/content/thoughts/{i}/summary", summary)
+        if content:
+            tl.grow(f"/message/content/thoughts/{i}/content", content)
+    tl.finish(metadata={"reasoning_status": "reasoning_ended", "finished_text": TODAY_RECAP})
+    tl.message("assistant", {"content_type": "reasoning_recap", "content": TODAY_RECAP},
+               status="finished_successfully", bare=True)
+
+
+def canvas_turn(tl: Timeline) -> None:
+    content, pattern, replacement = CANVAS[tl.plan.canvas]
+    today_tool_call(tl, "canmore.create_textdoc",
+                    orjson.dumps({"name": CANVAS_NAME, "type": tl.plan.canvas, "content": content}).decode())
+    tl.message("tool", {"content_type": "text", "parts": [CANVAS_REPLY]}, name="canmore.create_textdoc",
+               status="finished_successfully", metadata={"canvas": {"textdoc_id": "67a1", "version": 1}}, bare=True)
+    if tl.plan.canvas_update:
+        today_tool_call(tl, "canmore.update_textdoc", orjson.dumps(
+            {"updates": [{"pattern": pattern, "multiple": False, "replacement": replacement}]}).decode())
+        tl.message("tool", {"content_type": "text", "parts": ["Successfully updated text document."]},
+                   name="canmore.update_textdoc", status="finished_successfully", bare=True)
+
+
+def content_reference(text: str, match: re.Match) -> dict | None:
+    """What the upstream says a marker stands for: sources for cite (refs in turn9 are never
+    found), a name for an entity, nothing useful for the other kinds."""
+    kind, *args = match.group(1).split("\ue202")
+    ref = {"matched_text": match.group(0), "start_idx": match.start(), "end_idx": match.end(),
+           "safe_urls": [], "refs": [], "alt": None, "prompt_text": None}
+    if kind == "entity":
+        return {**ref, "type": "entity", "name": orjson.loads(args[0])[1], "alt": orjson.loads(args[0])[1]}
+    if kind != "cite":
+        return {**ref, "type": "hidden", "invalid": True}
+    found = [a for a in args if not a.startswith("turn9")]
+    if not found:
+        return None
+    items = [{"title": source_title(a), "url": source_url(a), "attribution": "example.com", "snippet": "…",
+              "refs": [{"turn_index": int(a[4]), "ref_type": a[5:].rstrip("0123456789"),
+                        "ref_index": int(re.search(r"\d+$", a).group())}], "supporting_websites": []}
+             for a in found]
+    return {**ref, "type": "grouped_webpages", "items": items,
+            "alt": f"([{source_title(found[0])}]({source_url(found[0])}))"}
+
+
+def today_answer(tl: Timeline, text: str) -> None:
+    """The final-channel answer: parts appended (bare {"v"} continuing them, also after a bare
+    patch list half way), each marker's content_reference appended once the marker closed; every
+    second cite reference comes without items, which arrive only in the end-of-message patch."""
+    plan = tl.plan
+    tl.message("assistant", {"content_type": "text", "parts": [""]}, channel="final", bare=True)
+    marker_event(tl, "final_channel_token", "first")
+    pieces = plan.chunks(text) or [""]
+    sent, refs, late = "", 0, []
+    for i, piece in enumerate(pieces):
+        before, sent = len(sent), sent + piece
+        new_refs = []
+        for match in MARKER.finditer(sent):
+            if before < match.end() <= len(sent):
+                ref = content_reference(sent, match)
+                if ref is None:
+                    continue
+                if ref["type"] == "grouped_webpages" and refs % 2 == 1:
+                    late.append((refs, ref["items"], ref["alt"]))
+                    ref = {**ref, "items": [], "alt": None}
+                new_refs.append(ref)
+                refs += 1
+        if i == len(pieces) - 1:
+            ops = [(PART0, "append", piece)] if piece else []
+            ops += [("/message/metadata/content_references", "append", r) for r in new_refs]
+            for index, items, alt in late:
+                ops += [(f"/message/metadata/content_references/{index}/items", "append", item) for item in items]
+                ops.append((f"/message/metadata/content_references/{index}/alt", "replace", alt))
+            ops.append(("/message/metadata/content_references", "append", {
+                "matched_text": " ", "start_idx": len(text), "end_idx": len(text), "type": "sources_footnote",
+                "sources": [{"title": "Otters", "url": source_url("turn0search0"), "attribution": "example.com"}]}))
+            ops += [("/message/status", "replace", "finished_successfully"), ("/message/end_turn", "replace", True),
+                    ("/message/metadata", "append", {"is_complete": True, "finish_details": {
+                        "type": "stop", "stop_tokens": [200002]}})]
+            tl.steps.append(Patch(ops))
+        elif i == len(pieces) // 2:
+            # a bare patch list whose text append is the target later bare {"v": "…"} continue
+            tl.steps.append(Patch([("/message/metadata/refresh_key_info", "replace", {"k": i}),
+                                   (PART0, "append", piece)], bare=True))
+        else:
+            tl.update(PART0, piece)
+        for ref in new_refs if i < len(pieces) - 1 else ():
+            tl.steps.append(Op("/message/metadata/content_references", "append", ref))
+
+
+def conversation_document(steps: list, conversation_id: str, title: str = "Otters") -> dict:
+    """GET /backend-api/conversation/{id}: the turn's messages as they ended, as a mapping."""
+    mapping = {"client-created-root": {"id": "client-created-root", "message": None, "parent": None,
+                                       "children": []}}
+    root, parent = None, "client-created-root"
+    for step in steps:
+        if isinstance(step, Add):
+            root = {"message": copy.deepcopy(step.message)}
+            node = root["message"]["id"]
+            mapping[node] = {"id": node, "message": root["message"], "parent": parent, "children": []}
+            mapping[parent]["children"].append(node)
+            parent = node
+        elif root is not None:
+            for path, op, value in step_ops(step):
+                apply_op(root, path, op, copy.deepcopy(value))   # the steps stay as they are
+    return {"conversation_id": conversation_id, "title": title, "create_time": time.time(),
+            "mapping": mapping, "current_node": parent, "is_archived": False}
+
+
+def step_ops(step) -> list:
+    if isinstance(step, Grow):
+        return [(step.path, "append", step.value)]
+    if isinstance(step, (Finish, Patch)):
+        return step.ops
+    if isinstance(step, Op):
+        return [(step.path, step.op, step.value)]
+    return []
+
+
 # ---------------------------------------------------------------- rendering
 
 def sse(payload: Any, event: str | None = None) -> bytes:
@@ -469,11 +824,11 @@ def render_a(steps: list, conversation_id: str, noise: bool) -> Iterator[Any]:
     for step in steps:
         if isinstance(step, Add):
             root = {"message": copy.deepcopy(step.message), "conversation_id": conversation_id, "error": None}
-        elif isinstance(step, Grow):
-            apply_op(root, step.path, "append", step.value)
-        elif isinstance(step, Finish):
-            for path, op, value in step.ops:
-                apply_op(root, path, op, value)
+        elif isinstance(step, (Grow, Finish, Patch, Op)):
+            for path, op, value in step_ops(step):
+                apply_op(root, path, op, copy.deepcopy(value))   # the steps stay as they are
+        elif isinstance(step, Counter):
+            continue
         elif isinstance(step, Endless):
             while True:
                 apply_op(root, PART0, "append", step.piece)
@@ -492,7 +847,24 @@ def render_b(steps: list, conversation_id: str) -> Iterator[Any]:
         if isinstance(step, Add):
             delta = {"p": "", "o": "add", "v": {"message": step.message, "conversation_id": conversation_id,
                                                  "error": None}, "c": count}
+            if step.bare:
+                del delta["p"], delta["o"]
+            previous = ("", "add")
             count += 1
+        elif isinstance(step, Counter):
+            yield sse({"c": count + 2}, "delta")   # counts messages this stream never shows
+            count += 3
+            continue
+        elif isinstance(step, Patch):
+            ops = [{"p": p, "o": o, "v": v} for p, o, v in step.ops]
+            delta = {"v": ops} if step.bare else {"p": "", "o": "patch", "v": ops}
+            texts = [(p, o) for p, o, v in step.ops if o == "append" and isinstance(v, str)]
+            yield sse(delta, "delta")
+            # today: a bare {"v": "…"} continues the last text append, also one inside a patch list
+            previous = texts[-1] if texts else ("", "patch")
+            continue
+        elif isinstance(step, Op):
+            delta = {"p": step.path, "o": step.op, "v": step.value}
         elif isinstance(step, Grow):
             delta = {"v": step.value} if previous == (step.path, "append") else \
                 {"p": step.path, "o": "append", "v": step.value}
@@ -510,14 +882,14 @@ def render_b(steps: list, conversation_id: str) -> Iterator[Any]:
 
 
 def apply_op(root: dict, path: str, op: str, value: Any) -> None:
-    """The two operations the fake itself needs to build format A snapshots."""
+    """The operations the fake itself needs to build format A snapshots (and its documents)."""
     *parents, key = path.split("/")[1:]
     target: Any = root
     for part in parents:
         target = target[int(part) if isinstance(target, list) else part]
     key = int(key) if isinstance(target, list) else key
-    current = target[key]
-    if op == "replace":
+    current = target[key] if isinstance(target, list) else target.get(key)
+    if op == "replace" or current is None:
         target[key] = value
     elif isinstance(current, str):
         target[key] = current + value
@@ -704,6 +1076,72 @@ def message_text(message: dict) -> str:
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
+# ------------------------------------------------------- function calling
+# pandora_v1 emulates tool calls by prompt (agents-spec A.3): its system instruction
+# teaches blocks fenced by "⟦call N⟧" / "⟦/call N⟧" with a per-request nonce N, and
+# renders tool results as "⟦result N name=… id=…⟧ … ⟦/result N⟧" user messages. The fake
+# plays a model that follows it. Directives (expanded before parse_prompt):
+#   !call NAME {json}         a compliant block (repeatable; after any answer text)
+#   !call-fenced NAME {json}  the JSON inside a ```json fence within the markers
+#   !call-noend NAME {json}   no close marker
+#   !call-bad NAME {json}     JSON with bare keys (not repairable)
+#   !ascii                    [[call N]] markers instead of the brackets
+#   !then-text                a made-up result after the blocks
+#   !on-retry                 the lines after it answer the retry request instead
+# Without a nonce in the instruction (no tools, tool_choice none) blocks use XXXXXXXX.
+# A last user message made of result blocks is answered "Result: <content>" (" | " between).
+
+NONCE = re.compile(r"⟦call ([A-Z2-7]{8})⟧")
+RESULT_BLOCK = re.compile(r'⟦result (\S+) name="[^"]*"(?: id="[^"]*")?⟧\n(.*?)\n⟦/result \1⟧', re.S)
+RETRY_REQUESTS = ("Your function call was invalid", "Your reply was invalid")
+CALL_KINDS = ("call", "call-fenced", "call-noend", "call-bad")
+MADE_UP_RESULT = "It is 30°C and sunny in Paris (a made-up result)."
+
+
+def agent_prompt(payload: dict) -> str:
+    """The prompt the fake answers: a result summary, the retry section, or blocks expanded."""
+    messages = [m for m in payload.get("messages") or [] if isinstance(m, dict)]
+    users = [m for m in messages if (m.get("author") or {}).get("role") == "user"]
+    last = message_text(users[-1]) if users else ""
+    results = RESULT_BLOCK.findall(last)
+    if results:
+        return "Result: " + " | ".join(content for _, content in results)
+    retry = last.startswith(RETRY_REQUESTS) and len(users) > 1
+    if retry:
+        last = message_text(users[-2])
+    lines = last.split("\n")
+    if "!on-retry" in lines:
+        at = lines.index("!on-retry")
+        lines = lines[at + 1:] if retry else lines[:at]
+    system = "\n".join(message_text(m) for m in messages if (m.get("author") or {}).get("role") == "system")
+    found = NONCE.search(system)
+    return expand_calls(lines, found.group(1) if found else "XXXXXXXX")
+
+
+def expand_calls(lines: list[str], nonce: str) -> str:
+    text, blocks, tail, ascii_ = [], [], [], "!ascii" in lines
+    for line in lines:
+        kind, _, arg = line[1:].partition(" ") if line.startswith("!") else ("", "", "")
+        if kind in CALL_KINDS:
+            blocks.append(call_block(kind, arg, nonce, ascii_))
+        elif kind == "then-text":
+            tail.append(MADE_UP_RESULT)
+        elif kind != "ascii":
+            text.append(line)
+    return "\n".join(text + blocks + tail)
+
+
+def call_block(kind: str, arg: str, nonce: str, ascii_: bool = False) -> str:
+    name, _, arguments = arg.strip().partition(" ")
+    arguments = arguments.strip() or "{}"
+    body = f'{{name: "{name}", arguments: {arguments}}}' if kind == "call-bad" else \
+        f'{{"name": "{name}", "arguments": {arguments}}}'
+    if kind == "call-fenced":
+        body = f"```json\n{body}\n```"
+    open_, close = (f"[[call {nonce}]]", f"[[/call {nonce}]]") if ascii_ else (f"⟦call {nonce}⟧", f"⟦/call {nonce}⟧")
+    return f"{open_}\n{body}" + ("" if kind == "call-noend" else f"\n{close}")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256      # benchmarks open many connections at once
@@ -773,8 +1211,24 @@ class _Handler(BaseHTTPRequestHandler):
         route = split_route(record.path)[1]
         if route and (not is_jwt(token) or (fake.require_issued and token not in fake.issued)):
             return self._json(401, {"detail": ERROR_DETAILS[401]})
-        if record.method == "POST" and route == "/backend-api/conversation":
+        if record.method == "POST" and route in ("/backend-api/conversation", "/backend-api/f/conversation"):
             return self._conversation(fake, record)
+        document = re.fullmatch(r"/backend-api/conversation/([^/]+)", route or "")
+        if record.method == "GET" and document:
+            return self._document(fake, document.group(1))
+        if record.method == "POST" and route == "/backend-api/f/conversation/resume":
+            return self._resume(fake, record)
+        attachment = re.fullmatch(r"/backend-api/conversation/[^/]+/attachment/([^/]+)/download", route or "") \
+            or re.fullmatch(r"/backend-api/files/download/([^/]+)", route or "")
+        if record.method == "GET" and attachment:
+            if attachment.group(1) in fake.missing_files or \
+                    ("/attachment/" in route and attachment.group(1) in fake.missing_attachments):
+                return self._json(404, {"detail": "File not found"})
+            # today's answer: a download URL relative to the upstream, fetched with the same credentials
+            return self._json(200, {"status": "success", "file_name": f"{attachment.group(1)}.png",
+                                    "download_url": f"/backend-api/estuary/content?id={attachment.group(1)}&sig=abc"})
+        if record.method == "GET" and route == "/backend-api/estuary/content" and record.query.get("sig") == "abc":
+            return self._send(200, {"Content-Type": "image/png"}, blob_bytes(record.query.get("id", "")))
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
@@ -786,7 +1240,18 @@ class _Handler(BaseHTTPRequestHandler):
             file = fake.uploads.get(uploaded.group(1))
             if not file or "bytes" not in file:
                 return self._json(404, {"detail": "File not found"})
+            if fake.uploaded_minimal:     # today's answer may lack the download URL
+                return self._json(200, {"status": "success", "file_id": uploaded.group(1)})
             return self._json(200, {"status": "success", "download_url": f"{fake.url}/_blob/{uploaded.group(1)}"})
+        if record.method == "POST" and route == "/backend-api/files/process_upload_stream":
+            body = record.json if isinstance(record.json, dict) else {}
+            if not fake.process_uploads or body.get("file_id") not in fake.uploads:
+                return self._json(404, {"detail": "Not Found"})
+            fake.uploads[body["file_id"]]["processed"] = body
+            events = [{"file_id": body["file_id"], "event": f"file.processing.{e}", "message": e, "progress": p}
+                      for e, p in (("started", 0), ("indexing", 50), ("completed", 100))]
+            return self._send(200, {"Content-Type": "application/x-ndjson"},
+                              b"".join(orjson.dumps(e) + b"\n" for e in events))
         if record.method == "GET" and route:
             file_route = re.fullmatch(r"/backend-api/files/([^/]+)/download", route)
             if file_route:
@@ -874,7 +1339,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = record.json if isinstance(record.json, dict) else {}
         user = last_user_message(payload)
         try:
-            plan = parse_prompt(message_text(user))
+            plan = parse_prompt(agent_prompt(payload))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if plan.status:
@@ -882,8 +1347,43 @@ class _Handler(BaseHTTPRequestHandler):
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user)
-        body = render(plan, fmt, build_timeline(plan, turn), turn.conversation_id)
+        if plan.modern:
+            today = today_turn(plan, turn)
+            steps = today.stream
+            fake.conversations[turn.conversation_id] = StoredConversation(
+                conversation_document(today.stream, turn.conversation_id),
+                conversation_document(today.full, turn.conversation_id), today.ready_after)
+            if plan.handoff:
+                fake.resumable[turn.conversation_id] = (plan, fmt, today.full)
+        else:
+            steps = build_timeline(plan, turn)
+            fake.conversations[turn.conversation_id] = StoredConversation(
+                None, conversation_document(steps, turn.conversation_id))
+        body = render(plan, fmt, steps, turn.conversation_id)
         fake._set_outcome(record, self._stream(plan, body))
+
+    def _document(self, fake: "FakeUpstream", conversation_id: str) -> None:
+        """The conversation document; an async image or a handed-off answer appears in it only
+        after ``ready_after`` GETs (before that, what the stream had)."""
+        stored = fake.conversations.get(conversation_id)
+        if stored is None:
+            return self._json(404, {"detail": ERROR_DETAILS[404]})
+        if fake.document_errors:
+            return self._send(*error_response(fake.document_errors.pop(0)))
+        stored.polls += 1
+        ready = stored.early is None or stored.polls >= stored.ready_after
+        self._json(200, stored.final if ready else stored.early)
+
+    def _resume(self, fake: "FakeUpstream", record: Recorded) -> None:
+        """POST /backend-api/f/conversation/resume: the handed-off turn, replayed from offset 0."""
+        body = record.json if isinstance(record.json, dict) else {}
+        found = fake.resumable.get(body.get("conversation_id"))
+        if fake.resume_status:
+            return self._send(*error_response(fake.resume_status))
+        if found is None or record.headers.get("x-conduit-token") != RESUME_TOKEN or body.get("offset") != 0:
+            return self._json(404, {"detail": "Nothing to resume"})
+        plan, fmt, steps = found
+        fake._set_outcome(record, self._stream(plan, render(plan, fmt, steps, body["conversation_id"])))
 
     def _stream(self, plan: Plan, items: Iterator[Any]) -> str:
         """Write the event stream; say how it ended."""
@@ -980,6 +1480,14 @@ class _Handler(BaseHTTPRequestHandler):
                          "tools": [{"type": "browser"}], "files": [], "product_features": {}})
 
 
+@dataclass
+class StoredConversation:
+    early: dict | None     # the document while the turn is not finished (None: always final)
+    final: dict
+    ready_after: int = 0
+    polls: int = 0
+
+
 class FakeUpstream:
     """The fake upstream on a loopback port; see the module docstring."""
 
@@ -994,7 +1502,14 @@ class FakeUpstream:
         self.broken_files: set[str] = set()    # whose bytes stop half way with a reset
         self.uploads: dict[str, dict] = {}      # file id -> the upload request, then bytes + content_type
         self.files_status: int | None = None    # answer POST /backend-api/files with this error
+        self.uploaded_minimal = False           # /uploaded answers without download_url (today)
+        self.process_uploads = False            # serve POST /backend-api/files/process_upload_stream
         self.static: dict[str, tuple[str, bytes]] = {}   # /_static/<name>: (content type, bytes)
+        self.conversations: dict[str, StoredConversation] = {}   # for GET /backend-api/conversation/{id}
+        self.missing_attachments: set[str] = set()   # file ids the conversation attachment route 404s
+        self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
+        self.resume_status: int | None = None     # answer the resume endpoint with this error
+        self.document_errors: list[int] = []      # answer the next document GETs with these errors
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1019,7 +1534,14 @@ class FakeUpstream:
             self.broken_files.clear()
             self.uploads.clear()
             self.static.clear()
+            self.conversations.clear()
+            self.resumable.clear()
+            self.missing_attachments.clear()
+            self.resume_status = None
+            self.document_errors.clear()
             self.files_status = None
+            self.uploaded_minimal = False
+            self.process_uploads = False
             self._reset_tokens()
 
     def _reset_tokens(self) -> None:

@@ -146,7 +146,7 @@ def test_format_a_stream(fake):
     assert snaps[0]["message"]["author"]["role"] == "user"
     assert snaps[0]["message"]["status"] == "finished_successfully"
     texts = [s["message"]["content"]["parts"][0] for s in snaps[1:]]
-    assert all(b.startswith(a) for a, b in zip(texts, texts[1:])) and texts[-1] == TEXT == answer_text(TEXT)
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False)) and texts[-1] == TEXT == answer_text(TEXT)
     assert all(s["message"]["status"] == "in_progress" and s["message"]["end_turn"] is None for s in snaps[1:-1])
     last = snaps[-1]["message"]
     assert (last["status"], last["end_turn"], last["recipient"]) == ("finished_successfully", True, "all")
@@ -401,3 +401,91 @@ def test_gizmos_and_accounts(fake):
         accounts = json.loads(response.read())["accounts"]
     plans = {k: v["account"]["plan_type"] for k, v in accounts.items() if k != "default"}
     assert sorted(plans.values()) == ["plus", "team"]
+
+
+# ------------------------------------------------------------- function calling
+
+def _payload(*messages):
+    return {"messages": [{"author": {"role": role}, "content": {"content_type": "text", "parts": [text]}}
+                         for role, text in messages]}
+
+
+def test_agent_prompt_reads_the_nonce_and_expands_blocks():
+    from tests.fake_upstream import agent_prompt
+
+    system = ("system", "To call a function, write exactly this and nothing after it:\n⟦call ABCD2345⟧\n...")
+    prompt = agent_prompt(_payload(system, ("user", "Checking.\n!pieces 1\n!call f {\"a\": 1}\n!then-text")))
+    assert prompt == ('Checking.\n!pieces 1\n⟦call ABCD2345⟧\n{"name": "f", "arguments": {"a": 1}}\n'
+                      '⟦/call ABCD2345⟧\nIt is 30°C and sunny in Paris (a made-up result).')
+    assert agent_prompt(_payload(("user", "!call f {}"))) == \
+        '⟦call XXXXXXXX⟧\n{"name": "f", "arguments": {}}\n⟦/call XXXXXXXX⟧'
+    assert agent_prompt(_payload(("user", "!ascii\n!call-bad f {}"))) == \
+        '[[call XXXXXXXX]]\n{name: "f", arguments: {}}\n[[/call XXXXXXXX]]'
+
+
+def test_agent_prompt_answers_results_and_retries():
+    from tests.fake_upstream import agent_prompt
+
+    results = ('⟦result N name="f" id="call_1"⟧\n21C\n⟦/result N⟧\n⟦result N name="g" id="call_2"⟧\nnoon\n'
+               '⟦/result N⟧\nUse these results to continue; call more functions or answer the user.')
+    assert agent_prompt(_payload(("user", "x"), ("user", results))) == "Result: 21C | noon"
+    first = ("user", "!call-bad f {}\n!on-retry\n!call f {}")
+    assert agent_prompt(_payload(first)).startswith("⟦call XXXXXXXX⟧\n{name:")
+    retry = _payload(first, ("assistant", "…"), ("user", "Your function call was invalid: x. Reply again"))
+    assert agent_prompt(retry) == '⟦call XXXXXXXX⟧\n{"name": "f", "arguments": {}}\n⟦/call XXXXXXXX⟧'
+
+
+# ------------------------------------------------------------ today's turns
+
+def data_lines(body: bytes) -> list:
+    """Each event's JSON (or the raw data), in order."""
+    out = []
+    for line in body.split(b"\n"):
+        if line.startswith(b"data: "):
+            data = line[len(b"data: "):]
+            out.append(json.loads(data) if data not in (b"[DONE]",) else "[DONE]")
+    return out
+
+
+def test_today_frame_order_follows_the_capture(fake):
+    status, _, body = converse(fake, "!today\n!pieces 2\n1\n2\n3\n4\n5\n")
+    events = data_lines(body)
+    assert status == 200 and events[0] == "v1"
+    assert events[1]["type"] == "resume_conversation_token" and events[1]["token"].startswith("eyJ")
+    assert events[2]["p"] == "" and events[2]["o"] == "add" and \
+        events[2]["v"]["message"]["metadata"]["is_visually_hidden_from_conversation"] is True
+    assert set(events[3]) == {"v", "c"} and events[3]["v"]["message"]["author"]["role"] == "user"   # p/o inherited
+    assert set(events[4]) == {"c"}                                                             # a counter only
+    kinds = [e.get("type") for e in events if isinstance(e, dict)]
+    assert kinds.index("input_message") < kinds.index("message_marker")
+    answer = next(i for i, e in enumerate(events) if isinstance(e, dict) and
+                  ((e.get("v") or {}).get("message") or {}).get("channel") == "final")
+    assert events[answer + 1]["marker"] == "final_channel_token"
+    bare_patch = [e for e in events if isinstance(e, dict) and set(e) == {"v"} and isinstance(e["v"], list)]
+    # a bare patch list whose last op appends text, then bare text that continues it
+    assert bare_patch[0]["v"][-1] == {"p": "/message/content/parts/0", "o": "append", "v": "3\n"}
+    assert events[events.index(bare_patch[0]) + 1] == {"v": "4\n"}
+    assert kinds[-2:] == ["server_ste_metadata", "message_stream_complete"] and events[-1] == "[DONE]"
+    assert "title_generation" in kinds and "last_token" in [e.get("marker") for e in events if isinstance(e, dict)]
+
+
+def test_today_conversation_document(fake):
+    cite = "\ue200cite\ue202turn0search3\ue201"
+    _, _, body = converse(fake, f"!search\nOtters{cite}.")
+    conversation_id = next(e["conversation_id"] for e in data_lines(body)
+                           if isinstance(e, dict) and e.get("type") == "resume_conversation_token")
+    conn, response = request(fake, "GET", f"/backend-api/conversation/{conversation_id}")
+    with closing(conn):
+        document = json.loads(response.read())
+    final = document["mapping"][document["current_node"]]["message"]
+    assert final["content"]["parts"] == [f"Otters{cite}."] and final["end_turn"] is True
+    assert final["channel"] == "final" and final["status"] == "finished_successfully"
+    reference = final["metadata"]["content_references"][0]
+    assert reference["matched_text"] == cite and reference["items"][0]["url"] == "https://example.com/s/0search3"
+    # every node's parent lists it as a child, from the root down
+    for node_id, node in document["mapping"].items():
+        if node["parent"]:
+            assert node_id in document["mapping"][node["parent"]]["children"]
+    conn, response = request(fake, "GET", "/backend-api/conversation/nope")
+    with closing(conn):
+        assert response.status == 404

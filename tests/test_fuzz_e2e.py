@@ -3,14 +3,13 @@
 Schemathesis generates valid and invalid requests from the document the
 server itself serves; whatever arrives, the answer is never a 5xx, and every
 JSON error is OpenAI-shaped. The generated requests are counted: together
-they must reach FUZZ_TOTAL.
+they must reach FUZZ_TOTAL (10,000 in CI, 1,000 by default).
 """
 from __future__ import annotations
 
 import os
 
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -18,7 +17,12 @@ from schemathesis import GenerationMode
 
 from tests.conftest import ACCESS_TOKEN
 
-FUZZ_TOTAL = int(os.environ.get("PANDORA_V1_FUZZ_TOTAL", "10000"))
+pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
+
+# CI (the runner sets CI=true) sends 10,000; a developer's run 1,000 (about a tenth of the time).
+# PANDORA_V1_FUZZ_TOTAL overrides both.
+FUZZ_TOTAL = int(os.environ.get("PANDORA_V1_FUZZ_TOTAL")
+                 or (10_000 if os.environ.get("CI", "").lower() in ("true", "1") else 1_000))
 # Operations with few possible inputs (GET /healthz) run out early; the rest carry the count.
 EXAMPLES_PER_OPERATION = max(FUZZ_TOTAL // 8, 25)
 UPSTREAM_OUTCOMES = {"upstream_error", "upstream_unreachable", "upstream_timeout", "store_unavailable"}
@@ -63,18 +67,6 @@ def test_generated_requests(server, fake, mode):
             send()
         except Unsatisfiable:
             assert mode is GenerationMode.NEGATIVE   # GET /healthz has no input to get wrong
-
-
-def test_every_route_is_documented_and_every_document_path_exists(server):
-    from pandora_v1 import create_app
-    from pandora_v1.config import parse
-
-    app = create_app(settings=parse({"need_log_to_file": False}))
-    routes = {rule.rule.replace("<path:", "{").replace("<", "{").replace(">", "}")
-              for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
-    documented = set(requests.get(server.url + "/openapi.json").json()["paths"])
-    assert routes - documented == set(), "undocumented routes"
-    assert documented - routes == set(), "documented paths that do not exist"
 
 
 def test_the_fuzzer_sent_enough(server):

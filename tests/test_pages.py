@@ -1,24 +1,26 @@
-"""The status page and /status.json over plain HTTP (the browser tests are in test_pages_browser.py)."""
+"""The status page and /status.json, through the app in this process (Flask's test client, ``web``;
+no server needed). The browser tests, against a real server, are in test_pages_browser.py."""
 from __future__ import annotations
 
-import requests
-
 SECRET_PREFIXES = ["pn-secret-alpha", "pn-secret-beta"]
+BASE = "http://localhost"     # the test client's host
 
 
-def test_index_and_status_json_answer(server, fake):
-    page = requests.get(server.url + "/")
+def test_index_and_status_json_answer(web, fake):
+    page = web.get("/")
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    assert f"{server.url}/v1/chat/completions" in page.text.replace("<wbr>", "")
-    assert "gpt-4o" in page.text and "embedded" in page.text
+    text = page.get_data(as_text=True)
+    assert f"{BASE}/v1/chat/completions" in text.replace("<wbr>", "")
+    assert "gpt-4o" in text and "embedded" in text
 
-    status = requests.get(server.url + "/status.json")
+    status = web.get("/status.json")
     assert status.status_code == 200
-    info = status.json()
-    assert info["base_url"] == server.url
-    assert info["endpoints"] == {"chat": f"{server.url}/v1/chat/completions",
-                                 "images": f"{server.url}/v1/images/generations",
-                                 "models": f"{server.url}/v1/models"}
+    info = status.get_json()
+    assert info["base_url"] == BASE
+    assert info["endpoints"] == {"chat": f"{BASE}/v1/chat/completions",
+                                 "responses": f"{BASE}/v1/responses",
+                                 "images": f"{BASE}/v1/images/generations",
+                                 "models": f"{BASE}/v1/models"}
     assert {"gpt-4o", "reasoner", "text-only"} <= set(info["models"]) and info["gpts"] == []
     assert info["store"] == "embedded (SQLite)"
     upstream = info["upstream"]
@@ -30,47 +32,50 @@ def test_index_and_status_json_answer(server, fake):
     assert probe.method == "GET" and "authorization" not in probe.headers
 
 
-def test_prefixes_are_counted_never_shown(make_server, fake):
-    srv = make_server(upstream_api_prefix=SECRET_PREFIXES, backend_container_api_prefix="666",
-                      upstream_base_url=fake.url.replace("http://", "http://operator:hunter2@"),
-                      gpts={"my-gpt": {"id": "g-abc123"}})
-    status = requests.get(srv.url + "/status.json")
-    page = requests.get(srv.url + "/")
-    playground = requests.get(srv.url + "/playground")
-    for body in (status.text, page.text, playground.text):
+def test_prefixes_are_counted_never_shown(make_app, fake):
+    web = make_app(upstream_api_prefix=SECRET_PREFIXES, backend_container_api_prefix="666",
+                   upstream_base_url=fake.url.replace("http://", "http://operator:hunter2@"),
+                   gpts={"my-gpt": {"id": "g-abc123"}}).test_client()
+    status = web.get("/status.json")
+    page = web.get("/")
+    playground = web.get("/playground")
+    for body in (status.get_data(as_text=True), page.get_data(as_text=True), playground.get_data(as_text=True)):
         assert not any(prefix in body for prefix in SECRET_PREFIXES)
         assert "hunter2" not in body and "operator" not in body
-    info = status.json()
+    info = status.get_json()
     assert info["upstream"]["prefixes"] == 2 and info["upstream"]["base_url"] == fake.url
     assert info["upstream"]["reachable"] is True
-    assert info["endpoints"]["chat"] == f"{srv.url}/666/v1/chat/completions"
+    assert info["endpoints"]["chat"] == f"{BASE}/666/v1/chat/completions"
     assert info["gpts"] == ["my-gpt"] and "my-gpt" not in info["models"]
-    assert "2 configured" in page.text and "my-gpt" in page.text
+    assert "2 configured" in page.get_data(as_text=True) and "my-gpt" in page.get_data(as_text=True)
     # The check really went through a (secret) prefix.
     probe = fake.wait_for(lambda r: r.path.endswith("/backend-api/models"))
     assert probe.prefix in SECRET_PREFIXES
 
 
-def test_upstream_check_is_cached_per_worker(server, fake):
-    first = requests.get(server.url + "/status.json").json()["upstream"]
-    second = requests.get(server.url + "/status.json").json()["upstream"]
+def test_upstream_check_is_cached_per_worker(web, fake):
+    first = web.get("/status.json").get_json()["upstream"]
+    second = web.get("/status.json").get_json()["upstream"]
     assert second == first
-    assert len([r for r in fake.requests if r.path == "/backend-api/models"]) <= 1
+    assert len([r for r in fake.requests if r.path == "/backend-api/models"]) == 1
 
 
-def test_unreachable_upstream(make_server, fake):
-    srv = make_server(upstream_base_url="http://127.0.0.1:9")   # discard port: nothing listens
-    upstream = requests.get(srv.url + "/status.json").json()["upstream"]
+def test_unreachable_upstream(make_app, fake):
+    web = make_app(upstream_base_url="http://127.0.0.1:9").test_client()   # discard port: nothing listens
+    upstream = web.get("/status.json").get_json()["upstream"]
     assert upstream["reachable"] is False and upstream["status"] is None
     assert "could not be reached" in upstream["error"]
-    assert requests.get(srv.url + "/").status_code == 200
+    assert web.get("/").status_code == 200
 
 
-def test_playground_page_answers(server):
-    page = requests.get(server.url + "/playground")
-    assert page.status_code == 200 and 'id="api-key"' in page.text
-    for html in (page, requests.get(server.url + "/")):   # only our own scripts may run
+def test_playground_page_answers(web):
+    page = web.get("/playground")
+    assert page.status_code == 200 and 'id="api-key"' in page.get_data(as_text=True)
+    for html in (page, web.get("/")):   # only our own scripts may run
         assert "script-src 'self'" in html.headers["Content-Security-Policy"]
-        assert "<script>" not in html.text and " on" + "submit=" not in html.text
+        text = html.get_data(as_text=True)
+        assert "<script>" not in text and " on" + "submit=" not in text
     for asset in ("/static/app.js", "/static/playground.js", "/static/style.css"):
-        assert requests.get(server.url + asset).status_code == 200
+        response = web.get(asset)
+        assert response.status_code == 200 and response.data
+        response.close()

@@ -6,13 +6,18 @@ could not install it) or playwright these tests skip, saying why.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 import requests
 
 from tests.conftest import ACCESS_TOKEN, ROOT
 from tests.fake_upstream import MIDSTREAM_ERROR, png_bytes, revised_prompt
+from tests.test_responses_e2e import conversations
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -337,6 +342,62 @@ def test_playground_screenshots(server, fake, open_page):
         wait_images_loaded(page, ".gallery img", 2)
         no_sideways_scroll(page)
         screenshot(page, f"playground-images-{name}", full_page=False)
+
+
+# ---------------------------------------------------------------- the Responses API
+
+def test_playground_speaks_the_responses_api(server, fake, open_page):
+    page = open_page(server.url + "/playground")
+    start_chat(page, model="reasoner")
+    page.select_option("#api", "responses")
+    expect(page.locator("#api-path")).to_have_text("/v1/responses")
+    answer = ask(page, "!reasoning\n!pieces 2\nThe **answer**.")
+    expect(answer.locator(".content strong")).to_have_text("answer")
+    expect(answer.locator(".reasoning")).to_contain_text("I should greet the user.")
+    expect(answer.locator(".meta")).to_contain_text("tokens")
+    # The second turn carries the first as Responses input items.
+    ask(page, "Next question")
+    sent = [m for m in json.loads(conversations(fake)[-1].body)["messages"] if m["author"]["role"] != "system"]
+    assert [m["content"]["parts"][0] for m in sent] == ["!reasoning\n!pieces 2\nThe **answer**.", "The **answer**.",
+                                                       "Next question"]
+    paths = re.findall(r"pandora_v1\.access: POST (/\S+)", server.log())
+    assert paths[-2:] == ["/v1/responses", "/v1/responses"]
+    # The choice is remembered; a failure mid-answer is shown.
+    page.reload()
+    expect(page.locator("#api")).to_have_value("responses")
+    start_chat(page)
+    failed = ask(page, "!error_midstream\n" + "word " * 30)
+    expect(failed.locator(".error")).to_contain_text("Something went wrong")
+    screenshot(page, "playground-responses", full_page=False)
+    phone = open_page(server.url + "/playground", PHONE)
+    no_sideways_scroll(phone)
+
+
+def test_status_page_shows_the_responses_endpoint_and_snippets(make_server, fake, open_page):
+    srv = make_server(backend_container_api_prefix="666")
+    base = f"{srv.url}/666"
+    page = open_page(srv.url + "/")
+    expect(page.locator("#endpoints")).to_contain_text(base + "/v1/responses")
+    page.click("[role=tab][aria-controls=snippet-codex]")
+    codex = page.locator("#snippet-codex pre code")
+    expect(codex).to_be_visible()
+    expect(codex).to_contain_text(f'base_url = "{base}/v1"')
+    expect(codex).to_contain_text('wire_api = "responses"')
+    page.click("[role=tab][aria-controls=snippet-agents]")
+    agents = page.locator("#snippet-agents pre code")
+    expect(agents).to_contain_text(f'AsyncOpenAI(base_url="{base}/v1"')
+    expect(agents).to_contain_text("set_tracing_disabled(True)")
+    # The Codex block is the one tests/test_responses_clients_e2e.py runs codex exec with.
+    from tests.test_responses_clients_e2e import codex_config
+
+    assert codex.text_content() + "\n" == codex_config(f"{base}/v1")
+    # Copy takes the block, not the code words in the line above it.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    for name in ("codex", "python"):
+        page.click(f"[role=tab][aria-controls=snippet-{name}]")
+        page.click(f"#snippet-{name} .copy")
+        assert page.evaluate("navigator.clipboard.readText()") == page.locator(f"#snippet-{name} pre code").text_content()
+    screenshot(page, "status-codex")
 
 
 # ---------------------------------------------------------------- live section (issue 13.11)

@@ -47,7 +47,8 @@ def test_png_data_url_is_uploaded_and_pointed_to(client, fake):
     created = calls(fake, "POST", "/backend-api/files")
     assert len(created) == 1
     digest = hashlib.sha256(image).hexdigest()
-    assert created[0].json == {"file_name": f"{digest}.png", "file_size": len(image), "use_case": "multimodal"}
+    assert created[0].json == {"file_name": f"{digest}.png", "file_size": len(image), "use_case": "multimodal",
+                               "mime_type": "image/png"}
     put = calls(fake, "PUT", "")[0]
     assert put.body == image and put.headers["x-ms-blob-type"] == "BlockBlob"
     assert put.headers["content-type"] == "image/png"

@@ -21,7 +21,7 @@ def plans(answer) -> dict[str, list[str]]:
     for account_id, info in accounts.items():
         if account_id == "default" or not isinstance(info, dict):
             continue   # "default" repeats one of the others
-        account = info.get("account") if isinstance(info.get("account"), dict) else {}
+        account: dict = info["account"] if isinstance(info.get("account"), dict) else {}
         plan = account.get("plan_type")
         if plan in result:
             result[plan].append(account.get("account_id") or account_id)

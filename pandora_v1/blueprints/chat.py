@@ -1,9 +1,11 @@
 """POST /v1/chat/completions: parse, start the answer, respond in the chat wire format."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import chat_output, client_watch, credentials
+from .. import agent_answer, chat_agent_output, chat_output, client_watch, credentials
 from ..answer import start_answer
 from ..services import current_services
 from ..translate.render import RenderOptions
@@ -23,11 +25,24 @@ def chat_completions():
     entry = services.models.resolve(chat.model)
     if entry.gizmo_id:
         services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
-    answer = start_answer(services, chat, entry, creds, RenderOptions.from_bot_mode(settings.bot_mode),
+    # Agents: tool history rendered; tools / response_format go through the engine.
+    turn = agent_answer.plan(services, chat.messages, chat.tools)
+    if agent_answer.needs_engine(turn):
+        agent = agent_answer.AgentAnswer.start(services, chat, turn, entry, creds, public_url=request.host_url,
+                                               started=g.get("started"))
+        g.upstream_status = agent.upstream_status
+        if chat.stream:
+            return Response(chat_agent_output.stream(agent, settings.keepalive_interval),
+                            mimetype="text/event-stream", headers=chat_output.SSE_HEADERS)
+        return jsonify(chat_agent_output.completion(agent))
+    chat = replace(chat, messages=turn.messages)
+    bot = settings.bot_mode.enabled and not chat.tools.tools   # tools are for programs, not bots
+    options = RenderOptions.from_bot_mode(settings.bot_mode) if bot else RenderOptions()
+    answer = start_answer(services, chat, entry, creds, options,
                           public_url=request.host_url, started=g.get("started"))
     g.upstream_status = answer.upstream_status
     client_watch.watch(answer, request.environ, chat.stream)   # a client leaving is noticed at once
-    errors_as_text = settings.bot_mode.enabled   # a bot shows text, not error events
+    errors_as_text = bot   # a bot shows text, not error events
     if chat.stream:
         body = chat_output.stream(answer, settings.keepalive_interval, pause=settings.stream_sleep_time,
                                   errors_as_text=errors_as_text)

@@ -57,12 +57,21 @@ def generate():
         text += f"\n\n(Image size: {size}.)"
     chat = ChatRequest(model, (ChatMessage("user", text),))
     options = RenderOptions(show_code=False, image_style="markdown", collect_images=True)
+    # picture_v2 asks today's upstream for its image tool; older ones ignore the hint.
     answer = start_answer(services, chat, entry, creds, options, public_url=request.host_url,
-                          started=g.get("started"), keep_media_local=response_format == "b64_json")
+                          started=g.get("started"), keep_media_local=response_format == "b64_json",
+                          system_hints=("picture_v2",))
     g.upstream_status = answer.upstream_status
     client_watch.watch(answer, request.environ, stream=False)
     reply, _ = answer.collect()
     images = answer.renderer.images[:n]
+    if not images and answer.renderer.system_errors:
+        # The image tool failed: its limit is a rate limit, anything else a refusal of this request.
+        name, text = answer.renderer.system_errors[0]
+        if "ratelimit" in name.lower() or "limit" in text.lower():
+            raise APIError(429, text or "The image generation limit was reached.", code="rate_limit_exceeded")
+        raise APIError(400, f"No image was generated: {text or name}", code="image_generation_failed",
+                       param="prompt")
     if not images:
         raise APIError(400, "No image was generated. The upstream said: "
                             f"{reply.strip()[:500] or '(nothing)'}", code="content_policy_violation",

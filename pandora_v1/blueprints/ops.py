@@ -37,4 +37,4 @@ def metrics():
 
 @bp.get("/openapi.json")
 def openapi_document():
-    return jsonify(openapi.document(current_services().settings.api_prefix))
+    return jsonify(openapi.document(current_services().settings.api_path))

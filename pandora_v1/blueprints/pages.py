@@ -25,7 +25,7 @@ def overview() -> dict:
     """What this server offers and where its upstream is."""
     services = current_services()
     settings = services.settings
-    api_path = f"/{settings.api_prefix}" if settings.api_prefix else ""
+    api_path = settings.api_path
     base = (settings.backend_container_url or request.host_url).rstrip("/") + api_path
     gpts = [entry.alias for entry in settings.gpts]
     store = services.store
@@ -34,6 +34,7 @@ def overview() -> dict:
         "base_url": base,
         "api_path": api_path,
         "endpoints": {"chat": f"{base}/v1/chat/completions",
+                      "responses": f"{base}/v1/responses",
                       "images": f"{base}/v1/images/generations",
                       "models": f"{base}/v1/models"},
         "models": [name for name in services.models.names() if name not in gpts],

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Signal:
-    kind: str          # "done" | "error" | "moderation"
+    kind: str          # "done" | "error" | "moderation" | "resume" | "handoff"
     value: Any = None
 
 
@@ -59,23 +59,35 @@ def _child(container, token: tuple):
 
 
 class DeltaFolder:
-    """Applies delta-encoding v1 operations to the current message root."""
+    """Applies delta-encoding v1 operations to the current message root.
+
+    Beyond the 2024 rules (a missing ``p``/``o`` reuses the previous ones),
+    today's upstream sends frames without ``v`` (``{"c": 5}``: nothing to do),
+    bare ``{"v": "text"}`` continuing the last string append (also one made
+    inside a patch list), and bare ``{"v": [ops]}`` patch lists.
+    """
 
     def __init__(self):
         self.root: dict | None = None
         self._path = ""
         self._op = "add"
-        self._text_target: tuple | None = None   # (container, key) the last bare text append grew
+        self._text_target: tuple | None = None   # (container, key) the last string append grew
 
     def apply(self, event: dict) -> None:
         value = event.get("v")
+        if value is None and "v" not in event and "p" not in event and "o" not in event:
+            return                               # {"c": 5}: a counter only
         if "p" not in event and "o" not in event:
             target = self._text_target
-            if target is not None and type(value) is str:
-                container, key = target          # the hot path: {"v": "more text"}
-                container[key] += value
-                return
-            if isinstance(value, dict) and "message" in value:
+            if type(value) is str:
+                if target is not None:
+                    container, key = target      # the hot path: {"v": "more text"}
+                    container[key] += value
+                    return
+            elif type(value) is list and value and all(type(op) is dict and ("p" in op or "o" in op)
+                                                       for op in value):
+                self._path, self._op = "", "patch"    # a bare list of operations is a patch
+            elif isinstance(value, dict) and "message" in value:
                 # A bare {"v": {"message": ...}, "c": N} starts a new message too.
                 self._path, self._op = "", "add"
         path, op = event.get("p", self._path), event.get("o", self._op)
@@ -87,11 +99,14 @@ class DeltaFolder:
         if op == "patch":
             if not isinstance(value, list):
                 raise DeltaError("patch needs a list of operations")
+            target = None
             for inner in value:
                 if not isinstance(inner, dict):
                     raise DeltaError("patch operation is not an object")
-                self._apply(inner.get("p", path), inner.get("o", "replace"), inner.get("v"))
-            return None
+                grown = self._apply(inner.get("p", path), inner.get("o", "replace"), inner.get("v"))
+                if grown is not None:
+                    target = grown               # the last string append in the list
+            return target
         tokens = _pointer(path)
         if not tokens:
             if op in ("add", "replace"):
@@ -130,6 +145,8 @@ class DeltaFolder:
                         parent.append(value)
                     else:
                         parent[key] = value
+                    # text appended to a field that did not exist yet (a thought's summary)
+                    return (parent, key) if type(value) is str and isinstance(parent, dict) else None
                 elif isinstance(current, str):
                     parent[key] = current + value
                     return (parent, key) if type(value) is str else None
@@ -147,6 +164,7 @@ class DeltaFolder:
                 raise DeltaError(f"unknown operation {op!r}")
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DeltaError(f"{op} {path}: {exc}") from None
+        return None
 
 
 def _signal_for(obj: dict) -> Signal | None:
@@ -154,6 +172,11 @@ def _signal_for(obj: dict) -> Signal | None:
     if kind == "moderation":
         verdict = obj.get("moderation_response") or {}
         return Signal("moderation", verdict) if isinstance(verdict, dict) else None
+    if kind == "resume_conversation_token" and isinstance(obj.get("token"), str):
+        return Signal("resume", obj)       # what a hand-off's continuation needs
+    if kind == "stream_handoff":
+        return Signal("handoff", obj)
+    # input_message, message_marker, title_generation, server_ste_metadata, ...: no answer text
     return None
 
 
@@ -188,7 +211,7 @@ class Folder:
             return None  # "v1" and other bare values carry nothing
         if "message" in obj or "error" in obj and "v" not in obj:
             root = obj  # format A snapshot
-        elif "v" in obj and (name == "delta" or "p" in obj or "o" in obj or "c" in obj):
+        elif "v" in obj and (name == "delta" or "c" in obj) or "p" in obj or "o" in obj:
             try:
                 self._delta.apply(obj)
             except DeltaError as exc:

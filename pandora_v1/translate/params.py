@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import bad_request
-from ..uploads import IMAGE_TYPES, InputFile, sniff_type
+from ..files import IMAGE_TYPES, InputFile, sniff_type
 
 # name -> (minimum, maximum) for numbers ("decimal" in OpenAI's messages)
 DECIMALS = {"temperature": (0, 2), "top_p": (0, 1),
@@ -151,10 +151,4 @@ def check_parameters(body: dict, parsed: Sequence) -> None:
         _check_stop(body["stop"])
     if body.get("logit_bias") is not None:
         _check_logit_bias(body["logit_bias"])
-    if body.get("tools") is not None:
-        if not isinstance(body["tools"], list):
-            raise _wrong_type("tools", "an array", body["tools"])
-        for index, tool in enumerate(body["tools"]):
-            if not isinstance(tool, dict):
-                raise _wrong_type(f"tools[{index}]", "an object", tool)
     _check_messages(body["messages"], parsed)

@@ -1,43 +1,92 @@
 """Message snapshots -> the text pieces a client sees.
 
-A small state machine. Each snapshot is routed by (author role, content
-type, recipient) to a handler that knows how much of that message it has
-already rendered and returns only what is new:
+A small state machine. Each snapshot is routed through ``_ROWS`` by (author
+role, content type, who, lane) to a handler that knows how much of that
+message it has already rendered and returns only what is new. ``who`` is the
+recipient of an assistant message (``all``, a tool with a row of its own,
+``tool`` for the others, ``quiet`` for tools whose calls are never shown) or
+the name class of a tool message; ``lane`` is ``final`` for no channel or the
+final channel, ``aside`` for commentary/analysis:
 
-  assistant text          the answer, through the citation / sandbox-link rewriter
-  assistant thoughts      reasoning_content
-  assistant code          a fenced block (python: shown; browser etc.: plugin chatter;
-                          dalle.text2im: never, it is the prompt JSON)
-  tool execution_output   a fenced result block, then the charts it drew
-  tool multimodal_text    DALL·E images
-  tool text / tether_*    plugin chatter
+  assistant text (final)       the answer, through the citation / sandbox-link rewriter
+  assistant text (aside)       a preamble: reasoning_content
+  assistant thoughts           reasoning_content (summaries and content, each character once)
+  assistant code               a fenced block (python: shown; browser etc.: plugin chatter;
+                               image, search and memory tools: never)
+  assistant code to canmore.*  the canvas document as markdown (created, then as edited)
+  tool execution_output        a fenced result block, then the charts it drew
+  tool multimodal_text         images
+  tool text / tether_*         plugin chatter
+  tool system_error            its text (an image limit, …)
 
-Anything else (user/system echoes, reasoning_recap, unknown tools) renders
-nothing. A fence opened for a code or output block is closed before anything
-else is written and by ``close()`` at the end of the turn, so the client
-never gets an unclosed block. Images and sandbox files go through a
-``MediaResolver`` (see media.py); the renderer itself does no I/O.
+Anything else renders nothing: user/system/developer echoes, saved memories
+(``model_editable_context``), custom instructions, reasoning_recap, tool
+results, messages hidden from the conversation, unknown kinds. After the
+answer (the final-lane assistant message with ``end_turn``) later assistant
+messages, such as a second paragen variant, render nothing.
+
+A fence opened for a code or output block is closed before anything else is
+written and by ``close()`` at the end of the turn, so the client never gets an
+unclosed block. Images and sandbox files go through a ``MediaResolver`` (see
+media.py); the renderer itself does no I/O.
 
 Pieces are ``(kind, text)`` with kind ``"content"`` or ``"reasoning"``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+import orjson
 import regex
+
+from .citations import Rewriter, clean, special as _special
 
 CONTENT = "content"
 REASONING = "reasoning"
 
 Piece = tuple[str, str]
 
-# 【3†source】, 【3†来源】, 【4:0†source】 and [name](sandbox:/mnt/data/name). Bounded
-# lengths, so text that merely starts like one is held back only briefly.
-_MARKS = regex.compile(
-    r"(?P<cite>【(?P<n>\d{1,4})(?::\d{1,4})?†[^】\n]{0,40}】)"
-    r"|(?P<link>\[(?P<label>[^\]\n]{1,200})\]\((?P<path>sandbox:/mnt/data/[^)\s]{1,300})\))")
 _IMAGE_DISPLAYED = "<<ImageDisplayed>>"
+
+# Tools whose calls and notes are for the model only: their code is never shown.
+_QUIET_TOOLS = ("dalle.", "t2uay3k.", "image_gen", "web.run", "web.", "bio", "canmore.",
+                "research_kickoff_tool", "file_search", "myfiles_browser")
+
+# (author role, content type, who, lane) -> handler name. Grow this table, not branches.
+_ROWS = {
+    ("assistant", "text", "all", "final"): "_text",
+    ("assistant", "multimodal_text", "all", "final"): "_text",
+    ("assistant", "text", "all", "aside"): "_commentary",
+    ("assistant", "multimodal_text", "all", "aside"): "_commentary",
+    ("assistant", "thoughts", "all", "final"): "_thoughts",
+    ("assistant", "thoughts", "all", "aside"): "_thoughts",
+    ("assistant", "code", "python", "final"): "_code",
+    ("assistant", "code", "python", "aside"): "_code",
+    ("assistant", "code", "tool", "final"): "_plugin_code",
+    ("assistant", "code", "tool", "aside"): "_plugin_code",
+    ("assistant", "code", "canmore.create_textdoc", "final"): "_canvas_create",
+    ("assistant", "code", "canmore.create_textdoc", "aside"): "_canvas_create",
+    ("assistant", "code", "canmore.update_textdoc", "final"): "_canvas_update",
+    ("assistant", "code", "canmore.update_textdoc", "aside"): "_canvas_update",
+    ("tool", "execution_output", "tool", "final"): "_execution_output",
+    ("tool", "multimodal_text", "tool", "final"): "_tool_images",
+    ("tool", "multimodal_text", "quiet", "final"): "_tool_images",
+    ("tool", "text", "tool", "final"): "_tool_note",
+    ("tool", "tether_quote", "tool", "final"): "_tool_note",
+    ("tool", "system_error", "tool", "final"): "_system_error",
+    ("tool", "system_error", "quiet", "final"): "_system_error",
+}
+_OWN_ROWS = frozenset(who for _, _, who, _ in _ROWS)
+_ASIDE = frozenset({"commentary", "analysis"})
+
+
+def _who(role: str | None, recipient: str, name: str | None) -> str:
+    if role == "assistant":
+        if recipient == "all" or recipient in _OWN_ROWS:
+            return recipient
+        return "quiet" if recipient.startswith(_QUIET_TOOLS) else "tool"
+    return "quiet" if (name or "").startswith(_QUIET_TOOLS) else "tool"
 
 
 class MediaResolver(Protocol):
@@ -56,7 +105,7 @@ class ResolvedImage:
 class RenderOptions:
     show_code: bool = True             # python code and its output
     show_plugin_chatter: bool = False  # browser calls, tool notes
-    citation_links: bool = True        # 【n†source】 -> [[n](url)]; else dropped
+    citation_links: bool = True        # 【n†source】 and cite markers -> [[n](url)]; else dropped
     image_style: str = "markdown"      # "markdown" | "plain" | "none"
     collect_images: bool = False       # fetch images even when not shown (images endpoint)
 
@@ -71,10 +120,21 @@ class RenderOptions:
 
 
 def _joined_parts(content: dict) -> str:
-    parts = content.get("parts") or ()
+    parts: list = content.get("parts") or []
     if len(parts) == 1 and isinstance(parts[0], str):
         return parts[0]
     return "".join(p for p in parts if isinstance(p, str))
+
+
+def _partial(content: dict) -> bool:
+    """A gpt-image preview: its generation is not yet as tall as the image will be."""
+    for part in content.get("parts") or ():
+        if isinstance(part, dict) and part.get("content_type") == "image_asset_pointer":
+            generation = (part.get("metadata") or {}).get("generation")
+            if isinstance(generation, dict) and isinstance(generation.get("height"), int) \
+                    and isinstance(part.get("height"), int) and generation["height"] < part["height"]:
+                return True
+    return False
 
 
 def _image_pointers(content: dict) -> list[tuple[str, str | None]]:
@@ -88,15 +148,25 @@ def _image_pointers(content: dict) -> list[tuple[str, str | None]]:
 
 @dataclass
 class _TextState:
-    """One assistant text message: characters seen, and text held back as a possible mark."""
+    """One stream of text: characters seen, and text held back as a possible mark."""
     seen: int = 0
     held: str = ""
+    message: dict | None = None    # the latest snapshot, to resolve held marks against
+    answer: bool = True            # False: reasoning text (a preamble, a thought)
+    started: bool = False          # something of it was sent
 
 
 @dataclass
 class _BlockState:
     seen: int = 0
     done: bool = False
+
+
+@dataclass
+class _Thought:
+    summary: _TextState = field(default_factory=_TextState)
+    content: _TextState = field(default_factory=_TextState)
+    last: str = ""                 # "summary" | "content": what this thought wrote last
 
 
 class Renderer:
@@ -106,11 +176,27 @@ class Renderer:
         self.finish_reason = "stop"
         self.conversation_id: str | None = None
         self.images: list[ResolvedImage] = []   # every image shown, for /v1/images/generations
-        self._states: dict[str, object] = {}
+        self.answered = False                   # the final-lane answer ended the turn (end_turn)
+        self.pending_images: set[str] = set()   # image tool messages not finished yet
+        self.routed = False                     # some message of the turn was for the client
+        self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
+        self.citations = Rewriter(self.options.citation_links, self._sandbox_link)
+        self._states: dict[str, Any] = {}
         self._open: str | None = None           # id of the message whose fence is open
-        self._open_text: str | None = None      # id of the text message still holding text back
+        self._open_text: str | None = None      # id of the message still holding text back
         self._tail = ""                         # last two characters of content sent
+        self._sent = 0                          # characters of content sent
         self._reasoning_started = False
+        self._answer_id: str | None = None      # the message that ended the turn
+        self._variants = False                  # the user message announced paragen variants
+        self._document: dict | None = None      # the canvas document, as created and edited
+        self._handlers = self._handler_table()
+        self._routes: dict[str, Any] = {}   # message id -> its route (a tuple), or False
+
+    @property
+    def annotations(self) -> list[dict]:
+        """``url_citation`` annotations for the links in the content sent so far."""
+        return self.citations.annotations
 
     # -- entry points -------------------------------------------------------
 
@@ -118,18 +204,23 @@ class Renderer:
         message = root["message"]
         if root.get("conversation_id"):
             self.conversation_id = root["conversation_id"]
-        author = message.get("author") or {}
-        content = message.get("content") or {}
-        role, recipient = author.get("role"), message.get("recipient") or "all"
-        handler = self._route(role, content.get("content_type"), recipient, author.get("name"))
-        if handler is None:
-            return []
         message_id = str(message.get("id"))
+        route = self._routes.get(message_id)   # who a message is for does not change as it grows
+        if route is None:
+            route = self._routes[message_id] = self._route(message)
+        if not route:
+            return []
+        handler, is_answer, role = route
+        if self._answer_id is not None and role == "assistant" and message_id != self._answer_id:
+            return []     # the turn is answered: a second variant or anything later is not
         finished = message.get("status") not in (None, "in_progress")
-        if finished and role == "assistant":
-            details = (message.get("metadata") or {}).get("finish_details") or {}
-            if details.get("type") == "max_tokens":
+        if finished and is_answer:
+            if ((message.get("metadata") or {}).get("finish_details") or {}).get("type") == "max_tokens":
                 self.finish_reason = "length"
+            if message.get("end_turn") or self._variants:
+                self._answer_id, self.answered = message_id, True
+        if self._open is None and self._open_text is None:
+            return handler(message_id, message, finished)      # the usual case: nothing to close first
         pieces: list[Piece] = []
         if self._open is not None and self._open != message_id:
             pieces.extend(self._close_fence())
@@ -152,26 +243,39 @@ class Renderer:
 
     # -- routing ------------------------------------------------------------
 
-    def _route(self, role, content_type, recipient, name):
-        opts = self.options
-        if role == "assistant":
-            if recipient == "all":
-                if content_type == "text" or content_type == "multimodal_text":
-                    return self._text
-                return self._thoughts if content_type == "thoughts" else None
-            if content_type != "code" or recipient.startswith("dalle"):
-                return None
-            if recipient == "python":
-                return self._code if opts.show_code else None
-            return self._code if opts.show_plugin_chatter else None
-        if role == "tool":
-            if content_type == "execution_output":
-                return self._execution_output
-            if content_type == "multimodal_text":
-                return self._tool_images
-            if content_type in ("text", "tether_quote") and opts.show_plugin_chatter:
-                return self._tool_note
-        return None
+    def _handler_table(self) -> dict:
+        opts, table = self.options, {}
+        for key, name in _ROWS.items():
+            if name == "_code" and not opts.show_code:
+                continue
+            if name in ("_plugin_code", "_tool_note") and not opts.show_plugin_chatter:
+                continue
+            table[key] = getattr(self, name)
+        return table
+
+    def _route(self, message: dict):
+        """(handler, is it the answer's text, role) for a message, or False: not for the client."""
+        author = message.get("author") or {}
+        role = author.get("role")
+        if role != "assistant" and role != "tool":
+            if role == "user":
+                self._note_user(message)
+            return False
+        if (message.get("metadata") or {}).get("is_visually_hidden_from_conversation"):
+            return False
+        content = message.get("content") or {}
+        lane = "aside" if role == "assistant" and message.get("channel") in _ASIDE else "final"
+        handler = self._handlers.get((role, content.get("content_type"),
+                                      _who(role, message.get("recipient") or "all", author.get("name")), lane))
+        if handler is None:
+            return False
+        self.routed = True
+        return handler, handler == self._text, role
+
+    def _note_user(self, message: dict) -> None:
+        info = (message.get("metadata") or {}).get("paragen_variants_info")
+        if isinstance(info, dict) and (info.get("num_variants_in_stream") or 0) > 1:
+            self._variants = True
 
     # -- output helpers -----------------------------------------------------
 
@@ -179,6 +283,7 @@ class Renderer:
         if not text:
             return []
         self._tail = (self._tail + text)[-2:]
+        self._sent += len(text)
         return [(CONTENT, text)]
 
     def _paragraph(self) -> str:
@@ -186,6 +291,9 @@ class Renderer:
         if not self._tail or self._tail == "\n\n":
             return ""
         return "\n" if self._tail.endswith("\n") else "\n\n"
+
+    def _block(self, text: str) -> list[Piece]:
+        return self._content(self._paragraph() + text)
 
     def _open_fence(self, message_id: str, language: str) -> list[Piece]:
         self._open = message_id
@@ -197,6 +305,15 @@ class Renderer:
         self._open = None
         return self._content(("" if self._tail.endswith("\n") else "\n") + "```\n\n")
 
+    def _reasoning(self, text: str, lead: bool) -> list[Piece]:
+        """Reasoning text; ``lead``: it starts a new part, after a blank line if others came before."""
+        if not text:
+            return []
+        if lead and self._reasoning_started:
+            text = "\n\n" + text
+        self._reasoning_started = True
+        return [(REASONING, text)]
+
     # -- handlers -----------------------------------------------------------
 
     def _text(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
@@ -204,78 +321,97 @@ class Renderer:
         state = self._states.get(message_id)
         if state is None:
             state = self._states[message_id] = _TextState()
+        state.message = message
         pieces: list[Piece] = []
         if len(text) > state.seen:
             new = text[state.seen:]
             if state.seen == 0 and self._tail:
                 pieces.extend(self._content(self._paragraph()))  # a later answer starts a paragraph
             state.seen = len(text)
-            pieces.extend(self._content(self._rewrite(state, new, message, final=finished)))
-        elif finished and state.held:
-            pieces.extend(self._content(self._rewrite(state, "", message, final=True)))
+            if not state.held and not _special(new):
+                return self._content(new) if not pieces else pieces + self._content(new)   # plain text
+            pieces.extend(self._content(self._rewrite(state, new, finished)))
+        elif state.held:     # a held mark may have become resolvable (or the message ended)
+            pieces.extend(self._content(self._rewrite(state, "", finished)))
         self._open_text = message_id if state.held else None
         return pieces
 
+    def _rewrite(self, state: _TextState, new: str, final: bool) -> str:
+        buffer = state.held + new
+        if not buffer:
+            return ""
+        text, state.held = self.citations.rewrite(buffer, state.message or {}, final, self._sent)
+        return text
+
     def _release_held(self, message_id: str) -> list[Piece]:
-        """Another message started (or the turn ended): held text is plain text after all."""
+        """Another message started (or the turn ended): held text is resolved as it stands."""
         state = self._states.get(message_id)
         self._open_text = None
-        if not isinstance(state, _TextState) or not state.held:
-            return []
-        text, state.held = state.held, ""
-        return self._content(text)
+        if isinstance(state, _TextState) and state.held:
+            if state.answer:
+                return self._content(self._rewrite(state, "", True))
+            return self._reasoning(self._grown(state, "", True), not state.started)
+        if isinstance(state, list):          # thoughts
+            return [piece for thought in state for part in (thought.summary, thought.content)
+                    if part.held for piece in self._reasoning(self._grown(part, "", True), False)]
+        return []
 
-    def _rewrite(self, state: _TextState, new: str, message: dict, final: bool) -> str:
-        """Turn citation marks and sandbox links into links; hold back a possible partial one."""
-        buffer = state.held + new
-        state.held = ""
-        if "【" not in buffer and "[" not in buffer:
-            return buffer                       # the hot path: plain text
-        out, pos = [], 0
-        while True:
-            match = _MARKS.search(buffer, pos, partial=not final)
-            if match is None:
-                out.append(buffer[pos:])
-                break
-            out.append(buffer[pos:match.start()])
-            if match.partial:
-                state.held = buffer[match.start():]
-                break
-            out.append(self._replacement(match, message))
-            pos = match.end()
-        return "".join(out)
+    def _sandbox_link(self, message_id: str, path: str) -> str | None:
+        return self.media.sandbox_file(message_id, path) if self.media else None
 
-    def _replacement(self, match, message: dict) -> str:
-        if match.group("cite"):
-            if not self.options.citation_links:
-                return ""
-            url = _citation_url(message, int(match.group("n")))
-            return f"[[{match.group('n')}]({url})]" if url else ""
-        url = self.media.sandbox_file(str(message.get("id")), match.group("path")[len("sandbox:"):]) \
-            if self.media else None
-        return f"[{match.group('label')}]({url})" if url else match.group(0)
+    def _grown(self, state: _TextState, text: str, final: bool) -> str:
+        """Reasoning text past what was sent, markers resolved to names or nothing."""
+        new = state.held + text[state.seen:]
+        state.seen = max(state.seen, len(text))
+        if not new:
+            return ""
+        out, state.held = self.citations.rewrite(new, state.message or {}, final, None, markers_only=True)
+        return out
+
+    def _commentary(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """A preamble on the commentary/analysis channel: the model thinking aloud."""
+        state = self._states.get(message_id)
+        if state is None:
+            state = self._states[message_id] = _TextState(answer=False)
+        state.message = message
+        text = self._grown(state, _joined_parts(message.get("content") or {}), finished)
+        pieces = self._reasoning(text, not state.started)
+        state.started = state.started or bool(text)
+        self._open_text = message_id if state.held else None
+        return pieces
 
     def _thoughts(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
-        """Thoughts grow one at a time: per thought, its summary once, then its content."""
+        """Per thought: a summary that came with it as a bold heading (2024), else the
+        summary as it streams; then the content. Each character once."""
         thoughts = (message.get("content") or {}).get("thoughts") or []
-        state = self._states.setdefault(message_id, [])   # per thought: chars of content sent
-        pieces = []
+        states = self._states.setdefault(message_id, [])
+        pieces: list[Piece] = []
         for index, thought in enumerate(thoughts):
             if not isinstance(thought, dict):
                 continue
-            body = thought.get("content") or ""
-            if index >= len(state):
-                state.append(0)
-                summary = thought.get("summary") or ""
-                lead = "\n\n" if self._reasoning_started else ""
-                if summary:
-                    pieces.append((REASONING, f"{lead}**{summary}**\n\n"))
-                elif lead and body:
-                    pieces.append((REASONING, lead))
-                self._reasoning_started = True
-            if len(body) > state[index]:
-                pieces.append((REASONING, body[state[index]:]))
-                state[index] = len(body)
+            summary, body = thought.get("summary") or "", thought.get("content") or ""
+            if index >= len(states):
+                state = _Thought()
+                states.append(state)
+                if summary and isinstance(summary, str):
+                    state.summary.seen, state.last = len(summary), "content"
+                    pieces.extend(self._reasoning(f"**{clean(summary)}**\n\n", True))
+            state = states[index]
+            state.summary.message = state.content.message = message
+            for part, text in (("summary", summary), ("content", body)):
+                stream = getattr(state, part)
+                if not isinstance(text, str) or len(text) <= stream.seen and not stream.held:
+                    continue
+                new = self._grown(stream, text, finished)
+                if not new:
+                    continue
+                if not state.last:          # this thought's first words
+                    pieces.extend(self._reasoning(new, True))
+                else:                       # summary, then content: a blank line between
+                    pieces.extend(self._reasoning(("\n\n" if state.last != part else "") + new, False))
+                state.last = part
+        if any(part.held for t in states for part in (t.summary, t.content)):
+            self._open_text = message_id
         return pieces
 
     def _code(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
@@ -296,6 +432,56 @@ class Renderer:
             pieces.extend(self._close_fence())
         return pieces
 
+    _plugin_code = _code
+
+    def _canvas_create(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """canmore.create_textdoc: the document exists only in this call; show it whole."""
+        document = self._call_arguments(message_id, message, finished)
+        if not isinstance(document, dict) or not isinstance(document.get("content"), str):
+            return []
+        self._document = {"name": str(document.get("name") or "Document"),
+                          "type": str(document.get("type") or "document"), "content": document["content"]}
+        return self._show_document()
+
+    def _canvas_update(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """canmore.update_textdoc: apply the edits to the document of this turn, show it again."""
+        call = self._call_arguments(message_id, message, finished)
+        if not isinstance(call, dict) or self._document is None:
+            return []
+        content = self._document["content"]
+        for update in call.get("updates") or ():
+            if not isinstance(update, dict) or not isinstance(update.get("pattern"), str):
+                continue
+            replacement = str(update.get("replacement") or "")
+            try:
+                content = regex.sub(update["pattern"], lambda _, text=replacement: text, content,
+                                    count=0 if update.get("multiple") else 1, timeout=1.0)
+            except (regex.error, TimeoutError):
+                continue                      # an edit we cannot apply leaves the text as it was
+        self._document["content"] = content
+        return self._show_document()
+
+    def _call_arguments(self, message_id: str, message: dict, finished: bool):
+        """The JSON a finished tool call carries, once; None before that or if it is not JSON."""
+        state = self._states.setdefault(message_id, _BlockState())
+        if state.done or not finished:
+            return None
+        state.done = True
+        try:
+            return orjson.loads((message.get("content") or {}).get("text") or "")
+        except orjson.JSONDecodeError:
+            return None
+
+    def _show_document(self) -> list[Piece]:
+        document = self._document
+        assert document is not None
+        body = clean(document["content"]).rstrip("\n")
+        kind = document["type"]
+        if kind.startswith("code/"):
+            language = kind[len("code/"):]
+            body = f"```{'' if language == 'other' else language}\n{body}\n```"
+        return self._block(f"## {clean(document['name'])}\n\n{body}\n\n")
+
     def _execution_output(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         state = self._states.setdefault(message_id, _BlockState())
         if state.done:
@@ -313,17 +499,29 @@ class Renderer:
         if finished:
             state.done = True
             result = (message.get("metadata") or {}).get("aggregate_result") or {}
-            charts = [(m.get("image_url") or "", None) for m in result.get("messages") or ()
+            charts: list[tuple[str, str | None]] = [(m.get("image_url") or "", None) for m in result.get("messages") or ()
                       if isinstance(m, dict) and m.get("message_type") == "image"]
             pieces.extend(self._images(charts))
         return pieces
 
     def _tool_images(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         state = self._states.setdefault(message_id, _BlockState())
-        if state.done or not finished:
-            return []      # images are shown once the tool message is complete
+        if state.done:
+            return []
+        content = message.get("content") or {}
+        if not finished or _partial(content):
+            self.pending_images.add(message_id)   # shown once complete: never a partial preview
+            return []
         state.done = True
-        return self._images(_image_pointers(message.get("content") or {}))
+        self.pending_images.discard(message_id)
+        return self._images(_image_pointers(content))
+
+    def unfinished_images(self) -> list[Piece]:
+        """The turn is over with images still rendering: say so instead of showing previews."""
+        count, self.pending_images = len(self.pending_images), set()
+        if not count or self.options.image_style == "none":
+            return []
+        return self._block("(the image was not finished in time)\n\n")
 
     def _tool_note(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         state = self._states.setdefault(message_id, _BlockState())
@@ -334,8 +532,19 @@ class Renderer:
         if content.get("content_type") == "tether_quote":
             note = f"> [{content.get('title') or content.get('url')}]({content.get('url')})"
         else:
-            note = _joined_parts(content).strip()
-        return self._content(f"{self._paragraph()}{note}\n\n") if note else []
+            note = clean(_joined_parts(content)).strip()
+        return self._block(f"{note}\n\n") if note else []
+
+    def _system_error(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """A tool failed (the image limit, …): its text is what the user needs to read."""
+        state = self._states.setdefault(message_id, _BlockState())
+        if state.done:
+            return []
+        state.done = True
+        content = message.get("content") or {}
+        text = clean(str(content.get("text") or "")).strip()
+        self.system_errors.append((str(content.get("name") or ""), text))
+        return self._block(f"{text}\n\n") if text else []
 
     def _images(self, pointers: list[tuple[str, str | None]]) -> list[Piece]:
         pieces: list[Piece] = []
@@ -345,7 +554,7 @@ class Renderer:
             image = self.media.image(pointer) if self.media and pointer else None
             if image is None:
                 if self.options.image_style != "none":
-                    pieces.extend(self._content(f"{self._paragraph()}(the image could not be loaded)\n\n"))
+                    pieces.extend(self._block("(the image could not be loaded)\n\n"))
                 continue
             image.revised_prompt = image.revised_prompt or prompt
             self.images.append(image)
@@ -356,13 +565,5 @@ class Renderer:
                 text = f"{image.url}\n\n"
             else:
                 continue
-            pieces.extend(self._content(self._paragraph() + text))
+            pieces.extend(self._block(text))
         return pieces
-
-
-def _citation_url(message: dict, index: int) -> str | None:
-    for citation in (message.get("metadata") or {}).get("citations") or ():
-        meta = citation.get("metadata") if isinstance(citation, dict) else None
-        if isinstance(meta, dict) and (meta.get("extra") or {}).get("cited_message_idx") == index:
-            return meta.get("url")
-    return None

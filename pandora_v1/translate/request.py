@@ -2,21 +2,36 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import orjson
 
 from ..errors import bad_request
-from ..uploads import InputFile, UploadedFile, input_file
+from ..files import InputFile, UploadedFile, input_file
 from .params import check_parameters
+from .tooldefs import NO_TOOLS, ToolFields, parse_chat_tools
 
-# OpenAI's "developer" role is the newer name of "system".
-ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+# OpenAI's "developer" role is the newer name of "system"; "function" is the legacy "tool".
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
+         "tool": "tool", "function": "tool"}
+
+
+@dataclass(frozen=True)
+class HistoryCall:
+    """A function call an earlier assistant turn made (``arguments`` is the JSON string sent)."""
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class ChatMessage:
-    role: str      # upstream role: system | user | assistant
+    role: str      # system | user | assistant, or tool (a function result, rendered by translate/tools.py)
     text: str      # the text parts, joined (what token counts see)
     segments: tuple[str | InputFile, ...] = ()   # text and files in order, when there are files
+    tool_calls: tuple[HistoryCall, ...] = ()     # assistant: the calls it made
+    tool_call_id: str | None = None              # tool: the call this answers
+    name: str | None = None                      # tool: the function's name (legacy role "function")
 
     @property
     def files(self) -> list[InputFile]:
@@ -29,6 +44,7 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     stream: bool = False
     include_usage: bool = False
+    tools: ToolFields = NO_TOOLS
 
 
 def _message(role: str, content, param: str) -> ChatMessage:
@@ -94,9 +110,9 @@ def parse_chat_request(body) -> ChatRequest:
             raise bad_request("Each message must be an object with 'role' and 'content'.", param)
         role = message.get("role")
         if role not in ROLES:
-            raise bad_request(f"Unsupported role {role!r}; use system, developer, user or assistant.",
+            raise bad_request(f"Unsupported role {role!r}; use system, developer, user, assistant or tool.",
                               f"{param}.role")
-        parsed.append(_message(ROLES[role], message.get("content"), f"{param}.content"))
+        parsed.append(_tool_turn(role, message, param))
     check_parameters(body, parsed)   # OpenAI's type/range rules (params.py)
     n = body.get("n", 1)
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
@@ -109,7 +125,57 @@ def parse_chat_request(body) -> ChatRequest:
     stream = _flag(body, "stream")
     # OpenAI refuses stream_options without stream; clients that always send it get served.
     include_usage = stream and _flag(options or {}, "include_usage")
-    return ChatRequest(model.strip(), tuple(parsed), stream, include_usage)
+    return ChatRequest(model.strip(), tuple(parsed), stream, include_usage, parse_chat_tools(body))
+
+
+def _tool_turn(role: str, message: dict, param: str) -> ChatMessage:
+    """A message, with its tool-call fields kept structured (rendered later, translate/tools.py)."""
+    parsed = _message(ROLES[role], message.get("content"), f"{param}.content")
+    if role == "tool":
+        call_id = message.get("tool_call_id")
+        if not isinstance(call_id, str):
+            raise bad_request("A tool message needs a string 'tool_call_id'.", f"{param}.tool_call_id")
+        return replace(parsed, tool_call_id=call_id)
+    if role == "function":
+        name = message.get("name")
+        if not isinstance(name, str) or not name:
+            raise bad_request("A function message needs its function's 'name'.", f"{param}.name")
+        return replace(parsed, name=name)
+    if role != "assistant":
+        return parsed
+    calls = []
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None:
+        if not isinstance(tool_calls, list):
+            raise bad_request("'tool_calls' must be a list.", f"{param}.tool_calls")
+        for index, call in enumerate(tool_calls):
+            calls.append(_history_call(call, f"{param}.tool_calls[{index}]"))
+    legacy = message.get("function_call")
+    if legacy is not None:
+        calls.append(_history_call({"id": "", "function": legacy}, f"{param}.function_call", legacy=True))
+    return replace(parsed, tool_calls=tuple(calls)) if calls else parsed
+
+
+def _history_call(call, param: str, legacy: bool = False) -> HistoryCall:
+    function = call.get("function") if isinstance(call, dict) else None
+    fparam = param if legacy else f"{param}.function"
+    if not isinstance(function, dict):
+        raise bad_request("A tool call needs a 'function' object.", fparam)
+    name, arguments = function.get("name"), function.get("arguments", "")
+    if not isinstance(name, str):
+        raise bad_request("A tool call needs a string 'name'.", f"{fparam}.name")
+    if isinstance(arguments, (dict, list)):   # some clients send the object itself
+        arguments = orjson.dumps(arguments).decode()
+    elif arguments is None:
+        arguments = ""
+    elif not isinstance(arguments, str):
+        raise bad_request("A tool call's 'arguments' must be a JSON string.", f"{fparam}.arguments")
+    call_id = call.get("id") if not legacy else ""
+    if call_id is None:
+        call_id = ""
+    if not isinstance(call_id, str):
+        raise bad_request("A tool call's 'id' must be a string.", f"{param}.id")
+    return HistoryCall(call_id, name, arguments)
 
 
 def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | None = None) -> dict:
@@ -117,6 +183,7 @@ def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | N
     upstream = {"id": str(uuid.uuid4()), "author": {"role": message.role},
                 "content": {"content_type": "text", "parts": [message.text]}, "metadata": {}}
     if message.segments:
+        uploaded = uploaded or {}
         files = [uploaded[s.param] for s in message.segments if isinstance(s, InputFile)]
         if any(f.is_image for f in files):
             parts = [uploaded[s.param].pointer() if isinstance(s, InputFile) else s
@@ -129,7 +196,10 @@ def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | N
 
 def conversation_payload(request: ChatRequest, slug: str, mode: dict, *,
                          history_disabled: bool, delta_encoding: bool,
-                         uploaded: dict[str, UploadedFile] | None = None) -> dict:
+                         uploaded: dict[str, UploadedFile] | None = None,
+                         system_hints: tuple[str, ...] = ()) -> dict:
+    """The upstream request. ``slug`` is opaque (``gpt-4o``, ``gpt-5-thinking``, ``auto``, …);
+    ``system_hints`` asks for a tool (``picture_v2``: image generation)."""
     payload = {
         "action": "next",
         "messages": [upstream_message(m, uploaded) for m in request.messages],
@@ -141,8 +211,12 @@ def conversation_payload(request: ChatRequest, slug: str, mode: dict, *,
         "suggestions": [],
         "force_paragen": False,
         "force_rate_limit": False,
+        # Today's upstream streams thought summaries only when asked; older ones ignore it.
+        "paragen_cot_summary_display_override": "allow",
     }
     if delta_encoding:
         payload["supported_encodings"] = ["v1"]
+    if system_hints:
+        payload["system_hints"] = list(system_hints)
     return payload
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from ..errors import APIError
 
-Event = tuple[str, bytes]   # (event name, data)
+Event = tuple[str, bytes | memoryview]   # (event name, data)
 
 
 def _parse_block(buffer: bytes, view: memoryview, start: int, end: int) -> Event | None:

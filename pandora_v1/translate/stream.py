@@ -4,12 +4,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import APIError
-from ..upstream_body import UpstreamBody
+from .continuation import (ContinuationSettings, StreamEnding, UpstreamContinuation, backoff,
+                           document_messages)
 from .fold import DONE, Folder, Signal
 from .render import Piece, Renderer
 from .sse import Event, SSEDecoder
+
+if TYPE_CHECKING:
+    from ..upstream_body import Body
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +25,29 @@ class Translation:
 
     Raises ``APIError`` when the upstream reports an error mid-answer or the
     stream breaks, after handing over the pieces that close what was open.
+
+    With ``continuation``, a turn the stream left unfinished (an image still
+    rendering, a hand-off) goes on from the resume stream or the polled
+    conversation document, through the same renderer (see continuation.py).
     """
 
-    def __init__(self, body: UpstreamBody, max_event_bytes: int, renderer: Renderer | None = None,
-                 max_answer_chars: int = 0, max_seconds: float = 0):
+    def __init__(self, body: Body, max_event_bytes: int, renderer: Renderer | None = None,
+                 max_answer_chars: int = 0, max_seconds: float = 0,
+                 continuation: UpstreamContinuation | None = None,
+                 continuation_settings: ContinuationSettings | None = None):
         self.body = body
         self.renderer = renderer or Renderer()
+        self._max_event_bytes = max_event_bytes
         self._decoder = SSEDecoder(max_event_bytes)
         self._folder = Folder()
         self._done = False
+        self._cut = False                # cut off by the size or time limit, or blocked
         self.complete = False            # the upstream said the answer is complete ([DONE])
+        self.continuation = continuation
+        self.continuation_settings = continuation_settings or ContinuationSettings()
+        self.ending = StreamEnding()
+        self.polls = 0                   # conversation document GETs made
+        self.resumed = False             # the answer came (partly) from the resume stream
         self._debug = log.isEnabledFor(logging.DEBUG)
         # An upstream that never stops is cut off: by answer size, and by time.
         self._budget = max_answer_chars or float("inf")
@@ -41,7 +59,8 @@ class Translation:
 
     @property
     def conversation_id(self) -> str | None:
-        return self.renderer.conversation_id
+        # a hand-off envelope names the conversation before any message does
+        return self.renderer.conversation_id or self.ending.conversation_id
 
     def __iter__(self) -> Iterator[Piece]:
         for batch in self.batches():
@@ -54,32 +73,126 @@ class Translation:
         over for that many seconds, so the caller can keep its client's
         connection alive.
         """
+        try:
+            yield from self._read(keepalive)
+            if self.continuation is not None and self._unfinished():
+                yield from self._continue(keepalive)
+        except APIError:
+            out = self.renderer.close()   # no block is left open, even on an error
+            if out:
+                yield out
+            raise
+        out = self.renderer.close()
+        if out:
+            yield out
+
+    def _read(self, keepalive: float | None) -> Iterator[list[Piece]]:
+        """One upstream event stream, to its end."""
         out: list[Piece] = []
         last = time.monotonic()
-        try:
-            while not self._done:
-                wait = None if keepalive is None else max(0.0, keepalive - (time.monotonic() - last))
-                data = self.body.read(wait)
-                if data is None:
-                    yield []
-                    last = time.monotonic()
-                    continue
+        while not self._done:
+            wait = None if keepalive is None else max(0.0, keepalive - (time.monotonic() - last))
+            data = self.body.read(wait)
+            if data is None:
+                yield []
+                last = time.monotonic()
+                continue
+            try:
                 if not data:
                     self._events(self._decoder.close(), out)
                     break
                 self._events(self._decoder.feed(data), out)
+            except APIError:
                 if out:
-                    yield out
-                    out = []
-                    last = time.monotonic()
-        except APIError:
-            out.extend(self.renderer.close())   # no block is left open, even on an error
+                    yield out      # what came before the error in the same read still goes out
+                raise
             if out:
                 yield out
-            raise
-        out.extend(self.renderer.close())
+                out = []
+                last = time.monotonic()
         if out:
             yield out
+
+    # -- a turn the stream left unfinished -----------------------------------
+
+    def _handed_off(self) -> bool:
+        """No answer, and the stream said it went elsewhere (or had a resume token and nothing else)."""
+        ending, renderer = self.ending, self.renderer
+        if renderer.answered:
+            return False
+        return ending.handed_off or (ending.resume_token is not None and not renderer.routed)
+
+    def _unfinished(self) -> bool:
+        if self._cut:
+            return False
+        return bool(self.renderer.pending_images) or self._handed_off()
+
+    def _continue(self, keepalive: float | None) -> Iterator[list[Piece]]:
+        conversation_id = self.ending.conversation_id or self.renderer.conversation_id
+        if not conversation_id:
+            return
+        if self._handed_off() and self.ending.resume_token:
+            yield from self._resume(conversation_id, keepalive)
+        if self._unfinished():
+            yield from self._poll(conversation_id, keepalive)
+        if self._handed_off():
+            raise APIError(502, "The upstream handed the answer off and it could not be fetched "
+                                "(neither the resume stream nor the conversation gave it).",
+                           code="upstream_error")
+        if self.renderer.pending_images:
+            yield self.renderer.unfinished_images()
+
+    def _resume(self, conversation_id: str, keepalive: float | None) -> Iterator[list[Piece]]:
+        try:
+            assert self.continuation is not None and self.ending.resume_token is not None
+            body = self.continuation.resume(conversation_id, self.ending.resume_token)
+        except APIError as exc:
+            log.info("resuming a handed-off answer failed: %s", exc.message)
+            return
+        self.body.close()
+        self.body, self.resumed = body, True
+        self._decoder, self._folder, self._done = SSEDecoder(self._max_event_bytes), Folder(), False
+        try:
+            yield from self._read(keepalive)
+        except APIError as exc:
+            if not self._handed_off() and not self.renderer.pending_images:
+                raise
+            log.info("the resume stream broke: %s", exc.message)
+
+    def _poll(self, conversation_id: str, keepalive: float | None) -> Iterator[list[Piece]]:
+        """Poll the conversation document until the turn is finished or the wait is over."""
+        settings = self.continuation_settings
+        deadline = time.monotonic() + settings.max_wait
+        delay = settings.interval
+        while True:
+            wait_until = time.monotonic() + delay
+            if wait_until > deadline:
+                return
+            while (left := wait_until - time.monotonic()) > 0:   # keep the client's connection alive
+                time.sleep(min(left, keepalive) if keepalive else left)
+                if keepalive and wait_until - time.monotonic() > 0:
+                    yield []
+            self.polls += 1
+            assert self.continuation is not None
+            try:
+                document = self.continuation.document(conversation_id)
+            except APIError as exc:
+                later = backoff(delay, exc.upstream_status or exc.status, settings.interval)
+                log.info("polling the conversation failed (%s)", exc.upstream_status or exc.status)
+                if later is None:
+                    return
+                delay = later
+                continue
+            delay = settings.interval
+            out: list[Piece] = []
+            for message in document_messages(document):
+                pieces = self.renderer.feed({"message": message, "conversation_id": conversation_id})
+                if pieces:
+                    out.extend(pieces)
+            if out:
+                yield out
+            if not self._unfinished():
+                return
 
     def _events(self, events: list[Event], out: list[Piece]) -> None:
         renderer, folder = self.renderer, self._folder
@@ -89,7 +202,7 @@ class Translation:
             item = folder.feed(name, data)
             if item is None:
                 continue
-            if type(item) is Signal:
+            if isinstance(item, Signal):
                 self._signal(item)
                 if self._done:
                     return
@@ -102,15 +215,17 @@ class Translation:
             if self._budget < 0 or time.monotonic() > self._deadline:
                 log.warning("cutting off an upstream answer past the configured size or time limit")
                 renderer.finish_reason = "length"
-                self._done = True
+                self._done = self._cut = True
                 return
 
     def _signal(self, signal: Signal) -> None:
         if signal is DONE:
             self._done = self.complete = True
+        elif signal.kind == "resume" or signal.kind == "handoff":
+            self.ending.note(signal.kind, signal.value)
         elif signal.kind == "error":
             log.warning("upstream error mid-answer: %s", signal.value[:200])
             raise APIError(502, f"The upstream failed mid-answer: {signal.value}", code="upstream_error")
         elif signal.kind == "moderation" and signal.value.get("blocked"):
             self.renderer.block()
-            self._done = True
+            self._done = self._cut = True

@@ -161,3 +161,14 @@ def test_gateway_problems_are_named_without_printing_keys():
     assert "upstream_accounts.rt.refresh_token" in text            # no exchange configured
     assert "client_keys[" in text and "ghost" in text
     assert "sk-secret-client-key-123" not in text
+
+
+def test_tools_section():
+    assert config.parse({}).tools == config.ToolSettings(True, 1, 200_000, True)
+    s = config.parse({"tools": {"enabled": "false", "retry_attempts": 0, "max_catalog_chars": 5000,
+                                "early_close": False}})
+    assert s.tools == config.ToolSettings(False, 0, 5000, False)
+    with pytest.raises(config.ConfigError) as info:
+        config.parse({"tools": {"retry_attempts": -1, "early_close": "maybe"}})
+    assert any("tools.retry_attempts" in p for p in info.value.problems)
+    assert any("tools.early_close" in p for p in info.value.problems)

@@ -1,4 +1,5 @@
-"""The shared store: every test runs against SQLite and a real redis-server (``store`` fixture)."""
+"""The shared store, embedded backend (SQLite). The tests taking ``store`` run against a real
+redis-server too: tests/test_store_redis.py collects them again with a Redis ``store``."""
 from __future__ import annotations
 
 import multiprocessing
@@ -7,9 +8,16 @@ import time
 
 import pytest
 
-from pandora_v1 import config
-from pandora_v1.store import (RedisStore, SQLiteStore, StoreUnavailable, acquire, open_store,
-                              redis_address, release)
+from pandora_v1.store import (RedisStore, SQLiteStore, StoreUnavailable, acquire, redis_address,
+                              release)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """SQLite here (no network in tests/unit); the Redis run is in tests/test_store_redis.py."""
+    backend = SQLiteStore(tmp_path / "data" / "store.sqlite3")
+    yield backend
+    backend.close()
 
 
 def test_get_set_delete(store):
@@ -153,73 +161,7 @@ def test_sqlite_that_cannot_be_opened_is_unavailable(tmp_path):
     assert error.status == 503 and error.code == "store_unavailable"
 
 
-def test_open_store_picks_the_backend(tmp_path, redis_db, monkeypatch):
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    embedded = open_store(config.parse({"data_dir": str(tmp_path / "d")}))
-    assert isinstance(embedded, SQLiteStore) and embedded.path == tmp_path / "d" / "store.sqlite3"
-    embedded.close()
-    port = redis_db.port
-    shared = open_store(config.parse({"redis": {"host": "127.0.0.1", "port": port, "db": 3}}))
-    assert isinstance(shared, RedisStore)
-    shared.set("k", "v")
-    import redis
-
-    assert redis.Redis(port=port, db=3, decode_responses=True).get("pandora_v1:k") == "v"
-    shared.close()
-    monkeypatch.setenv("REDIS_URL", redis_db.url)
-    assert isinstance(open_store(config.parse({})), RedisStore)
-
-
-def test_unreachable_redis_at_start_names_host_and_port(monkeypatch):
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    from tests.conftest import free_port
-
-    port = free_port()
-    started = time.monotonic()
-    with pytest.raises(StoreUnavailable) as info:
-        open_store(config.parse({"redis": {"host": "127.0.0.1", "port": port, "password": "s3cret-pw"}}))
-    assert f"127.0.0.1:{port}" in str(info.value) and "Redis" in str(info.value)
-    assert "s3cret-pw" not in str(info.value)
-    assert time.monotonic() - started < 5
-
-
 def test_redis_address_never_shows_the_password():
     assert redis_address(url="redis://:pw@cache.local:6390/2") == "cache.local:6390"
     assert redis_address(url="rediss://user:pw@cache") == "cache:6379"
     assert redis_address("h", 1) == "h:1"
-
-
-def test_redis_down_mid_run_is_unavailable_and_recovers(own_redis):
-    store = RedisStore(url=own_redis.url, timeout=1)
-    store.set("k", "v")
-    own_redis.stop()
-    for call in (lambda: store.get("k"), lambda: store.set("k", "v"), lambda: store.add("k", "v", 1),
-                 lambda: store.delete_if("k", "v"), lambda: store.keys("")):
-        with pytest.raises(StoreUnavailable) as info:
-            call()
-        error = info.value.api_error()
-        assert (error.status, error.code) == (503, "store_unavailable")
-        assert f"127.0.0.1:{own_redis.port}" in error.message
-    own_redis.start()                     # same port: the pooled client reconnects by itself
-    store.set("k", "back")
-    assert store.get("k") == "back"
-    store.close()
-
-
-def test_master_check_speaks_to_redis_without_redis_py(redis_db, own_redis, monkeypatch):
-    from pandora_v1.store import check_redis
-
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    check_redis(config.parse({"redis": {"host": "127.0.0.1", "port": redis_db.port, "db": 2}}))
-    check_redis(config.parse({}))                      # no Redis configured: nothing to check
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{redis_db.port}/1")
-    check_redis(config.parse({}))
-    # A password the server does not expect is a clear failure, without the password.
-    monkeypatch.setenv("REDIS_URL", f"redis://:wrong-pw@127.0.0.1:{redis_db.port}/0")
-    with pytest.raises(StoreUnavailable) as info:
-        check_redis(config.parse({}))
-    assert "AUTH" in str(info.value) and "wrong-pw" not in str(info.value)
-    own_redis.stop()
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{own_redis.port}")
-    with pytest.raises(StoreUnavailable, match=f"Redis at 127.0.0.1:{own_redis.port} is unreachable"):
-        check_redis(config.parse({}))

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from pandora_v1 import config, credentials
-from pandora_v1.credentials import CredentialService, Credentials, mask, scrub, token_hash
+from pandora_v1.credentials import CredentialService, Credentials, token_hash
 from pandora_v1.errors import APIError
 from pandora_v1.store import RedisStore, SQLiteStore
 from tests.conftest import ACCESS_TOKEN, free_port
@@ -235,21 +235,27 @@ def test_refresh_all_renews_known_and_configured_tokens_and_forgets_idle_ones(fa
     assert store.get(f"rt:{token_hash('rt-client-b')}") is None   # refused: no longer known
 
 
-def test_mask_and_scrub():
-    assert mask(None) == "<none>" and mask("abcdefghijklmnopqrstuvwxyz") == "abcdef…(26)"
-    assert mask("short") == "s…(5)"
-    body = ('{"access_token": "eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln", "refresh_token": "rt-rotated-zzz", '
-            '"detail": "bad rt-secret-value"}')
-    cleaned = scrub(body, "rt-secret-value")
-    for secret in ("eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln", "rt-rotated-zzz", "rt-secret-value"):
-        assert secret not in cleaned
-    assert "detail" in cleaned
-
-
 def test_module_resolve_outside_an_app_keeps_the_old_behaviour():
     assert credentials.resolve(bearer(ACCESS_TOKEN)) == Credentials(ACCESS_TOKEN)
     with pytest.raises(APIError, match="not configured"):
         credentials.resolve(bearer("rt-anything"))
+
+
+def test_every_exchange_is_counted_by_its_outcome(fake, tmp_path):
+    outcomes = []
+    service = CredentialService(settings_for(fake), SQLiteStore(tmp_path / "s.sqlite3"))
+    service.on_exchange = outcomes.append
+    service.access_token("rt-counted")
+    service.access_token("rt-counted")             # cached: no exchange, nothing counted
+    fake.revoked.add("rt-refused")
+    with pytest.raises(APIError):
+        service.access_token("rt-refused")
+    dead = CredentialService(settings_for(fake, url=f"http://127.0.0.1:{free_port()}/api/auth/refresh"),
+                             SQLiteStore(tmp_path / "d.sqlite3"))
+    dead.on_exchange = outcomes.append
+    with pytest.raises(APIError):
+        dead.access_token("rt-nowhere")
+    assert outcomes == ["ok", "refused", "unavailable"]
 
 
 @pytest.mark.parametrize("suffix", [",acc-client-chosen", ",", " , acc-client-chosen", ",acc-main"])

@@ -20,7 +20,7 @@ from pandora_v1.store import StoreUnavailable
 from pandora_v1.upstream import UpstreamClient
 from tests.conftest import ACCESS_TOKEN
 from tests.fake_upstream import default_accounts
-from tests.unit.test_credentials import settings_for
+from tests.test_credentials import settings_for
 
 GPT = ModelEntry("classic", "gpt-4-gizmo", True, "g-classic")
 

@@ -1,0 +1,132 @@
+"""The application factory: settings -> services -> blueprints and HTTP behaviour."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import config as config_module
+from .errors import APIError
+from .store import StoreUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("pandora_v1")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, OpenAI-Organization, "
+                                    "OpenAI-Project, X-Requested-With, X-Stainless-Lang, "
+                                    "X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, "
+                                    "X-Stainless-Runtime, X-Stainless-Runtime-Version, "
+                                    "X-Stainless-Retry-Count, X-Stainless-Timeout",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def create_app(config_path: str | os.PathLike | None = None,
+               settings: config_module.Settings | None = None) -> Flask:
+    """The application factory. Settings come from ``settings`` or the config file."""
+    from . import observe
+    from .blueprints import accounts, chat, images, media, models, ops, pages, responses
+    from .services import Services, install
+    from .credentials import CredentialService
+    from .gpts import GptCatalog
+    from .media import MediaStore
+    from .models import ModelRegistry
+    from .store import open_store
+    from .upstream import UpstreamClient
+    from .uploads import SafeFetcher, Uploader
+
+    settings = settings or config_module.load(config_path)
+    warn_ignored_keys(settings)
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.json.sort_keys = False    # type: ignore[attr-defined]  # Flask's default provider has them
+    app.json.ensure_ascii = False    # type: ignore[attr-defined]
+    metrics = observe.Metrics()
+    upstream = UpstreamClient(settings)
+    upstream.on_error = lambda status: metrics.upstream_errors.labels(status).inc()
+    # Redis unreachable stops the start here, naming host and port (StoreUnavailable).
+    store = open_store(settings)
+    creds = CredentialService(settings, store, transport=upstream)
+    creds.on_exchange = lambda outcome: metrics.refresh_exchanges.labels(outcome).inc()
+    fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
+    install(app, Services(
+        settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
+        Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
+        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds)))
+    observe.install(app, metrics)
+
+    prefix = settings.api_path or None
+    for api in (accounts, chat, images, models, responses):
+        app.register_blueprint(api.bp, url_prefix=prefix)
+    for site in (media, ops, pages):
+        app.register_blueprint(site.bp)
+    _install_http_behaviour(app)
+    return app
+
+
+def _collapse_slashes(wsgi_app):
+    """"//v1/chat/completions" (a base URL ending in "/") is served, not redirected: a 308
+    on a POST loses the body with some clients."""
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
+        return wsgi_app(environ, start_response)
+    return app
+
+
+def _install_http_behaviour(app: Flask) -> None:
+    app.wsgi_app = _collapse_slashes(app.wsgi_app)    # type: ignore[method-assign]  # Flask's documented way
+    @app.before_request
+    def answer_preflight():
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        return None
+
+    @app.after_request
+    def add_cors(response: Response) -> Response:
+        response.headers.update(CORS_HEADERS)
+        return response
+
+    @app.errorhandler(APIError)
+    def api_error(exc: APIError):
+        if exc.upstream_status is not None:
+            g.upstream_status = exc.upstream_status
+        return jsonify(exc.body()), exc.status, exc.headers
+
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable):
+        log.warning("%s", exc)
+        return api_error(exc.api_error())
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        messages = {404: f"Unknown request URL: {request.method} {request.path}. "
+                         "Please check the URL for typos.",
+                    405: f"Method {request.method} is not allowed for {request.path}.",
+                    413: "The request body is too large."}
+        error = APIError(status, messages.get(status, exc.description or exc.name),
+                         code={404: "unknown_url", 405: "method_not_allowed"}.get(status))
+        return jsonify(error.body()), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        error = APIError(500, "The server had an error while processing your request.")
+        return jsonify(error.body()), 500
+
+
+def warn_ignored_keys(settings: config_module.Settings) -> None:
+    """One start-up warning per key we read and deliberately ignore (once: gunicorn's master says it)."""
+    if not os.environ.get("PANDORA_V1_WARNED"):
+        for line in config_module.startup_warnings(settings):
+            log.warning("%s", line)

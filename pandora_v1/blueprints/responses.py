@@ -1,0 +1,62 @@
+"""POST /v1/responses, GET and DELETE /v1/responses/{id}: parse, start the run, respond (see responses/)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from .. import credentials
+from ..errors import APIError
+from ..responses.request import parse_responses_request
+from ..responses.run import ResponseRun
+from ..responses.state import ResponseStore, owner_of
+from ..services import current_services
+from .common import read_json_body
+
+bp = Blueprint("responses", __name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _states(creds) -> ResponseStore:
+    """The stored responses of the account behind ``creds`` (nobody else's)."""
+    services = current_services()
+    return ResponseStore(services.store, services.settings.responses_store_ttl, owner_of(creds))
+
+
+@bp.post("/v1/responses")
+def create_response():
+    services = current_services()
+    # Credentials before the body: parsing reads stored responses, which only callers may see.
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    req = parse_responses_request(read_json_body(), _states(creds))
+    g.model, g.stream = req.chat.model, req.stream
+    entry = services.models.resolve(req.chat.model)
+    if entry.gizmo_id:
+        services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
+    run = ResponseRun.start(services, req, entry, creds, public_url=request.host_url, started=g.get("started"))
+    g.upstream_status = run.upstream_status
+    if req.stream:
+        return Response(run.events(services.settings.keepalive_interval), mimetype="text/event-stream",
+                        headers=SSE_HEADERS)
+    return jsonify(run.response())
+
+
+@bp.get("/v1/responses/<response_id>")
+def get_response(response_id: str):
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    stored = _states(creds).response(response_id)
+    if stored is None:
+        raise _not_found(response_id)
+    return jsonify(stored)
+
+
+@bp.delete("/v1/responses/<response_id>")
+def delete_response(response_id: str):
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    if not _states(creds).delete(response_id):
+        raise _not_found(response_id)
+    return jsonify({"id": response_id, "object": "response", "deleted": True})
+
+
+def _not_found(response_id: str) -> APIError:
+    return APIError(404, f"Response with id '{response_id}' not found.", param="response_id",
+                    code="not_found")

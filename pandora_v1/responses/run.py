@@ -1,0 +1,179 @@
+"""One agent turn of the answer pipeline, delivered as a Response or its event stream.
+
+The request's tools and text format go through the same engine as
+``/v1/chat/completions`` (``agent_answer.AgentAnswer``: the planned prompt,
+the call detector, the JSON transform, the invisible retry, every upstream
+answer finished). ``ResponseRun`` reads the engine's typed events (text,
+reasoning, whole function calls) and feeds them to a ``ResponseEncoder``;
+the stream and the non-stream Response come from the same loop. How the
+turn ends decides the last event:
+
+  finished (text or calls)                   response.completed
+  cut (size/time limit, max_output_tokens)   response.incomplete (max_output_tokens)
+  blocked by moderation                      response.incomplete (content_filter)
+  a failure mid-answer                       response.failed (streams; non-stream: the HTTP error)
+
+A stored response (``store`` true) is written before its last event goes
+out, so a client that follows up at once finds it.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
+from .. import tokens
+from ..agent_answer import AgentAnswer, plan
+from ..errors import APIError
+from ..store import StoreUnavailable
+from ..translate.render import CONTENT, REASONING
+from . import objects
+from .events import SSE_KEEPALIVE, ResponseEncoder
+from .request import ResponsesRequest
+from .state import ResponseStore, owner_of
+
+log = logging.getLogger(__name__)
+
+_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+class ResponseRun:
+    """``agent`` is the turn's ``AgentAnswer`` (or anything with its ``turn``, ``chat`` and
+    ``finish``); ``slug`` the upstream model, for token counts."""
+
+    def __init__(self, request: ResponsesRequest, agent, slug: str, states: ResponseStore):
+        self.request = request
+        self.agent = agent
+        self.engine = agent.turn
+        self.slug = slug
+        self.states = states
+        self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream)
+        self._budget = request.max_output_tokens   # the client's limit on output tokens, if any
+        self._bytes = 0                             # UTF-8 size of the output so far (with a limit)
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._arguments: list[str] = []
+        self._cut = False
+
+    @classmethod
+    def start(cls, services, request: ResponsesRequest, entry, creds, *, public_url: str,
+              started: float | None = None) -> "ResponseRun":
+        """Plan the turn and start its first upstream answer (errors before it raise from here)."""
+        chat = replace(request.chat, stream=request.stream)
+        turn = plan(services, chat.messages, chat.tools)
+        agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started)
+        states = ResponseStore(services.store, services.settings.responses_store_ttl, owner_of(creds))
+        return cls(request, agent, entry.slug, states)
+
+    @property
+    def upstream_status(self):
+        return self.agent.upstream_status
+
+    def _finish(self, drain: float = 0.0) -> None:
+        self.agent.finish(drain)
+
+    # --------------------------------------------------------- delivery
+
+    def response(self) -> dict:
+        """The whole Response (non-stream). Failures raise APIError, as chat's do."""
+        try:
+            for _ in self._events(None):
+                pass
+        finally:
+            self._finish()
+        final, _ = self._ending()
+        return final
+
+    def events(self, keepalive: float) -> Iterator[bytes]:
+        """The event stream; keep-alive comments while the upstream is silent."""
+        try:
+            yield self.encoder.started()
+            try:
+                yield from self._events(keepalive)
+            except APIError as exc:
+                code = "rate_limit_exceeded" if exc.status == 429 else "server_error"
+                yield self._ending(failure=(code, exc.message))[1]
+                return
+            except Exception:  # noqa: BLE001 - the stream must end in a Response event, whatever broke
+                log.exception("responses stream failed")
+                yield self._ending(failure=("server_error", "The server failed while streaming the answer."))[1]
+                return
+            yield self._ending()[1]
+        finally:
+            self._finish(drain=0.05)
+
+    # --------------------------------------------------------- the loop
+
+    def _events(self, keepalive: float | None) -> Iterator[bytes]:
+        encoder = self.encoder
+        for batch in self.engine.events(keepalive):
+            if not batch:
+                yield SSE_KEEPALIVE
+                continue
+            out = []
+            for kind, value in batch:
+                if kind == CONTENT or kind == REASONING:
+                    if self._budget is not None:
+                        value = self._within_budget(kind, value)
+                    if kind == CONTENT:
+                        self._content.append(value)
+                        out.append(encoder.text(value))
+                    else:
+                        self._reasoning.append(value)
+                        out.append(encoder.reasoning(value))
+                    if self._cut:
+                        break
+                else:           # a whole, validated function call
+                    self._arguments.append(value.arguments)
+                    out.append(encoder.call_start(value.id, value.name))
+                    out.extend(encoder.call_arguments(f) for f in value.fragments())
+                    out.append(encoder.close())
+            yield b"".join(out)
+            if self._cut:
+                self.engine.source.stop()     # the client's limit is reached: stop reading
+                return
+
+    def _within_budget(self, kind: str, text: str) -> str:
+        """``text`` cut where the answer reaches ``max_output_tokens``.
+
+        Counted on the whole output so far (tokens merge across pieces), and
+        only once its UTF-8 size could exceed the limit: a token is at least a byte.
+        """
+        mine, other = (self._content, self._reasoning) if kind == CONTENT else (self._reasoning, self._content)
+        self._bytes += len(text.encode())
+        if self._budget is None or self._bytes <= self._budget:
+            return text
+        encoding = tokens.encoding_for(self.slug)
+        before = "".join(mine)
+        ids = encoding.encode(before + text, disallowed_special=())
+        allowed = self._budget - tokens.count("".join(other), self.slug)
+        if len(ids) <= allowed:
+            return text
+        self._cut = True
+        kept = encoding.decode(ids[:max(0, allowed)])
+        return kept[len(before):] if kept.startswith(before) else ""
+
+    def _usage(self) -> dict:
+        slug = self.slug
+        reasoning = tokens.count("".join(self._reasoning), slug)
+        output = tokens.count("".join(self._content), slug) + reasoning \
+            + sum(tokens.count(a, slug) for a in self._arguments)
+        # The rendered prompt: the injected tool protocol counts, as in chat.
+        return objects.usage(tokens.prompt_tokens(self.agent.chat.messages, slug), output, reasoning)
+
+    def _ending(self, failure: tuple[str, str] | None = None) -> tuple[dict, bytes]:
+        encoder = self.encoder
+        if failure is not None:
+            final, out = encoder.failed(*failure, usage=self._usage())
+        else:
+            reason = "length" if self._cut else self.engine.finish_reason
+            if reason in _INCOMPLETE:
+                final, out = encoder.incomplete(self._usage(), _INCOMPLETE[reason])
+            else:
+                final, out = encoder.completed(self._usage())
+        if self.request.store:
+            try:
+                self.states.save(final, self.request.items)
+            except StoreUnavailable as exc:   # the answer still goes out; a follow-up will say what is missing
+                log.warning("could not store response %s: %s", final["id"], exc)
+        return final, out

@@ -1,0 +1,172 @@
+"""Citation marks in answer text -> links, for both generations of the upstream.
+
+2024: ``【3†source】`` marks resolved through ``metadata.citations`` (and
+``[name](sandbox:/mnt/data/x)`` links to files the code wrote).
+Today: private-use markers ``U+E200 kind U+E202 arg … U+E201`` resolved through
+``metadata.content_references`` (see "Citations" in upstream-protocol.md).
+
+Rendering: a source becomes ``[[n](url)]`` (2024: n is the mark's number;
+today: sources are numbered in the order the answer first cites them), an
+entity its name, anything else nothing. No character U+E200–U+E206 ever
+leaves this module: stray ones are dropped, and an unclosed marker with them.
+
+Text is rewritten as it streams. What might still become a mark is held back:
+a mark cut across deltas until it closes, and a complete marker whose
+reference has not arrived yet until it has or the message ends (``final``).
+Plain text is handed through after one character-class scan.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import re
+
+import orjson
+import regex
+
+OPEN, CLOSE, SEP = "\ue200", "\ue201", "\ue202"
+
+# Anything that may need rewriting: a 2024 mark, a markdown link, a private-use character.
+# The quick checks use the stdlib engine: for a one-class scan it costs a tenth of ``regex``'s call.
+_SPECIAL = re.compile(r"[【\[\ue200-\ue206]").search
+special = _SPECIAL     # the renderer's quick check before any rewriting
+_PRIVATE = re.compile(r"[\ue200-\ue206]").search
+# A marker is closed by U+E201; a second U+E200 first means the earlier one was never closed.
+_MARKER = r"(?P<marker>\ue200[^\ue200\ue201]*\ue201)"
+# Bounded lengths for the 2024 shapes, so text that merely starts like one is held back only briefly.
+_MARKS = regex.compile(
+    r"(?P<cite>【(?P<n>\d{1,4})(?::\d{1,4})?†[^】\n]{0,40}】)"
+    r"|(?P<link>\[(?P<label>[^\]\n]{1,200})\]\((?P<path>sandbox:/mnt/data/[^)\s]{1,300})\))"
+    r"|" + _MARKER)
+_MARKERS_ONLY = regex.compile(_MARKER)
+# Left over after the marks: an opener never closed (with what it held), or a stray delimiter.
+_LEFTOVER = re.compile(r"\ue200[^\ue200\ue201]*\ue201?|[\ue201-\ue206]")
+
+# Marker kinds that point at sources; the others (i, video, products, forecast, …) render as nothing.
+_LINK_KINDS = frozenset({"cite", "url", "navlist"})
+
+
+def clean(text: str) -> str:
+    """``text`` without private-use characters or unclosed markers (no marks are resolved)."""
+    return _LEFTOVER.sub("", text) if _PRIVATE(text) else text
+
+
+class Rewriter:
+    """Rewrites one answer's text; keeps the numbering of today's sources and, with
+    ``annotate``, the links written (OpenAI ``url_citation`` annotations)."""
+
+    def __init__(self, links: bool = True, sandbox: Callable[[str, str], str | None] | None = None):
+        self.links = links                  # False (bot mode without references): marks vanish
+        self.sandbox = sandbox              # (message id, /mnt/data path) -> URL
+        self.annotations: list[dict] = []
+        self._numbers: dict[str, int] = {}  # source URL -> its number in this answer
+
+    def rewrite(self, buffer: str, message: dict, final: bool, base: int | None = None,
+                markers_only: bool = False) -> tuple[str, str]:
+        """(text to send now, text held back). ``base``: where the text will start in
+        the answer's content, to record annotations (None: don't, e.g. reasoning)."""
+        if not (_PRIVATE if markers_only else _SPECIAL)(buffer):
+            return buffer, ""                   # the hot path: plain text
+        marks = _MARKERS_ONLY if markers_only else _MARKS
+        out, pos, size = [], 0, base or 0
+        while True:
+            match = marks.search(buffer, pos, partial=not final)
+            if match is None:
+                out.append(clean(buffer[pos:]))
+                return "".join(out), ""
+            plain = clean(buffer[pos:match.start()])
+            out.append(plain)
+            size += len(plain)
+            if match.partial:
+                return "".join(out), buffer[match.start():]
+            text = self._replacement(match, message, final, size if base is not None else None,
+                                     self.links and not markers_only)
+            if text is None:                    # its reference has not arrived yet
+                return "".join(out), buffer[match.start():]
+            out.append(text)
+            size += len(text)
+            pos = match.end()
+
+    # -- one mark -----------------------------------------------------------
+
+    def _replacement(self, match, message: dict, final: bool, at: int | None,
+                     links: bool) -> str | None:
+        if match.group("marker"):
+            return self._marker(match.group("marker"), message, final, at, links)
+        if match.group("cite"):
+            if not links:
+                return ""
+            n = match.group("n")
+            source = _legacy_source(message, int(n))
+            return self._link(n, *source, at) if source else ""
+        url = self.sandbox(str(message.get("id")), match.group("path")[len("sandbox:"):]) \
+            if self.sandbox else None
+        return f"[{match.group('label')}]({url})" if url else match.group(0)
+
+    def _marker(self, marker: str, message: dict, final: bool, at: int | None,
+                links: bool) -> str | None:
+        kind, _, rest = marker[1:-1].partition(SEP)
+        kind = kind.strip()
+        reference = _reference(message, marker)
+        if kind == "entity":
+            alt = reference.get("alt") if reference else None
+            return clean(alt) if isinstance(alt, str) and alt.strip() else _entity_name(rest)
+        if kind not in _LINK_KINDS or not links:
+            return ""
+        sources = _sources(reference) if reference else []
+        if not sources:
+            return "" if final else None        # hold it until its reference comes, or the end
+        out = []
+        for url, title in sources:
+            number = self._numbers.setdefault(url, len(self._numbers) + 1)
+            link = self._link(str(number), url, title, at)
+            if at is not None:
+                at += len(link)
+            out.append(link)
+        return "".join(out)
+
+    def _link(self, label: str, url: str, title: str | None, at: int | None) -> str:
+        link = f"[[{label}]({url})]"
+        if at is not None:
+            self.annotations.append({"type": "url_citation", "url_citation": {
+                "url": url, "title": title or "", "start_index": at, "end_index": at + len(link)}})
+        return link
+
+
+def _legacy_source(message: dict, index: int) -> tuple[str, str | None] | None:
+    for citation in (message.get("metadata") or {}).get("citations") or ():
+        meta = citation.get("metadata") if isinstance(citation, dict) else None
+        if isinstance(meta, dict) and (meta.get("extra") or {}).get("cited_message_idx") == index:
+            url = meta.get("url")
+            return (url, meta.get("title")) if isinstance(url, str) and url else None
+    return None
+
+
+def _reference(message: dict, marker: str) -> dict | None:
+    for reference in (message.get("metadata") or {}).get("content_references") or ():
+        if isinstance(reference, dict) and reference.get("matched_text") == marker:
+            return reference
+    return None
+
+
+def _sources(reference: dict) -> list[tuple[str, str | None]]:
+    """The (url, title) pairs a content reference points at, without repeats."""
+    found: list[tuple[str, str | None]] = []
+    candidates = [reference, *(i for i in reference.get("items") or () if isinstance(i, dict))]
+    for item in candidates:
+        url = item.get("url")
+        if isinstance(url, str) and url.startswith(("http://", "https://")) \
+                and all(url != seen for seen, _ in found):
+            found.append((url, item.get("title") if isinstance(item.get("title"), str) else None))
+    return found
+
+
+def _entity_name(rest: str) -> str:
+    """``["company","Motorola","…"]`` -> ``Motorola``; anything else -> nothing."""
+    try:
+        value = orjson.loads(rest.split(SEP)[0])
+    except orjson.JSONDecodeError:
+        return ""
+    if isinstance(value, list) and len(value) > 1 and isinstance(value[1], str):
+        return clean(value[1])
+    return ""

@@ -1,0 +1,43 @@
+"""The Vercel AI SDK (``ai`` + ``@ai-sdk/openai`` / ``@ai-sdk/openai-compatible``) running a tool loop
+against pandora_v1: a Node script (tests/ai_sdk/run.mjs) with the packages pinned in
+tests/ai_sdk/package-lock.json, installed from the npm registry on first use."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ACCESS_TOKEN
+
+HERE = Path(__file__).parent / "ai_sdk"
+
+
+@pytest.fixture(scope="session")
+def node_project():
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the Vercel AI SDK test")
+    if not (HERE / "node_modules" / "ai").is_dir():
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True,
+                                text=True, timeout=300)
+        if result.returncode != 0:
+            pytest.skip(f"npm ci failed (registry unreachable?): {result.stderr[-500:]}")
+    return HERE
+
+
+def test_ai_sdk_tool_loops(node_project, server, fake):
+    result = subprocess.run(["node", "run.mjs"], cwd=node_project, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "BASE_URL": server.url + "/v1", "API_KEY": ACCESS_TOKEN})
+    assert result.returncode == 0, result.stderr[-2000:]
+    scenarios = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [s["name"] for s in scenarios] == ["generateText", "streamText", "compatible-streamText"]
+    for s in scenarios:
+        assert s["text"] == "Result: sunny in Paris", s
+        assert (s["steps"], s["firstFinish"], s["finishReason"]) == (2, "tool-calls", "stop"), s
+        [call] = s["firstCalls"]
+        assert (call["name"], call["input"]) == ("get_weather", {"city": "Paris"}), s
+        assert re.fullmatch(r"call_[A-Za-z0-9]{24}", call["id"]), s

@@ -1,0 +1,68 @@
+"""The package's layers: imports run down, never up.
+
+    blueprints/            the top floor: parse, call, respond
+    answer, chat_output    the pipeline and its encoders
+    translate/, files      pure stages (no network)
+    upstream, store, ...   transport and state at the bottom
+"""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "pandora_v1"
+
+
+def imports_of(path: Path) -> set[str]:
+    """Module names ``path`` imports, resolved to ``pandora_v1.…`` for relative imports."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    package = parts[:-1] if parts[-1] != "__init__" else parts
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else ()
+            module = ".".join(base + tuple((node.module or "").split("."))).strip(".")
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def modules():
+    return [p for p in PACKAGE.rglob("*.py")]
+
+
+def test_no_blueprint_imports_another_and_only_the_factory_imports_blueprints():
+    for path in modules():
+        imported = {m for m in imports_of(path) if m.startswith("pandora_v1.blueprints.")}
+        own = {"pandora_v1.blueprints.common"}
+        if path.name == "app.py" and path.parent == PACKAGE:
+            continue                                   # create_app registers them
+        if path.parent.name == "blueprints":
+            assert imported <= own | {"pandora_v1.blueprints.common.read_json_body"}, path
+        else:
+            assert not imported, f"{path.name} imports a blueprint: {imported}"
+
+
+def test_nothing_inside_imports_the_package_init():
+    for path in modules():
+        if path.name == "__init__.py" and path.parent == PACKAGE:
+            continue
+        for module in imports_of(path):
+            assert module != "pandora_v1.__version__", f"{path.name}: import version from pandora_v1.version"
+
+
+def test_services_are_reached_only_through_their_accessor():
+    for path in modules():
+        if path.name != "services.py":
+            assert 'extensions["pandora_v1"]' not in path.read_text(), path
+
+
+def test_the_pure_request_stage_loads_no_network_code():
+    code = ("import sys, pandora_v1.translate.request, pandora_v1.translate.stream; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'urllib3', 'flask') "
+            "or m in ('pandora_v1.uploads', 'pandora_v1.upstream')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
