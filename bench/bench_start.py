@@ -57,7 +57,7 @@ def burst(services: Services, streams: int) -> dict:
             ("through", services.port, "/v1/chat/completions", chat_body(SHORT), pandora_text)):
         go = gevent.event.Event()
 
-        def one():
+        def one(go=go, port=port, path=path, body=body, is_text=is_text):
             go.wait()
             return stream_once(port, path, body, is_text)
 

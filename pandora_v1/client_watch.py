@@ -84,6 +84,7 @@ class ClientWatch:
             return
         except OSError:
             eof = False           # reset: gone
+        exception: Exception
         if eof and self.stream:
             self.body.probe_every = PROBE_EVERY
             exception = ClientEOF()

@@ -227,7 +227,7 @@ class CredentialService:
         token, account = parse_authorization(header)
         if self._client_keys:
             # The whole value, comma and all: only an exact client key matches.
-            return self._gateway(header.strip().partition(" ")[2].strip())
+            return self._gateway((header or "").strip().partition(" ")[2].strip())
         return self.for_token(token, account)
 
     def for_token(self, token: str, account_id: str | None = None) -> Credentials:

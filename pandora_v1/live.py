@@ -40,24 +40,26 @@ def _registry(metrics) -> CollectorRegistry:
 
 def totals(metrics) -> dict:
     """The running totals now: {"requests", "errors", "open_streams", "ttft": {le: n}, "upstream": {status: n}}."""
-    out = {"requests": 0, "errors": 0, "open_streams": 0, "ttft": {}, "upstream": {}}
+    requests = errors = streams = 0.0
+    ttft: dict[str, float] = {}
+    upstream: dict[str, float] = {}
     for family in _registry(metrics).collect():
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, sample.value
             if name == "pandora_v1_requests_total":
                 if _API_ROUTE.search(labels.get("route", "")):
-                    out["requests"] += value
+                    requests += value
                     if int(labels.get("status", 0)) >= 400:
-                        out["errors"] += value
+                        errors += value
             elif name == "pandora_v1_active_streams":
-                out["open_streams"] += value
+                streams += value
             elif name == "pandora_v1_time_to_first_token_seconds_bucket":
-                le = labels["le"]
-                out["ttft"][le] = out["ttft"].get(le, 0) + value
+                ttft[labels["le"]] = ttft.get(labels["le"], 0) + value
             elif name == "pandora_v1_upstream_errors_total":
                 status = labels.get("status", "?")
-                out["upstream"][status] = out["upstream"].get(status, 0) + value
-    return out
+                upstream[status] = upstream.get(status, 0) + value
+    return {"requests": requests, "errors": errors, "open_streams": streams, "ttft": ttft,
+            "upstream": upstream}
 
 
 class History:
@@ -111,7 +113,7 @@ class History:
             history = [{"t": start, "requests": 0, "errors": 0, "open_streams": 0, "ttft": {},
                         "upstream": {}}] + history
         points = history + [current]
-        rows = [_difference(a, b) for a, b in zip(points, points[1:])]
+        rows = [_difference(a, b) for a, b in zip(points, points[1:], strict=False)]
         return {"window_minutes": WINDOW, "now": now, "open_streams": int(current["open_streams"]),
                 "minutes": rows[-WINDOW:]}
 

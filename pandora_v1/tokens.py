@@ -61,7 +61,7 @@ def _build(name: str) -> tiktoken.Encoding:
     encoding = tiktoken.Encoding(spec["name"], pat_str=spec["pat_str"],
                                  mergeable_ranks=spec["mergeable_ranks"],
                                  special_tokens=spec["special_tokens"])
-    encoding._mergeable_ranks = None   # the Rust encoder has its own copy; only pickling reads this
+    encoding._mergeable_ranks = None  # type: ignore[assignment]  # the Rust encoder has its own copy; only pickling reads this
     return encoding
 
 

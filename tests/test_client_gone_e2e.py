@@ -1,4 +1,4 @@
-"""A client that leaves while the upstream is silent (issue 13.3): the upstream connection is
+"""A client that leaves while the upstream is silent: the upstream connection is
 closed and the answer cleaned up within 1 s, streamed or not, long before a keep-alive or the
 read timeout would notice."""
 from __future__ import annotations

@@ -260,7 +260,7 @@ def test_every_exchange_is_counted_by_its_outcome(fake, tmp_path):
 
 @pytest.mark.parametrize("suffix", [",acc-client-chosen", ",", " , acc-client-chosen", ",acc-main"])
 def test_gateway_accepts_only_an_exact_client_key(fake, store, suffix):
-    """Issue 13.1: in gateway mode the operator picks the workspace, never the client."""
+    """In gateway mode the operator picks the workspace, never the client."""
     service = CredentialService(settings_for(fake, **GATEWAY), store)
     for key in ("sk-nextweb-aaaaaaaaaaaa", "sk-bot-bbbbbbbbbbbb"):
         with pytest.raises(APIError) as info:

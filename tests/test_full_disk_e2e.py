@@ -1,4 +1,4 @@
-"""A full disk under images_dir / files_dir (issue 13.4): the answer still arrives, with the
+"""A full disk under images_dir / files_dir: the answer still arrives, with the
 upstream's own URL for what could not be saved; no partial file is left; one warning is logged.
 b64_json needs no disk at all.
 

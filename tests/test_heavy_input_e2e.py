@@ -1,4 +1,4 @@
-"""Big inputs do not stall the other streams of a worker (issue 13.6): reading, parsing and
+"""Big inputs do not stall the other streams of a worker: reading, parsing and
 token counting of two 30 MB messages leave the event loop free, so a bystander's gap stays
 under 100 ms.
 

@@ -1,4 +1,4 @@
-"""/v1/images/generations with the seeds' aliases (issue 13.2): whether a model draws is the
+"""/v1/images/generations with the seeds' aliases: whether a model draws is the
 upstream's answer; whether it takes image *input* is a separate notion."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Memory per worker (issue 13.9): the token tables are built once, in the
+"""Memory per worker: the token tables are built once, in the
 master before it forks, and tiktoken's Python copy of the ranks is dropped,
 so a warmed-up worker's proportional share of memory (PSS) stays small."""
 from __future__ import annotations

@@ -42,17 +42,16 @@ def test_metrics_add_up_across_two_workers(make_server, fake):
 
 
 def test_active_streams_gauge_counts_an_open_stream(server, fake):
-    # A session kept open: requests.post() alone closes its connection when it returns, and
-    # the server notices a client leaving at once (client_watch.py).
-    session = requests.Session()
-    stream = session.post(server.url + "/v1/chat/completions", stream=True,
+    stream = requests.post(server.url + "/v1/chat/completions", stream=True,
                            headers={"Authorization": f"Bearer {ACCESS_TOKEN}"},
                            json={"model": "gpt-4o", "stream": True,
                                  "messages": [{"role": "user", "content": "!stall_mid 1.5\none two three four"}]})
-    next(stream.iter_content(None))
+    # The reader kept: a discarded iter_content generator closes the connection, and the
+    # server notices a client leaving at once (client_watch.py).
+    chunks = stream.iter_content(None)
+    next(chunks)
     assert metric(requests.get(server.url + "/metrics").text, "pandora_v1_active_streams") == 1
     stream.close()
-    session.close()
 
 
 def test_access_log_lines_and_no_secret_in_any_log_line(make_server, fake):

@@ -400,7 +400,7 @@ def test_status_page_shows_the_responses_endpoint_and_snippets(make_server, fake
     screenshot(page, "status-codex")
 
 
-# ---------------------------------------------------------------- live section (issue 13.11)
+# ---------------------------------------------------------------- live section
 
 def test_status_page_live_section(make_server, fake, open_page):
     srv = make_server(process_workers=2)

@@ -1,4 +1,4 @@
-"""Malformed parameters get OpenAI's 400 naming the param, from the real SDK (issue 13.5)."""
+"""Malformed parameters get OpenAI's 400 naming the param, from the real SDK."""
 from __future__ import annotations
 
 import base64

@@ -1,6 +1,6 @@
 """What gunicorn itself does, seen from a raw socket: protocol errors in the
-OpenAI error shape (issue 13.8) and a quick stop to accepting on SIGTERM while
-running streams finish (issue 13.7)."""
+OpenAI error shape and a quick stop to accepting on SIGTERM while
+running streams finish."""
 from __future__ import annotations
 
 import json

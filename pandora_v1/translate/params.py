@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import bad_request
-from ..files import IMAGE_TYPES, InputFile, sniff_type
+from ..files import InputFile, sniff_type
 
 # name -> (minimum, maximum) for numbers ("decimal" in OpenAI's messages)
 DECIMALS = {"temperature": (0, 2), "top_p": (0, 1),
@@ -18,7 +18,7 @@ DECIMALS = {"temperature": (0, 2), "top_p": (0, 1),
 # name -> minimum for integers (None: any)
 INTEGERS = {"max_tokens": 1, "max_completion_tokens": 1, "top_logprobs": 0, "seed": None}
 INTEGER_MAXIMUMS = {"top_logprobs": 20}
-BOOLEANS = ("logprobs", "parallel_tool_calls", "store")
+BOOLEANS = ("logprobs", "store")   # tools, tool_choice, parallel_tool_calls: tooldefs.py
 STRINGS = ("user",)
 CONTENT_REQUIRED = ("user", "system", "developer")
 

@@ -1,4 +1,4 @@
-"""The status page's per-minute activity (issue 13.11), from the Prometheus metrics."""
+"""The status page's per-minute activity, from the Prometheus metrics."""
 from __future__ import annotations
 
 import pytest

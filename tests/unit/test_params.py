@@ -1,4 +1,4 @@
-"""OpenAI's type and range rules for chat parameters (issue 13.5), through parse_chat_request."""
+"""OpenAI's type and range rules for chat parameters, through parse_chat_request."""
 import base64
 import struct
 import zlib
