@@ -45,10 +45,23 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
     _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
+# The token tables are built here, before the workers are forked: they share
+# the pages instead of each building its own (~65 MB each).
+from pandora_v1 import tokens as _tokens  # noqa: E402
+
+_tokens.warm_up()
+
+# Requests gunicorn rejects itself are answered in the OpenAI error shape, not HTML.
+from pandora_v1 import serving as _serving  # noqa: E402
+
+_serving.install_json_errors()
+
 wsgi_app = "pandora_v1.app:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
-worker_class = _settings.worker_class
+# gevent: ours stops accepting the moment SIGTERM arrives (gunicorn's looks once a second).
+worker_class = "pandora_v1.serving.GeventWorker" if _settings.worker_class == "gevent" \
+    else _settings.worker_class
 # gevent: each stream is a greenlet; gthread: each stream holds a thread.
 worker_connections = _settings.worker_connections
 threads = _settings.process_threads
@@ -88,10 +101,6 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    # Load the token tables before the first request needs them.
-    from pandora_v1 import tokens
-
-    tokens.warm_up()
     # Scheduled jobs (daily token refresh, ...): a scheduler per worker, each job
     # run once across workers and instances through a lock in the store.
     from pandora_v1 import jobs

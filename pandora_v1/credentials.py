@@ -10,6 +10,9 @@
   rotates is kept and used for the next exchange.
 - Gateway mode: with ``client_keys`` configured, the key is one of ours
   (compared in constant time) and names an upstream account of the config.
+  The operator decides accounts: the whole bearer value must be exactly a
+  client key (``<key>,<account id>`` and ``<key>,`` are refused), so no
+  client-supplied account id ever reaches the upstream.
 
 Store keys (all under the store's namespace; ``<h>`` is the SHA-256 of the
 refresh token the client sends):
@@ -223,7 +226,8 @@ class CredentialService:
     def resolve(self, header: str | None) -> Credentials:
         token, account = parse_authorization(header)
         if self._client_keys:
-            return self._gateway(token, account)
+            # The whole value, comma and all: only an exact client key matches.
+            return self._gateway((header or "").strip().partition(" ")[2].strip())
         return self.for_token(token, account)
 
     def for_token(self, token: str, account_id: str | None = None) -> Credentials:
@@ -239,7 +243,7 @@ class CredentialService:
         token, _, account = key.partition(",")
         return self.for_token(token.strip(), account.strip() or None)
 
-    def _gateway(self, key: str, account_id: str | None) -> Credentials:
+    def _gateway(self, key: str) -> Credentials:
         digest = hashlib.sha256(key.encode()).digest()
         found = None
         for candidate, name in self._client_keys:   # every key, no early exit
@@ -248,7 +252,7 @@ class CredentialService:
         if found is None:
             raise APIError(401, f"Incorrect API key provided: {mask(key)}.", code="invalid_api_key")
         upstream = self.accounts[found]
-        account_id = upstream.account_id or account_id
+        account_id = upstream.account_id or None
         if upstream.access_token:
             return Credentials(upstream.access_token, account_id)
         return Credentials(self.access_token(upstream.refresh_token), account_id)

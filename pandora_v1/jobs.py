@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from . import live
 from . import store as store_module
 from .services import current_services
 
@@ -103,6 +104,7 @@ def warm_up_gpts(services) -> None:
 
 
 def default_jobs(services) -> list[Job]:
+    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.date import DateTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -112,6 +114,9 @@ def default_jobs(services) -> list[Job]:
     jobs.append(Job("media_cleanup", IntervalTrigger(hours=1),
                     lambda: services.media.delete_older_than(services.settings.media_retention_days),
                     lock_ttl=600.0))
+    # The status page's per-minute activity: every worker tries, the first of the minute writes.
+    jobs.append(Job("live_snapshot", CronTrigger(second=0),
+                    lambda: live.history_for(services.metrics).snapshot(), lock_ttl=None))
     schedule = services.settings.refresh_schedule
     if schedule.enabled:
         jobs.append(Job("daily_refresh", daily_trigger(schedule), lambda: daily_refresh(services),
@@ -129,6 +134,15 @@ def start(app) -> Any:
         for job in scheduler.get_jobs():
             log.debug("job %s: next run %s", job.name, job.next_run_time)
     return services.scheduler
+
+
+def next_runs(services) -> list[dict]:
+    """Each scheduled job of this worker and when it runs next (UTC, ISO 8601), soonest first."""
+    if services.scheduler is None:
+        return []
+    runs = [{"name": job.name, "next_run": job.next_run_time.astimezone(timezone.utc).isoformat()}
+            for job in services.scheduler.get_jobs() if job.next_run_time is not None]
+    return sorted(runs, key=lambda run: run["next_run"])
 
 
 def stop(app) -> None:

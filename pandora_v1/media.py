@@ -54,13 +54,27 @@ class MediaStore:
         return RequestMedia(self, credentials, self.settings.backend_container_url or base_url,
                             conversation_id, keep_local)
 
-    def save(self, kind: str, name: str, data: bytes) -> Path:
+    def save(self, kind: str, name: str, data: bytes) -> Path | None:
+        """Write ``data`` under ``name``; None (one warning logged) when the disk refuses.
+
+        A failed write (full disk, read-only folder, quota) leaves no partial
+        file: callers then link the upstream's own URL instead.
+        """
         folder = self.folders[kind]
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         temporary = path.with_name(f".{name}.part")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)   # a reader never sees half a file
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
+            os.replace(temporary, path)   # a reader never sees half a file
+        except OSError as exc:
+            try:
+                temporary.unlink(missing_ok=True)
+            except OSError:
+                pass
+            log.warning("could not save %s (%d bytes) in %s: %s; linking the upstream's URL instead",
+                        name, len(data), kind, exc.strerror or exc)
+            return None
         return path
 
     def delete_older_than(self, days: float) -> int:
@@ -110,13 +124,18 @@ class RequestMedia:
         scheme, _, file_id = pointer.rpartition("://")
         try:
             url = self._image_url(scheme, file_id)
-            if self.store.settings.use_oaiusercontent_url and not self.keep_local and not url.startswith("/"):
+            if self.keep_local:   # b64_json: the bytes are kept in memory; no disk needed
+                data, _ = self.store.fetch(url, self.credentials)
+                return ResolvedImage(url, data=data)
+            if self.store.settings.use_oaiusercontent_url and not url.startswith("/"):
                 return ResolvedImage(url)
             data, content_type = self.store.fetch(url, self.credentials)
             name = f"image_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(6)}" \
                    f"{_image_extension(data, content_type)}"
-            path = self.store.save("images", name, data)
-            return ResolvedImage(f"{self.base_url}/images/{name}", str(path))
+            if self.store.save("images", name, data) is None:
+                # The disk refused: the upstream's own link, when it is one a client can open.
+                return None if url.startswith("/") else ResolvedImage(url)
+            return ResolvedImage(f"{self.base_url}/images/{name}")
         except APIError as exc:
             log.warning("image %s could not be fetched: %s", file_id, exc.message)
             return None
@@ -150,7 +169,8 @@ class RequestMedia:
                 return url
             data, _ = self.store.fetch(url, self.credentials)
             name = f"{secrets.token_hex(6)}_{safe_file_name(path)}"
-            self.store.save("files", name, data)
+            if self.store.save("files", name, data) is None:
+                return None if url.startswith("/") else url   # the disk refused: the upstream's link
             return f"{self.base_url}/files/{urllib.parse.quote(name)}"
         except APIError as exc:
             log.warning("sandbox file %s could not be fetched: %s", safe_file_name(path), exc.message)

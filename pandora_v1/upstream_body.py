@@ -42,6 +42,17 @@ def _dropped() -> APIError:
                     code="upstream_error")
 
 
+def _client_gone() -> APIError:
+    from .client_watch import ClientGone
+
+    return ClientGone()
+
+
+class ClientEOF(Exception):
+    """Thrown into a stream's wait by client_watch.py: the client sent EOF; a keep-alive now
+    tells whether it still reads."""
+
+
 def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "Body":
     """The fast reader when urllib3's internals are where we expect them, else the plain one."""
     if _raw_parts(response) is None:
@@ -121,6 +132,11 @@ class UpstreamBody:
         self._pending = b""                     # an incomplete size/CRLF/trailer line
         self._chunk_left = 0
         self._expect = "size"                   # "size" | "crlf" (after a chunk's data) | "trailer"
+        # client_watch.py: set while a read waits on the socket / when the client has left.
+        self.client_watch = None
+        self.waiting = False
+        self.client_gone = False
+        self.probe_every: float | None = None   # a streaming client sent EOF: keep-alives this often
         self._ack_now()                         # for the headers, just read
 
     def read(self, wait: float | None = None) -> bytes | None:
@@ -167,6 +183,9 @@ class UpstreamBody:
                 pass
         self.response.close()
         self.response.release_conn()   # a closed connection's place in the pool is kept
+        if self.client_watch is not None:
+            self.client_watch.stop()
+            self.client_watch = None
 
     # -- the socket ---------------------------------------------------------
 
@@ -186,6 +205,11 @@ class UpstreamBody:
         if timeout != self._timeout:
             self._sock.settimeout(timeout)
             self._timeout = timeout
+        if self.client_gone:
+            raise _client_gone()
+        if self.probe_every is not None and wait is not None and wait > self.probe_every:
+            return self._recv(self.probe_every)   # client_watch.py: is the client still there?
+        self.waiting = True
         try:
             data = self._sock.recv(READ_SIZE)
         except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
@@ -193,6 +217,10 @@ class UpstreamBody:
         except (OSError, ValueError) as exc:  # ValueError: a socket closed under us
             log.info("upstream stream broke: %s", type(exc).__name__)
             raise _dropped() from None
+        except ClientEOF:
+            return None                        # a keep-alive now tells whether the client is there
+        finally:
+            self.waiting = False
         self._last_data = time.monotonic()
         return data
 

@@ -43,13 +43,16 @@ for (const item of document.querySelectorAll(".endpoints li")) {
   addCopyButton(item, () => item.querySelector("code").textContent);
 }
 
-// Status page: the upstream check from /status.json, again every 30 s.
+// Status page: the upstream check (and the live section) from /status.json, again every 30 s.
 const health = document.getElementById("health");
 async function checkHealth() {
   let text, state;
   try {
     const response = await fetch("/status.json", { cache: "no-store" });
-    const up = (await response.json()).upstream;
+    const info = await response.json();
+    const up = info.upstream;
+    // live.js draws the activity charts from the same answer.
+    document.dispatchEvent(new CustomEvent("status", { detail: info }));
     state = up.reachable ? "ok" : "down";
     text = up.reachable ? `reachable · ${Math.round(up.latency_ms)} ms · HTTP ${up.status}`
                         : `unreachable · ${up.error}`;

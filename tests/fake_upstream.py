@@ -33,6 +33,7 @@ import argparse
 import base64
 import copy
 import re
+import select
 import socket
 import struct
 import sys
@@ -1053,6 +1054,7 @@ class Recorded:
     json: Any
     body: bytes
     stream_outcome: str | None = field(default=None, compare=False)  # "complete" | "client_gone" | "reset"
+    ended_at: float | None = field(default=None, compare=False)      # time.monotonic() of the outcome
 
 
 def split_route(path: str) -> tuple[str, str | None]:
@@ -1392,12 +1394,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self.wfile.flush()
-            time.sleep(plan.stall_first)
+            self._pause(plan.stall_first)
             out = ChunkedBody(self.wfile, plan.split)
             for item in items:
                 if isinstance(item, Sleep):
                     out.flush()   # what was "sent" before a pause must reach the client
-                    time.sleep(item.seconds)
+                    self._pause(item.seconds)
                 elif isinstance(item, Abort):
                     out.flush()
                     self._abort()
@@ -1409,6 +1411,21 @@ class _Handler(BaseHTTPRequestHandler):
         except CONNECTION_GONE:
             self.close_connection = True
             return "client_gone"
+
+    def _pause(self, seconds: float) -> None:
+        """Send nothing for ``seconds``, but notice the client closing meanwhile (as a real
+        server's event loop does): ConnectionResetError then."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], left)
+            if readable:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK):
+                        time.sleep(left)   # the client sent more (it should not): just wait
+                        return
+                except OSError:
+                    pass
+                raise ConnectionResetError("the client closed the connection")
 
     def _abort(self) -> None:
         """Drop the connection with an RST: no final chunk, no FIN."""
@@ -1573,7 +1590,7 @@ class FakeUpstream:
 
     def _set_outcome(self, record: Recorded, outcome: str) -> None:
         with self._changed:
-            record.stream_outcome = outcome
+            record.stream_outcome, record.ended_at = outcome, time.monotonic()
             self._changed.notify_all()
 
 

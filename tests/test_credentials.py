@@ -256,3 +256,16 @@ def test_every_exchange_is_counted_by_its_outcome(fake, tmp_path):
     with pytest.raises(APIError):
         dead.access_token("rt-nowhere")
     assert outcomes == ["ok", "refused", "unavailable"]
+
+
+@pytest.mark.parametrize("suffix", [",acc-client-chosen", ",", " , acc-client-chosen", ",acc-main"])
+def test_gateway_accepts_only_an_exact_client_key(fake, store, suffix):
+    """In gateway mode the operator picks the workspace, never the client."""
+    service = CredentialService(settings_for(fake, **GATEWAY), store)
+    for key in ("sk-nextweb-aaaaaaaaaaaa", "sk-bot-bbbbbbbbbbbb"):
+        with pytest.raises(APIError) as info:
+            service.resolve(bearer(key + suffix))
+        assert info.value.status == 401 and info.value.code == "invalid_api_key"
+        assert "acc-client-chosen" not in info.value.message and key not in info.value.message
+    # The exact key still works, and the spare account (no account id) sends none.
+    assert service.resolve(bearer("sk-bot-bbbbbbbbbbbb")).account_id is None

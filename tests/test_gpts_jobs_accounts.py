@@ -163,9 +163,10 @@ def test_daily_trigger_follows_time_and_timezone():
 
 def test_default_jobs_follow_the_config(fake, store):
     services = SimpleNamespace(settings=config.parse({}))
-    assert [job.name for job in jobs.default_jobs(services)] == ["gpts_warm_up", "media_cleanup", "daily_refresh"]
+    assert [job.name for job in jobs.default_jobs(services)] == ["gpts_warm_up", "media_cleanup", "live_snapshot",
+                                                                   "daily_refresh"]
     services.settings = config.parse({"refresh_schedule": {"enabled": False}})
-    assert [job.name for job in jobs.default_jobs(services)] == ["gpts_warm_up", "media_cleanup"]
+    assert [job.name for job in jobs.default_jobs(services)] == ["gpts_warm_up", "media_cleanup", "live_snapshot"]
 
 
 def test_daily_refresh_logs_its_counts(fake, store, caplog):

@@ -46,7 +46,10 @@ def test_active_streams_gauge_counts_an_open_stream(server, fake):
                            headers={"Authorization": f"Bearer {ACCESS_TOKEN}"},
                            json={"model": "gpt-4o", "stream": True,
                                  "messages": [{"role": "user", "content": "!stall_mid 1.5\none two three four"}]})
-    next(stream.iter_content(None))
+    # The reader kept: a discarded iter_content generator closes the connection, and the
+    # server notices a client leaving at once (client_watch.py).
+    chunks = stream.iter_content(None)
+    next(chunks)
     assert metric(requests.get(server.url + "/metrics").text, "pandora_v1_active_streams") == 1
     stream.close()
 

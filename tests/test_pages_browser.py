@@ -398,3 +398,52 @@ def test_status_page_shows_the_responses_endpoint_and_snippets(make_server, fake
         page.click(f"#snippet-{name} .copy")
         assert page.evaluate("navigator.clipboard.readText()") == page.locator(f"#snippet-{name} pre code").text_content()
     screenshot(page, "status-codex")
+
+
+# ---------------------------------------------------------------- live section
+
+def test_status_page_live_section(make_server, fake, open_page):
+    srv = make_server(process_workers=2)
+    auth = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+
+    def chat(prompt, stream=False):
+        return requests.post(srv.url + "/v1/chat/completions", headers=auth, timeout=30, json={
+            "model": "gpt-4o", "stream": stream, "messages": [{"role": "user", "content": prompt}]})
+
+    answered = [chat("hi", stream=i % 2 == 0) for i in range(6)]
+    failed = [chat("!status 500\nx") for _ in range(2)] + [chat("!status 429\nx")]
+    assert [r.status_code for r in answered] == [200] * 6
+    assert all(r.status_code >= 400 for r in failed)
+
+    # /status.json (whichever worker answers) counts the API requests of both workers.
+    info = requests.get(srv.url + "/status.json").json()
+    rows = info["live"]["minutes"]
+    assert sum(m["requests"] for m in rows) == 9 and sum(m["errors"] for m in rows) == 3
+    upstream = {}
+    for m in rows:
+        for status, n in m["upstream_errors"].items():
+            upstream[status] = upstream.get(status, 0) + n
+    assert upstream == {"500": 2, "429": 1}
+    assert any(m["ttft_p50_ms"] is not None for m in rows)
+    names = {job["name"] for job in info["jobs"]}
+    assert {"media_cleanup", "live_snapshot", "daily_refresh"} <= names
+
+    page = open_page(srv.url + "/")
+    expect(page.locator("#live")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#chart-requests .chart-now")).to_contain_text("9 in the hour, 3 errors")
+    assert page.locator("#chart-requests rect.bar.s0").count() >= 1
+    assert page.locator("#chart-requests rect.bar.s1").count() >= 1
+    assert page.locator("#chart-ttft polyline").count() >= 1
+    expect(page.locator("#upstream-legend")).to_contain_text("500 × 2")
+    expect(page.locator("#upstream-legend")).to_contain_text("429 × 1")
+    expect(page.locator("#chart-upstream .chart-now")).to_have_text("3 in the hour")
+    expect(page.locator("#chart-streams .chart-now")).to_contain_text("0 open now")
+    jobs = page.locator("#jobs li")
+    expect(jobs.filter(has_text="media_cleanup")).to_contain_text(" min")
+    expect(jobs.filter(has_text="live_snapshot")).to_contain_text("UTC")
+    screenshot(page, "status-live-desktop")
+
+    phone = open_page(srv.url + "/", PHONE)
+    expect(phone.locator("#live")).to_have_attribute("data-state", "ready")
+    no_sideways_scroll(phone)
+    screenshot(phone, "status-live-phone")

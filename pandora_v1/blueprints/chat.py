@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import agent_answer, chat_agent_output, chat_output, credentials
+from .. import agent_answer, chat_agent_output, chat_output, client_watch, credentials
 from ..answer import start_answer
 from ..services import current_services
 from ..translate.render import RenderOptions
@@ -41,6 +41,7 @@ def chat_completions():
     answer = start_answer(services, chat, entry, creds, options,
                           public_url=request.host_url, started=g.get("started"))
     g.upstream_status = answer.upstream_status
+    client_watch.watch(answer, request.environ, chat.stream)   # a client leaving is noticed at once
     errors_as_text = bot   # a bot shows text, not error events
     if chat.stream:
         body = chat_output.stream(answer, settings.keepalive_interval, pause=settings.stream_sleep_time,

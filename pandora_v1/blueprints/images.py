@@ -4,11 +4,10 @@ from __future__ import annotations
 import base64
 import re
 import time
-from pathlib import Path
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import credentials
+from .. import client_watch, credentials
 from ..answer import start_answer
 from ..errors import APIError, bad_request
 from ..translate.render import RenderOptions
@@ -50,10 +49,9 @@ def generate():
     prompt, model, n, size, response_format = _options(read_json_body())
     g.model = model
     creds = credentials.resolve(request.headers.get("Authorization"))
+    # Whether the model draws is the upstream's answer (no image back: content_policy_violation
+    # below); ``accepts_images`` is about image *input* and says nothing about drawing.
     entry = services.models.resolve(model)
-    if not entry.accepts_images:
-        raise bad_request(f"The model `{model}` cannot draw images; use one that can, such as gpt-4o.",
-                          "model", code="model_cannot_draw")
     text = f"{services.settings.dalle_prompt_prefix}{prompt}"
     if size:
         text += f"\n\n(Image size: {size}.)"
@@ -64,6 +62,7 @@ def generate():
                           started=g.get("started"), keep_media_local=response_format == "b64_json",
                           system_hints=("picture_v2",))
     g.upstream_status = answer.upstream_status
+    client_watch.watch(answer, request.environ, stream=False)
     reply, _ = answer.collect()
     images = answer.renderer.images[:n]
     if not images and answer.renderer.system_errors:
@@ -81,7 +80,7 @@ def generate():
     for image in images:
         item = {"revised_prompt": image.revised_prompt or prompt}
         if response_format == "b64_json":
-            item["b64_json"] = base64.b64encode(Path(image.path).read_bytes()).decode()
+            item["b64_json"] = base64.b64encode(image.data).decode()
         else:
             item["url"] = image.url
         data.append(item)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, jsonify, render_template, request
 
+from .. import jobs, live
 from ..version import __version__
 from ..services import current_services
 
@@ -58,7 +59,7 @@ def protect(response):
 
 @bp.get("/")
 def index():
-    return render_template("index.html", info=overview())
+    return render_template("index.html", info=overview(), jobs=jobs.next_runs(current_services()))
 
 
 @bp.get("/playground")
@@ -69,6 +70,9 @@ def playground():
 @bp.get("/status.json")
 def status():
     info = overview()
-    info["upstream"].update(current_services().upstream.health())
+    services = current_services()
+    info["upstream"].update(services.upstream.health())
+    info["jobs"] = jobs.next_runs(services)
+    info["live"] = live.history_for(services.metrics).minutes()
     return jsonify(info)
 

@@ -97,7 +97,7 @@ class MediaResolver(Protocol):
 @dataclass
 class ResolvedImage:
     url: str
-    path: str | None = None            # where it was saved locally, if it was
+    data: bytes | None = None          # the bytes, when they were fetched (b64_json needs no disk)
     revised_prompt: str | None = None
 
 

@@ -8,6 +8,7 @@ import orjson
 
 from ..errors import bad_request
 from ..files import InputFile, UploadedFile, input_file
+from .params import check_parameters
 from .tooldefs import NO_TOOLS, ToolFields, parse_chat_tools
 
 # OpenAI's "developer" role is the newer name of "system"; "function" is the legacy "tool".
@@ -112,6 +113,7 @@ def parse_chat_request(body) -> ChatRequest:
             raise bad_request(f"Unsupported role {role!r}; use system, developer, user, assistant or tool.",
                               f"{param}.role")
         parsed.append(_tool_turn(role, message, param))
+    check_parameters(body, parsed)   # OpenAI's type/range rules (params.py)
     n = body.get("n", 1)
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise bad_request("'n' must be a positive integer.", "n")

@@ -1,0 +1,62 @@
+"""A client that leaves while the upstream is silent: the upstream connection is
+closed and the answer cleaned up within 1 s, streamed or not, long before a keep-alive or the
+read timeout would notice."""
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from tests.conftest import ACCESS_TOKEN
+
+
+def send_chat(srv, prompt: str, stream: bool) -> socket.socket:
+    body = json.dumps({"model": "gpt-4o", "stream": stream,
+                       "messages": [{"role": "user", "content": prompt}]}).encode()
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Authorization: Bearer " + ACCESS_TOKEN.encode() + b"\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return sock
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("where", ["before the first event", "mid-answer"])
+def test_leaving_during_a_silent_upstream_closes_it_within_1s(make_server, fake, stream, where):
+    srv = make_server(keepalive_interval=5, upstream_timeout={"read": 120},
+                      need_delete_conversation_after_response=True)
+    stall = "!stall_first 30" if where == "before the first event" else "!stall_mid 30"
+    sock = send_chat(srv, f"{stall}\nThinking hard about this one.", stream)
+    conversation = fake.wait_for(lambda r: r.path.endswith("/backend-api/conversation"))
+    if stream:
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")    # the stream is open
+    time.sleep(0.5)                                             # the upstream is silent now
+    left_at = time.monotonic()
+    sock.close()
+    fake.wait_for(lambda r: r is conversation and r.stream_outcome is not None, timeout=5)
+    assert conversation.stream_outcome == "client_gone"
+    assert conversation.ended_at - left_at < 1.0, f"noticed after {conversation.ended_at - left_at:.2f} s"
+    if where == "mid-answer":   # the clean-up ran: the conversation (its id known by then) is hidden
+        fake.wait_for(lambda r: r.method == "PATCH", timeout=2)
+    # The worker is still well: it serves the next request.
+    import requests
+    assert requests.get(srv.url + "/healthz", timeout=5).ok
+
+
+def test_a_client_that_only_stops_sending_still_gets_the_whole_stream(make_server, fake):
+    """EOF from a client that shut down only its sending side is no departure: keep-alives
+    go out (SSE comments) and the answer arrives whole."""
+    srv = make_server(keepalive_interval=5)
+    sock = send_chat(srv, "!stall_mid 1\none two three four", stream=True)
+    sock.shutdown(socket.SHUT_WR)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+        if b"data: [DONE]" in data:
+            break
+    sock.close()
+    assert b"data: [DONE]" in data and b'"finish_reason":"stop"' in data
+    assert b"hree four" in data and b'"error"' not in data
+    assert b": keep-alive" in data                          # the probes: harmless comments
