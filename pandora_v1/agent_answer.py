@@ -15,7 +15,7 @@ a correction appended. Every answer started is finished (closed, hidden).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from . import tokens
@@ -76,10 +76,12 @@ class _Counters:
 
 class AgentAnswer:
     def __init__(self, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
-                 *, public_url: str, started: float | None = None):
+                 *, public_url: str, started: float | None = None,
+                 watch: Callable[[Answer], None] | None = None):
         self.services = services
         self.chat = replace(chat, messages=turn.messages)   # what the upstream sees: usage counts it
         self._entry, self._creds, self._public_url, self._started = entry, creds, public_url, started
+        self._watch = watch
         self.answers = [self._answer(self.chat)]
         config = services.settings.tools
         self._early_close = config.early_close
@@ -89,8 +91,10 @@ class AgentAnswer:
 
     @classmethod
     def start(cls, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
-              *, public_url: str, started: float | None = None) -> "AgentAnswer":
-        return cls(services, chat, turn, entry, creds, public_url=public_url, started=started)
+              *, public_url: str, started: float | None = None,
+              watch: Callable[[Answer], None] | None = None) -> "AgentAnswer":
+        """``watch`` is called with every upstream answer started (client_watch.py's hook)."""
+        return cls(services, chat, turn, entry, creds, public_url=public_url, started=started, watch=watch)
 
     @property
     def upstream_status(self) -> int | None:
@@ -98,8 +102,11 @@ class AgentAnswer:
 
     def _answer(self, chat: ChatRequest) -> Answer:
         # Bot mode does not apply: tools and formats are for programs.
-        return start_answer(self.services, chat, self._entry, self._creds, RenderOptions(),
-                            public_url=self._public_url, started=self._started)
+        answer = start_answer(self.services, chat, self._entry, self._creds, RenderOptions(),
+                              public_url=self._public_url, started=self._started)
+        if self._watch is not None:
+            self._watch(answer)
+        return answer
 
     def _restart(self, extra: tuple[ChatMessage, ...]) -> _Source:
         self.answers[-1].finish()

@@ -60,3 +60,34 @@ def test_a_client_that_only_stops_sending_still_gets_the_whole_stream(make_serve
     assert b"data: [DONE]" in data and b'"finish_reason":"stop"' in data
     assert b"hree four" in data and b'"error"' not in data
     assert b": keep-alive" in data                          # the probes: harmless comments
+
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+
+
+def send_raw(srv, path: str, body: dict) -> socket.socket:
+    data = json.dumps(body).encode()
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+                 + b"Authorization: Bearer " + ACCESS_TOKEN.encode() + b"\r\n"
+                 + b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    return sock
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("route", ["chat with tools", "responses"])
+def test_the_tools_engine_and_responses_notice_a_departed_client_too(make_server, fake, stream, route):
+    srv = make_server(keepalive_interval=5, upstream_timeout={"read": 120})
+    prompt = "!stall_first 30\nThinking hard about this one."
+    if route == "responses":
+        sock = send_raw(srv, "/v1/responses", {"model": "gpt-4o", "stream": stream, "input": prompt})
+    else:
+        sock = send_raw(srv, "/v1/chat/completions", {"model": "gpt-4o", "stream": stream, "tools": TOOLS,
+                                                      "messages": [{"role": "user", "content": prompt}]})
+    conversation = fake.wait_for(lambda r: r.path.endswith("/backend-api/conversation"))
+    time.sleep(0.5)
+    left_at = time.monotonic()
+    sock.close()
+    fake.wait_for(lambda r: r is conversation and r.stream_outcome is not None, timeout=5)
+    assert conversation.stream_outcome == "client_gone"
+    assert conversation.ended_at - left_at < 1.0, f"noticed after {conversation.ended_at - left_at:.2f} s"

@@ -28,8 +28,10 @@ def chat_completions():
     # Agents: tool history rendered; tools / response_format go through the engine.
     turn = agent_answer.plan(services, chat.messages, chat.tools)
     if agent_answer.needs_engine(turn):
-        agent = agent_answer.AgentAnswer.start(services, chat, turn, entry, creds, public_url=request.host_url,
-                                               started=g.get("started"))
+        environ = request.environ   # read now: a retry starts its answer after the request context ended
+        agent = agent_answer.AgentAnswer.start(
+            services, chat, turn, entry, creds, public_url=request.host_url, started=g.get("started"),
+            watch=lambda answer: client_watch.watch(answer, environ, chat.stream))
         g.upstream_status = agent.upstream_status
         if chat.stream:
             return Response(chat_agent_output.stream(agent, settings.keepalive_interval),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import credentials
+from .. import client_watch, credentials
 from ..errors import APIError
 from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
@@ -32,7 +32,9 @@ def create_response():
     entry = services.models.resolve(req.chat.model)
     if entry.gizmo_id:
         services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
-    run = ResponseRun.start(services, req, entry, creds, public_url=request.host_url, started=g.get("started"))
+    environ = request.environ   # read now: a retry starts its answer after the request context ended
+    run = ResponseRun.start(services, req, entry, creds, public_url=request.host_url, started=g.get("started"),
+                            watch=lambda answer: client_watch.watch(answer, environ, req.stream))
     g.upstream_status = run.upstream_status
     if req.stream:
         return Response(run.events(services.settings.keepalive_interval), mimetype="text/event-stream",

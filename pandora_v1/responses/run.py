@@ -57,11 +57,12 @@ class ResponseRun:
 
     @classmethod
     def start(cls, services, request: ResponsesRequest, entry, creds, *, public_url: str,
-              started: float | None = None) -> "ResponseRun":
+              started: float | None = None, watch=None) -> "ResponseRun":
         """Plan the turn and start its first upstream answer (errors before it raise from here)."""
         chat = replace(request.chat, stream=request.stream)
         turn = plan(services, chat.messages, chat.tools)
-        agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started)
+        agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started,
+                                  watch=watch)
         states = ResponseStore(services.store, services.settings.responses_store_ttl, owner_of(creds))
         return cls(request, agent, entry.slug, states)
 
