@@ -30,17 +30,10 @@ from __future__ import annotations
 
 import socket
 
-from .errors import APIError
+from .errors import ClientGone
 from .upstream_body import ClientEOF
 
-
-class ClientGone(APIError):
-    """The client closed its connection before the answer was complete."""
-
-    def __init__(self):
-        # 499: nginx's "client closed request"; nobody reads it but the access log.
-        super().__init__(499, "The client closed the connection.", code="client_closed_request")
-
+__all__ = ["ClientGone", "PROBE_EVERY", "watch"]
 
 PROBE_EVERY = 0.25   # seconds between keep-alives once a streaming client sent EOF
 

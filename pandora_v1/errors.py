@@ -32,6 +32,14 @@ def _default_type(status: int) -> str:
     return "invalid_request_error"
 
 
+class ClientGone(APIError):
+    """The client closed its connection before the answer was complete (client_watch.py)."""
+
+    def __init__(self):
+        # 499: nginx's "client closed request"; nobody reads it but the access log.
+        super().__init__(499, "The client closed the connection.", code="client_closed_request")
+
+
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
 

@@ -28,7 +28,7 @@ import zlib
 
 import urllib3
 
-from .errors import APIError
+from .errors import APIError, ClientGone
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,6 @@ def _dropped() -> APIError:
 
 
 def _client_gone() -> APIError:
-    from .client_watch import ClientGone
-
     return ClientGone()
 
 
@@ -186,6 +184,16 @@ class UpstreamBody:
         if self.client_watch is not None:
             self.client_watch.stop()
             self.client_watch = None
+
+    def hand_over_watch(self, other: "Body") -> None:
+        """A continuation replaces this body: the client's watch (client_watch.py) goes on with ``other``."""
+        watch, self.client_watch = self.client_watch, None
+        if watch is None or not isinstance(other, UpstreamBody):
+            if watch is not None:
+                watch.stop()
+            return
+        watch.body, other.client_watch = other, watch
+        other.client_gone, other.probe_every = self.client_gone, self.probe_every
 
     # -- the socket ---------------------------------------------------------
 

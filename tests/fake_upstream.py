@@ -125,6 +125,7 @@ class Plan:
     gpt_image: bool = False         # gpt-image: a sediment:// image finished within the stream
     image_async: bool = False       # ... finished only in the conversation document, after some polls
     handoff: bool = False           # the turn arrives as a hand-off envelope; the answer via resume
+    polls: int = 0                  # document GETs before a late turn is whole in it (0: the defaults below)
 
     @property
     def modern(self) -> bool:
@@ -146,7 +147,7 @@ FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens",
          "gpt_image", "image_async", "handoff"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
-    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float,
+    "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float, "polls": int,
     "canvas": str}
 
 
@@ -563,11 +564,11 @@ def today_turn(plan: Plan, turn: Turn) -> TodayTurn:
     if plan.handoff:
         envelope = [full[0], Event({"type": "stream_handoff", "conversation_id": turn.conversation_id,
                                     "options": [{"type": "subscribe_ws_topic", "topic": f"conversation-{turn.conversation_id}"}]})]
-        return TodayTurn(envelope, full, HANDOFF_POLLS)
+        return TodayTurn(envelope, full, plan.polls or HANDOFF_POLLS)
     if stream_end is not None:
         return TodayTurn(full[:stream_end] + [s for s in full[stream_end:] if isinstance(s, Event)
                                               and s.obj.get("type") in ("title_generation", "server_ste_metadata")],
-                         full, IMAGE_POLLS)
+                         full, plan.polls or IMAGE_POLLS)
     return TodayTurn(full, full)
 
 
@@ -617,6 +618,8 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
         canvas_turn(tl)
     if plan.gpt_image or plan.image_async:
         stream_end = gpt_image_turn(tl)
+    if plan.stall_mid:
+        tl.steps.append(Sleep(plan.stall_mid))   # the model thinking in silence before it answers
     today_answer(tl, plan.text)
     if plan.variants:
         today_answer(tl, VARIANT_TWO)

@@ -91,3 +91,28 @@ def test_the_tools_engine_and_responses_notice_a_departed_client_too(make_server
     fake.wait_for(lambda r: r is conversation and r.stream_outcome is not None, timeout=5)
     assert conversation.stream_outcome == "client_gone"
     assert conversation.ended_at - left_at < 1.0, f"noticed after {conversation.ended_at - left_at:.2f} s"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_handed_off_answer_keeps_watching_the_client_on_its_resume_stream(make_server, fake, stream):
+    srv = make_server(keepalive_interval=5, upstream_timeout={"read": 120})
+    sock = send_chat(srv, "!handoff\n!stall_mid 30\nA long answer after a hand-off.", stream)
+    resume = fake.wait_for(lambda r: r.path.endswith("/backend-api/f/conversation/resume"), timeout=10)
+    time.sleep(0.5)                                             # the resume stream is silent now
+    left_at = time.monotonic()
+    sock.close()
+    fake.wait_for(lambda r: r is resume and r.stream_outcome is not None, timeout=5)
+    assert resume.stream_outcome == "client_gone"
+    assert resume.ended_at - left_at < 1.0, f"noticed after {resume.ended_at - left_at:.2f} s"
+
+
+def test_a_client_leaving_while_an_image_is_polled_stops_the_polling(make_server, fake):
+    srv = make_server(keepalive_interval=5, async_wait_seconds=60, async_poll_seconds=0.3)
+    sock = send_chat(srv, "!image_async\n!polls 1000\nDraw a lighthouse.", stream=False)
+    fake.wait_for(lambda r: r.method == "GET" and "/backend-api/conversation/" in r.path, timeout=10)
+    sock.close()
+    time.sleep(1.5)
+    polls = len([r for r in fake.requests if r.method == "GET" and "/backend-api/conversation/" in r.path])
+    time.sleep(1.5)
+    later = len([r for r in fake.requests if r.method == "GET" and "/backend-api/conversation/" in r.path])
+    assert later == polls, f"still polling after the client left ({polls} -> {later})"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..errors import APIError
+from ..errors import APIError, ClientGone
 from .continuation import (ContinuationSettings, StreamEnding, UpstreamContinuation, backoff,
                            document_messages)
 from .fold import DONE, Folder, Signal
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ..upstream_body import Body
 
 log = logging.getLogger(__name__)
+
+CLIENT_CHECK = 0.25   # seconds: while polling, how often to look whether the client left
 
 
 class Translation:
@@ -149,6 +151,9 @@ class Translation:
         except APIError as exc:
             log.info("resuming a handed-off answer failed: %s", exc.message)
             return
+        hand_over = getattr(self.body, "hand_over_watch", None)   # client_watch.py goes on with the new body
+        if hand_over is not None:
+            hand_over(body)
         self.body.close()
         self.body, self.resumed = body, True
         self._decoder, self._folder, self._done = SSEDecoder(self._max_event_bytes), Folder(), False
@@ -164,13 +169,17 @@ class Translation:
         settings = self.continuation_settings
         deadline = time.monotonic() + settings.max_wait
         delay = settings.interval
+        last_sent = time.monotonic()
         while True:
             wait_until = time.monotonic() + delay
             if wait_until > deadline:
                 return
             while (left := wait_until - time.monotonic()) > 0:   # keep the client's connection alive
-                time.sleep(min(left, keepalive) if keepalive else left)
-                if keepalive and wait_until - time.monotonic() > 0:
+                time.sleep(min(left, keepalive or left, CLIENT_CHECK))
+                if getattr(self.body, "client_gone", False):   # client_watch.py saw the client leave
+                    raise ClientGone()
+                if keepalive and time.monotonic() - last_sent >= keepalive:
+                    last_sent = time.monotonic()
                     yield []
             self.polls += 1
             assert self.continuation is not None
