@@ -20,7 +20,6 @@ from .translate.render import CONTENT, Piece
 
 log = logging.getLogger(__name__)
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def completion(answer: Answer, errors_as_text: bool = False) -> dict:

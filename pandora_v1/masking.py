@@ -17,7 +17,8 @@ import re
 
 SECRET_SETTING_WORDS = ("token", "password", "secret", "key", "prefixes")
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# A JWT, also one cut short (a log line keeps only the start of an event): header, payload, signature.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _TOKEN_FIELD = re.compile(r'("[A-Za-z_]*(?:token|secret|password|key)[A-Za-z_]*"\s*:\s*")([^"]*)(")', re.I)
 _BEARER = re.compile(r"(Bearer\s+)(\S{16,})")
 

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .. import agent_answer, chat_agent_output, chat_output, client_watch, credentials
 from ..answer import start_answer
+from ..openai_format import SSE_HEADERS
 from ..services import current_services
 from ..translate.render import RenderOptions
 from ..translate.request import parse_chat_request
@@ -34,8 +35,7 @@ def chat_completions():
             watch=lambda answer: client_watch.watch(answer, environ, chat.stream))
         g.upstream_status = agent.upstream_status
         if chat.stream:
-            return Response(chat_agent_output.stream(agent, settings.keepalive_interval),
-                            mimetype="text/event-stream", headers=chat_output.SSE_HEADERS)
+            return _sse(chat_agent_output.stream(agent, settings.keepalive_interval), agent.finish)
         return jsonify(chat_agent_output.completion(agent))
     chat = replace(chat, messages=turn.messages)
     bot = settings.bot_mode.enabled and not chat.tools.tools   # tools are for programs, not bots
@@ -48,5 +48,13 @@ def chat_completions():
     if chat.stream:
         body = chat_output.stream(answer, settings.keepalive_interval, pause=settings.stream_sleep_time,
                                   errors_as_text=errors_as_text)
-        return Response(body, mimetype="text/event-stream", headers=chat_output.SSE_HEADERS)
+        return _sse(body, answer.finish)
     return jsonify(chat_output.completion(answer, errors_as_text))
+
+
+def _sse(body, finish) -> Response:
+    """A stream response. The body cleans up in its ``finally``; ``finish`` (idempotent) also runs
+    when the server closes a body that never started, where no ``finally`` would."""
+    response = Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
+    response.call_on_close(finish)
+    return response

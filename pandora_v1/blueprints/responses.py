@@ -5,6 +5,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .. import client_watch, credentials
 from ..errors import APIError
+from ..openai_format import SSE_HEADERS
 from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore, owner_of
@@ -13,7 +14,6 @@ from .common import read_json_body
 
 bp = Blueprint("responses", __name__)
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _states(creds) -> ResponseStore:
@@ -37,8 +37,10 @@ def create_response():
                             watch=lambda answer: client_watch.watch(answer, environ, req.stream))
     g.upstream_status = run.upstream_status
     if req.stream:
-        return Response(run.events(services.settings.keepalive_interval), mimetype="text/event-stream",
-                        headers=SSE_HEADERS)
+        response = Response(run.events(services.settings.keepalive_interval), mimetype="text/event-stream",
+                            headers=SSE_HEADERS)
+        response.call_on_close(run.agent.finish)   # also for a body that never started (no finally runs)
+        return response
     return jsonify(run.response())
 
 

@@ -18,7 +18,6 @@ import orjson
 
 from . import objects
 
-SSE_KEEPALIVE = b": keep-alive\n\n"
 
 _TEXT_DELTA = b"response.output_text.delta"
 _SUMMARY_DELTA = b"response.reasoning_summary_text.delta"

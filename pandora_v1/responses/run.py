@@ -27,8 +27,9 @@ from ..agent_answer import AgentAnswer, plan
 from ..errors import APIError
 from ..store import StoreUnavailable
 from ..translate.render import CONTENT, REASONING
+from ..openai_format import SSE_KEEPALIVE
 from . import objects
-from .events import SSE_KEEPALIVE, ResponseEncoder
+from .events import ResponseEncoder
 from .request import ResponsesRequest
 from .state import ResponseStore, owner_of
 
@@ -50,6 +51,7 @@ class ResponseRun:
         self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream)
         self._budget = request.max_output_tokens   # the client's limit on output tokens, if any
         self._bytes = 0                             # UTF-8 size of the output so far (with a limit)
+        self._next_check = self._budget or 0        # no token count is needed below this size
         self._content: list[str] = []
         self._reasoning: list[str] = []
         self._arguments: list[str] = []
@@ -131,7 +133,7 @@ class ResponseRun:
                     out.append(encoder.close())
             yield b"".join(out)
             if self._cut:
-                self.engine.source.stop()     # the client's limit is reached: stop reading
+                self.agent.finish()           # the client's limit is reached: close the upstream now
                 return
 
     def _within_budget(self, kind: str, text: str) -> str:
@@ -142,13 +144,15 @@ class ResponseRun:
         """
         mine, other = (self._content, self._reasoning) if kind == CONTENT else (self._reasoning, self._content)
         self._bytes += len(text.encode())
-        if self._budget is None or self._bytes <= self._budget:
+        if self._budget is None or self._bytes <= self._next_check:
             return text
         encoding = tokens.encoding_for(self.slug)
         before = "".join(mine)
         ids = encoding.encode(before + text, disallowed_special=())
         allowed = self._budget - tokens.count("".join(other), self.slug)
         if len(ids) <= allowed:
+            # Every token is at least a byte: no cut is possible before this many more bytes.
+            self._next_check = self._bytes + (allowed - len(ids))
             return text
         self._cut = True
         kept = encoding.decode(ids[:max(0, allowed)])

@@ -214,6 +214,8 @@ class CallDetector:
         self._hold = max(len(m) for m in self._opens) - 1
         self._pending = ""     # TEXT: held-back tail; CALL: the block so far; AFTER: text after a call
         self._open = ""        # the open marker of the current block
+        self._scanned = 0      # CALL: how much of the block was searched for a close marker already
+        self._close_len = max(len(m) for m in self._closes)
 
     @property
     def done(self) -> bool:
@@ -271,16 +273,19 @@ class CallDetector:
         at, marker = found
         if at:
             out.append((CONTENT, text[:at]))
-        self._open, self._pending, self.state = marker, text[at + len(marker):], CALL
+        self._open, self._pending, self.state, self._scanned = marker, text[at + len(marker):], CALL, 0
         self._advance(out)
 
     def _advance(self, out: list[Event]) -> None:
         """CALL / AFTER with ``_pending`` grown: finish blocks, start the next, or stop."""
         while True:
             if self.state == CALL:
-                found = self._find(self._pending, self._closes)
+                # Search only what came since the last look (a long block would cost its square).
+                found = self._find(self._pending, self._closes, max(0, self._scanned - self._close_len + 1))
                 if found is None:
+                    self._scanned = len(self._pending)
                     return
+                self._scanned = 0
                 at, marker = found
                 body, self._pending = self._pending[:at], self._pending[at + len(marker):]
                 if not self._finish_block(body, out):
@@ -314,10 +319,10 @@ class CallDetector:
     # -- helpers --------------------------------------------------------------
 
     @staticmethod
-    def _find(text: str, markers: list[str]) -> tuple[int, str] | None:
+    def _find(text: str, markers: list[str], start: int = 0) -> tuple[int, str] | None:
         best = None
         for marker in markers:
-            at = text.find(marker)
+            at = text.find(marker, start)
             if at >= 0 and (best is None or at < best[0]):
                 best = (at, marker)
         return best

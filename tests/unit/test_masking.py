@@ -30,3 +30,11 @@ def test_settings_under_secret_keys_are_masked_in_the_same_format():
                              "upstream_prefixes": ["very-secret-prefix"], "bind": "0.0.0.0:33333"})
     assert shown == {"key_for_gpts_info": mask("eyJsecretsecretsecret"), "redis": {"password": mask("hunter2hunter2")},
                      "upstream_prefixes": [mask("very-secret-prefix")], "bind": "0.0.0.0:33333"}
+
+
+def test_a_jwt_cut_short_in_a_log_line_is_masked_too():
+    token = make_jwt(sub="user-cut")
+    cut = token[:len(token.split(".")[0]) + 40]          # header and part of the payload, one dot
+    text = redact(f'upstream event message: {{"type": "resume_conversation_token", "token": "{cut}')
+    assert cut.split(".")[0] not in text and cut.split(".")[1] not in text
+    assert "eyJ" in text and "…(" in text
