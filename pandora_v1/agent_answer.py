@@ -122,6 +122,15 @@ class AgentAnswer:
         prompt = tokens.prompt_tokens(self.chat.messages, slug)
         return tokens.usage(prompt, tokens.count(turn.content + calls, slug) + thought, thought)
 
+    def annotations(self, text: str) -> list[dict]:
+        """The ``url_citation`` annotations of the links in ``text``, when ``text`` is the last
+        upstream answer's content as rendered (no JSON transform, no retry in between moved it)."""
+        answer = self.answers[-1]
+        found = answer.renderer.annotations
+        if not found or not "".join(answer.content).startswith(text):
+            return []
+        return [a for a in found if a["url_citation"]["end_index"] <= len(text)]
+
     def finish(self, drain: float = 0.0) -> None:
         for answer in self.answers:
             answer.finish(drain)

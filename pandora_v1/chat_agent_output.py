@@ -25,7 +25,8 @@ def completion(agent: AgentAnswer) -> dict:
     finally:
         agent.finish()
     return openai_format.completion(agent.chat.model, turn.content, turn.reasoning, turn.finish_reason,
-                                    agent.usage(), turn.calls, turn.legacy)
+                                    agent.usage(), turn.calls, turn.legacy,
+                                    annotations=agent.annotations(turn.content))
 
 
 def stream(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:

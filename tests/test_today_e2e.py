@@ -201,3 +201,33 @@ def test_uploads_where_processing_does_not_exist(client, fake):
         ["/backend-api/files/process_upload_stream"]
     message = [r for r in fake.requests if r.path.endswith("/conversation")][-1].json["messages"][-1]
     assert message["metadata"]["attachments"][0]["id"] in fake.uploads
+
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+
+
+def test_links_keep_their_annotations_when_tools_are_offered_but_unused(client, fake):
+    reply = client.chat.completions.create(model="gpt-4o", tools=TOOLS,
+                                           messages=[{"role": "user", "content": f"!search\n!pieces 1\n{MARKED}"}])
+    message = reply.choices[0].message
+    assert message.content == LINKED and reply.choices[0].finish_reason == "stop"
+    spans = [(a.url_citation.url, message.content[a.url_citation.start_index:a.url_citation.end_index])
+             for a in message.annotations]
+    assert spans == [(LINKS[n], f"[[{n}]({LINKS[n]})]") for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_carry_the_links_as_url_citation_annotations(client, fake, stream):
+    prompt = f"!search\n!pieces 1\n{MARKED}"
+    if stream:
+        with client.responses.stream(model="gpt-4o", input=prompt) as events:
+            for _ in events:
+                pass
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(model="gpt-4o", input=prompt)
+    part = response.output[-1].content[0]
+    assert part.text == LINKED
+    assert [(a.type, a.url, part.text[a.start_index:a.end_index]) for a in part.annotations] == [
+        ("url_citation", LINKS[n], f"[[{n}]({LINKS[n]})]") for n in (1, 2, 3)]
+    assert part.annotations[0].title == "Source 0search3"

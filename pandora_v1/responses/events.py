@@ -14,6 +14,8 @@ the hot path: their constant JSON is built once per item.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from . import objects
@@ -28,6 +30,8 @@ class ResponseEncoder:
         self.response = start            # the Response as it started (in_progress, no output)
         self.summary = summary           # reasoning.summary asked: thoughts become an item
         self.stream = stream
+        # A message's url_citation annotations (chat shape), given its final text; the run sets it.
+        self.annotate: Callable[[str], list[dict]] = lambda text: []
         self.sequence = 0
         self.output: list[dict] = []     # items done, in output_index order
         self._open: str | None = None    # "reasoning" | "message" | None
@@ -149,11 +153,13 @@ class ResponseEncoder:
         item_id, kind = self._id, self._open
         self._open, self._parts = None, []
         if kind == "message":
-            item = objects.message_item(item_id, text, status)
+            annotations = [objects.url_citation(a) for a in self.annotate(text)]
+            item = objects.message_item(item_id, text, status, annotations)
             self.output.append(item)
             where = {"item_id": item_id, "output_index": index, "content_index": 0}
             return self._event("response.output_text.done", {**where, "text": text, "logprobs": []}) \
-                + self._event("response.content_part.done", {**where, "part": objects.text_part(text)}) \
+                + self._event("response.content_part.done",
+                              {**where, "part": objects.text_part(text, annotations)}) \
                 + self._event("response.output_item.done", {"output_index": index, "item": item})
         item = objects.reasoning_item(item_id, text, status)
         self.output.append(item)

@@ -56,14 +56,21 @@ def finished(start: dict, status: str, output: list[dict], usage: dict | None, *
     return final
 
 
-def text_part(text: str) -> dict:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def text_part(text: str, annotations: list[dict] | None = None) -> dict:
+    return {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
 
 
-def message_item(item_id: str, text: str | None, status: str) -> dict:
+def url_citation(annotation: dict) -> dict:
+    """A chat ``url_citation`` annotation in the Responses shape (flat, no nested object)."""
+    cited = annotation["url_citation"]
+    return {"type": "url_citation", "start_index": cited["start_index"], "end_index": cited["end_index"],
+            "url": cited["url"], "title": cited["title"]}
+
+
+def message_item(item_id: str, text: str | None, status: str, annotations: list[dict] | None = None) -> dict:
     """A message item; ``text`` None while it is being added (no content part yet)."""
     return {"id": item_id, "type": "message", "status": status, "role": "assistant",
-            "content": [] if text is None else [text_part(text)]}
+            "content": [] if text is None else [text_part(text, annotations)]}
 
 
 def reasoning_item(item_id: str, summary: str | None, status: str) -> dict:

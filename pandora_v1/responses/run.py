@@ -49,6 +49,7 @@ class ResponseRun:
         self.slug = slug
         self.states = states
         self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream)
+        self.encoder.annotate = agent.annotations
         self._budget = request.max_output_tokens   # the client's limit on output tokens, if any
         self._bytes = 0                             # UTF-8 size of the output so far (with a limit)
         self._next_check = self._budget or 0        # no token count is needed below this size

@@ -71,6 +71,9 @@ class ScriptedAgent:
         for answer in self.upstream.answers:
             answer.finished += 1
 
+    def annotations(self, text):
+        return []        # scripted answers carry no citations
+
 
 class Upstream:
     """Answers with ``script(nonce)`` per attempt; records what each attempt was sent."""
