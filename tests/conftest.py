@@ -33,6 +33,19 @@ def make_jwt(**claims) -> str:
 ACCESS_TOKEN = make_jwt()
 
 
+def npm_project(folder: Path, installed: Path, what: str, timeout: float = 300) -> Path:
+    """A Node project of the tests (package.json + lock), installed with ``npm ci`` on first use;
+    the test skips, saying why, where node/npm are missing or the install fails."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip(f"node and npm are needed for {what}")
+    if not installed.exists():
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True,
+                                text=True, timeout=timeout)
+        if result.returncode != 0 or not installed.exists():
+            pytest.skip(f"{what} did not install here (npm ci): {result.stderr[-500:]}")
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,27 +6,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_TOKEN
+from tests.conftest import ACCESS_TOKEN, npm_project
 
 HERE = Path(__file__).parent / "ai_sdk"
 
 
 @pytest.fixture(scope="session")
 def node_project():
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the Vercel AI SDK test")
-    if not (HERE / "node_modules" / "ai").is_dir():
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True,
-                                text=True, timeout=300)
-        if result.returncode != 0:
-            pytest.skip(f"npm ci failed (registry unreachable?): {result.stderr[-500:]}")
-    return HERE
+    return npm_project(HERE, HERE / "node_modules" / "ai", "the Vercel AI SDK test")
 
 
 def test_ai_sdk_tool_loops(node_project, server, fake):

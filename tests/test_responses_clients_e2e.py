@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_TOKEN
+from tests.conftest import ACCESS_TOKEN, npm_project
 from tests.test_responses_e2e import conversations
 
 AI_SDK = Path(__file__).parent / "ai_sdk_responses"
@@ -51,14 +50,7 @@ def test_openai_agents_sdk_runs_a_function_tool_on_its_default_responses_api(mak
 
 @pytest.fixture(scope="session")
 def ai_sdk():
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the Vercel AI SDK test")
-    if not (AI_SDK / "node_modules" / "ai").is_dir():
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=AI_SDK, capture_output=True,
-                                text=True, timeout=300)
-        if result.returncode != 0:
-            pytest.skip(f"npm ci failed (registry unreachable?): {result.stderr[-500:]}")
-    return AI_SDK
+    return npm_project(AI_SDK, AI_SDK / "node_modules" / "ai", "the Vercel AI SDK test")
 
 
 def test_vercel_ai_sdk_responses_tool_loops_with_the_default_store(ai_sdk, server, fake):
@@ -91,13 +83,7 @@ def codex_bin():
     if os.environ.get("CODEX_BIN"):
         return os.environ["CODEX_BIN"]
     binary = CODEX / "node_modules" / ".bin" / "codex"
-    if not binary.exists():
-        if shutil.which("npm") is None:
-            pytest.skip("npm is needed to install the Codex CLI; codex_replay checks its event rules instead")
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CODEX, capture_output=True,
-                                text=True, timeout=600)
-        if result.returncode != 0 or not binary.exists():
-            pytest.skip(f"the Codex CLI did not install here: {result.stderr[-500:]}")
+    npm_project(CODEX, binary, "the Codex CLI (codex_replay checks its event rules without it)", timeout=600)
     return str(binary)
 
 
