@@ -14,6 +14,9 @@ from operator import itemgetter
 
 import orjson
 
+from .translate.render import CONTENT, REASONING
+from .translate.toolcalls import TOOL_CALL
+
 SSE_DONE = b"data: [DONE]\n\n"
 SSE_KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}   # no proxy buffering
@@ -95,13 +98,13 @@ class ChunkEncoder:
         """
         if len(events) == 1 and self.role_sent:
             kind, value = events[0]
-            if kind == "content":
+            if kind == CONTENT:
                 return self.content(value)
-            if kind == "reasoning":
+            if kind == REASONING:
                 return self.reasoning(value)
         out = []
         for kind, run in groupby(events, itemgetter(0)):
-            if kind == "tool_call":
+            if kind == TOOL_CALL:
                 for _, call in run:
                     out.append(self.call(call, not self.role_sent, legacy))
                     self.role_sent = True
@@ -109,7 +112,7 @@ class ChunkEncoder:
             if not self.role_sent:
                 out.append(self.role())
             text = "".join(value for _, value in run)
-            out.append(self.content(text) if kind == "content" else self.reasoning(text))
+            out.append(self.content(text) if kind == CONTENT else self.reasoning(text))
         return b"".join(out)
 
     def finish(self, reason: str) -> bytes:

@@ -3,15 +3,12 @@ against pandora_v1: a Node script (tests/ai_sdk/run.mjs) with the packages pinne
 tests/ai_sdk/package-lock.json, installed from the npm registry on first use."""
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_TOKEN, npm_project
+from tests.conftest import node_scenarios, npm_project
 
 HERE = Path(__file__).parent / "ai_sdk"
 
@@ -22,10 +19,7 @@ def node_project():
 
 
 def test_ai_sdk_tool_loops(node_project, server, fake):
-    result = subprocess.run(["node", "run.mjs"], cwd=node_project, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "BASE_URL": server.url + "/v1", "API_KEY": ACCESS_TOKEN})
-    assert result.returncode == 0, result.stderr[-2000:]
-    scenarios = json.loads(result.stdout.strip().splitlines()[-1])
+    scenarios = node_scenarios(node_project, server.url + "/v1")
     assert [s["name"] for s in scenarios] == ["generateText", "streamText", "compatible-streamText"]
     for s in scenarios:
         assert s["text"] == "Result: sunny in Paris", s

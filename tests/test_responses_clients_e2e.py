@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_TOKEN, npm_project
+from tests.conftest import ACCESS_TOKEN, node_scenarios, npm_project
 from tests.test_responses_e2e import conversations
 
 AI_SDK = Path(__file__).parent / "ai_sdk_responses"
@@ -54,10 +54,7 @@ def ai_sdk():
 
 
 def test_vercel_ai_sdk_responses_tool_loops_with_the_default_store(ai_sdk, server, fake):
-    result = subprocess.run(["node", "run.mjs"], cwd=ai_sdk, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "BASE_URL": server.url + "/v1", "API_KEY": ACCESS_TOKEN})
-    assert result.returncode == 0, result.stderr[-3000:]
-    scenarios = json.loads(result.stdout.strip().splitlines()[-1])
+    scenarios = node_scenarios(ai_sdk, server.url + "/v1")
     assert [s["name"] for s in scenarios] == ["responses-generateText", "responses-streamText",
                                               "plain-generateText", "plain-streamText"]
     for s in scenarios:

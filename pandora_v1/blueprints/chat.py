@@ -11,7 +11,7 @@ from ..openai_format import SSE_HEADERS
 from ..services import current_services
 from ..translate.render import RenderOptions
 from ..translate.request import parse_chat_request
-from .common import read_json_body
+from .common import model_entry, read_json_body
 
 bp = Blueprint("chat", __name__)
 
@@ -23,9 +23,7 @@ def chat_completions():
     chat = parse_chat_request(read_json_body())
     g.model, g.stream = chat.model, chat.stream
     creds = credentials.resolve(request.headers.get("Authorization"))
-    entry = services.models.resolve(chat.model)
-    if entry.gizmo_id:
-        services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
+    entry = model_entry(services, chat.model, creds)
     # Agents: tool history rendered; tools / response_format go through the engine.
     turn = agent_answer.plan(services, chat.messages, chat.tools)
     if agent_answer.needs_engine(turn):

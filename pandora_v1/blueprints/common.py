@@ -1,4 +1,4 @@
-"""What every route uses to read a request: a strict JSON body reader."""
+"""What the API routes share: a strict JSON body reader, and the model a request names."""
 from __future__ import annotations
 
 import orjson
@@ -52,3 +52,12 @@ def _read_body(limit: int) -> bytes | bytearray:
         buffer += piece
         loop.pause()
     return buffer
+
+
+def model_entry(services, name: str, creds):
+    """The configured model ``name`` names; for a GPT its info is fetched (or cached) first,
+    so a GPT that can't be had is a 404 model_not_found before anything goes upstream."""
+    entry = services.models.resolve(name)
+    if entry.gizmo_id:
+        services.gpts.info(entry, creds)
+    return entry

@@ -10,7 +10,7 @@ from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore, owner_of
 from ..services import current_services
-from .common import read_json_body
+from .common import model_entry, read_json_body
 
 bp = Blueprint("responses", __name__)
 
@@ -27,13 +27,12 @@ def create_response():
     services = current_services()
     # Credentials before the body: parsing reads stored responses, which only callers may see.
     creds = credentials.resolve(request.headers.get("Authorization"))
-    req = parse_responses_request(read_json_body(), _states(creds))
+    states = _states(creds)
+    req = parse_responses_request(read_json_body(), states)
     g.model, g.stream = req.chat.model, req.stream
-    entry = services.models.resolve(req.chat.model)
-    if entry.gizmo_id:
-        services.gpts.info(entry, creds)   # 404 model_not_found when the GPT can't be fetched
+    entry = model_entry(services, req.chat.model, creds)
     environ = request.environ   # read now: a retry starts its answer after the request context ended
-    run = ResponseRun.start(services, req, entry, creds, public_url=request.host_url, started=g.get("started"),
+    run = ResponseRun.start(services, req, entry, creds, states, public_url=request.host_url, started=g.get("started"),
                             watch=lambda answer: client_watch.watch(answer, environ, req.stream))
     g.upstream_status = run.upstream_status
     if req.stream:

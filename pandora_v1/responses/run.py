@@ -31,7 +31,7 @@ from ..openai_format import SSE_KEEPALIVE
 from . import objects
 from .events import ResponseEncoder
 from .request import ResponsesRequest
-from .state import ResponseStore, owner_of
+from .state import ResponseStore
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,16 @@ class ResponseRun:
         self._next_check = self._budget or 0        # no token count is needed below this size
         self._content: list[str] = []
         self._reasoning: list[str] = []
-        self._arguments: list[str] = []
         self._cut = False
 
     @classmethod
-    def start(cls, services, request: ResponsesRequest, entry, creds, *, public_url: str,
-              started: float | None = None, watch=None) -> "ResponseRun":
+    def start(cls, services, request: ResponsesRequest, entry, creds, states: ResponseStore, *,
+              public_url: str, started: float | None = None, watch=None) -> "ResponseRun":
         """Plan the turn and start its first upstream answer (errors before it raise from here)."""
         chat = replace(request.chat, stream=request.stream)
         turn = plan(services, chat.messages, chat.tools)
         agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started,
                                   watch=watch)
-        states = ResponseStore(services.store, services.settings.responses_store_ttl, owner_of(creds))
         return cls(request, agent, entry.slug, states)
 
     @property
@@ -128,7 +126,6 @@ class ResponseRun:
                     if self._cut:
                         break
                 else:           # a whole, validated function call
-                    self._arguments.append(value.arguments)
                     out.append(encoder.call_start(value.id, value.name))
                     out.extend(encoder.call_arguments(f) for f in value.fragments())
                     out.append(encoder.close())
@@ -163,7 +160,7 @@ class ResponseRun:
         slug = self.slug
         reasoning = tokens.count("".join(self._reasoning), slug)
         output = tokens.count("".join(self._content), slug) + reasoning \
-            + sum(tokens.count(a, slug) for a in self._arguments)
+            + sum(tokens.count(call.arguments, slug) for call in self.engine.calls)
         # The rendered prompt: the injected tool protocol counts, as in chat.
         return objects.usage(tokens.prompt_tokens(self.agent.chat.messages, slug), output, reasoning)
 

@@ -282,7 +282,7 @@ class Renderer:
     def _content(self, text: str) -> list[Piece]:
         if not text:
             return []
-        self._tail = (self._tail + text)[-2:]
+        self._tail = text[-2:] if len(text) >= 2 else (self._tail + text)[-2:]
         self._sent += len(text)
         return [(CONTENT, text)]
 

@@ -26,8 +26,8 @@ import logging
 import re
 import secrets
 import string
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from jsonschema import validators
