@@ -45,12 +45,6 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
     _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
-# The token tables are built here, before the workers are forked: they share
-# the pages instead of each building its own (~65 MB each).
-from pandora_v1 import tokens as _tokens  # noqa: E402
-
-_tokens.warm_up()
-
 # Requests gunicorn rejects itself are answered in the OpenAI error shape, not HTML.
 from pandora_v1 import serving as _serving  # noqa: E402
 
@@ -79,7 +73,25 @@ control_socket_disable = True
 accesslog = None
 
 
+def on_starting(server):
+    # One token server holds tiktoken's tables (~66 MB) for all workers, which count through it
+    # (the path is inherited). Should it fail to start, the tables are built here, before the
+    # fork, and the workers share their pages instead.
+    from pandora_v1 import token_server
+
+    path = token_server.start()
+    if path:
+        os.environ[token_server.SOCKET_ENV] = path
+    else:
+        from pandora_v1 import token_tables
+
+        token_tables.warm_up()
+
+
 def on_exit(server):
+    from pandora_v1 import token_server
+
+    token_server.stop()
     if _own_metrics_dir:
         import shutil
 

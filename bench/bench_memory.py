@@ -7,8 +7,9 @@ drops after the first chunk, 20 at a time, for models of both token tables
 (gpt-4o: o200k_base; gpt-4-s, upstream gpt-4: cl100k_base). Prints, per worker, RSS, PSS
 (shared pages divided among the processes sharing them) and USS (pages only
 this process holds) in MB: at start, after the 100 warm-up requests, every
-2,000 and after all of them; and the master's. A leak shows as readings that
-keep climbing.
+2,000 and after all of them; and the master's and the token server's (which
+holds tiktoken's tables for all workers). A leak shows as readings that keep
+climbing.
 """
 from __future__ import annotations
 
@@ -78,11 +79,12 @@ def main() -> None:
             gevent.sleep(1)
             readings[str(mark)] = readings_of(workers)
         master = memory_mb(services.server.pid)
+        token_server = memory_mb(services.token_server_pid())
     finally:
         services.close()
     first, last = readings["100"], readings[str(args.requests)]
     print(json.dumps({"requests": args.requests, "workers": args.workers,
-                      "per_worker_mb": readings, "master_mb": master,
+                      "per_worker_mb": readings, "master_mb": master, "token_server_mb": token_server,
                       "rss_growth_mb_after_warm_up": {w: round(last[w]["rss"] - first[w]["rss"], 1)
                                                       for w in first}}, indent=2))
 

@@ -42,12 +42,12 @@ SHORT = "!pieces 100\nOK"
 def cpu_per_start(services: Services, requests: int) -> float:
     pool = gevent.pool.Pool(20)
     pool.map(lambda _: services.through(SHORT), range(100))      # warm: pools, caches
-    before = services.worker_cpu()
+    before, counted_before = services.worker_cpu(), services.token_server_cpu()
     outcomes = pool.map(lambda _: services.through(SHORT), range(requests))
-    spent = services.worker_cpu() - before
+    spent, counting = services.worker_cpu() - before, services.token_server_cpu() - counted_before
     errors = [o for o in outcomes if o.get("error")]
     assert not errors, errors[:3]
-    return spent / requests
+    return spent / requests, counting / requests
 
 
 def burst(services: Services, streams: int) -> dict:
@@ -92,8 +92,9 @@ def main() -> None:
         return round(statistics.median(b[side][key] for b in bursts), 1)
 
     print(json.dumps({
-        "cpu_per_request_start_ms": {"median": round(statistics.median(cpu) * 1e3, 3),
-                                     "all": [round(c * 1e3, 3) for c in cpu]},
+        "cpu_per_request_start_ms": {"median": round(statistics.median(w for w, _ in cpu) * 1e3, 3),
+                                     "all": [round(w * 1e3, 3) for w, _ in cpu],
+                                     "token_server_median": round(statistics.median(t for _, t in cpu) * 1e3, 3)},
         f"burst_{args.burst}": {
             side: {"ttft_p50_ms": median_of(side, "ttft_p50_ms"), "ttft_p99_ms": median_of(side, "ttft_p99_ms"),
                    "errors": sum(b[side]["errors"] for b in bursts)} for side in ("direct", "through")},

@@ -139,6 +139,11 @@ def pandora_text(event: bytes) -> bool:
     return b'"content":"' in event and b'"content":""' not in event
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Services:
     def __init__(self, workers: int = 1, worker_class: str = "gevent", extra: dict | None = None):
         self.tmp = tempfile.TemporaryDirectory()
@@ -156,18 +161,25 @@ class Services:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.fake_port)
         wait_port(self.port)
-        time.sleep(1.5)  # token tables load in post_worker_init
+        time.sleep(1.5)  # the workers finish booting
+
+    def _children(self) -> dict[int, str]:
+        out = subprocess.run(["pgrep", "-P", str(self.server.pid)], capture_output=True, text=True).stdout
+        return {int(p): Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace") for p in out.split()}
 
     def worker_pids(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.server.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
+        return [pid for pid, command in self._children().items() if "pandora_v1.token_server" not in command]
+
+    def token_server_pid(self) -> int | None:
+        return next((pid for pid, command in self._children().items()
+                     if "pandora_v1.token_server" in command), None)
 
     def worker_cpu(self) -> float:
-        total = 0.0
-        for pid in self.worker_pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return sum(cpu_seconds(pid) for pid in self.worker_pids())
+
+    def token_server_cpu(self) -> float:
+        pid = self.token_server_pid()
+        return cpu_seconds(pid) if pid else 0.0
 
     def direct(self, prompt: str, fmt: str = "B") -> dict:
         return stream_once(self.fake_port, "/backend-api/conversation", upstream_body(prompt, fmt), direct_text)
@@ -199,14 +211,16 @@ def bench_cpu(services: Services, rounds: int) -> dict:
     for fmt in "AB":
         prompt = f"!format {fmt}\n!tokens 4000"
         services.through(prompt)  # warm
-        samples = []
+        samples, counting = [], []
         for _ in range(rounds):   # 4 answers per sample: /proc counts CPU in 10 ms ticks
-            before = services.worker_cpu()
+            before, counted_before = services.worker_cpu(), services.token_server_cpu()
             for _ in range(4):
                 outcome = services.through(prompt)
                 assert not outcome.get("error"), outcome
             samples.append((services.worker_cpu() - before) / 4)
-        result[f"format_{fmt}_cpu_s"] = {"median": statistics.median(samples), "max": max(samples)}
+            counting.append((services.token_server_cpu() - counted_before) / 4)
+        result[f"format_{fmt}_cpu_s"] = {"median": statistics.median(samples), "max": max(samples),
+                                         "token_server_median": statistics.median(counting)}
     return result
 
 

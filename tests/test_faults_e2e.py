@@ -50,10 +50,7 @@ def test_an_endless_answer_is_cut_at_the_cap(make_server, fake, fmt, stream):
 
 
 def _worker(srv) -> int:
-    import subprocess
-
-    out = subprocess.run(["pgrep", "-P", str(srv.process.pid)], capture_output=True, text=True).stdout.split()
-    return int(out[0])
+    return srv.worker_pids()[0]
 
 
 def _resources(pid: int) -> dict:

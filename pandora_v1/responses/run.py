@@ -144,16 +144,14 @@ class ResponseRun:
         self._bytes += len(text.encode())
         if self._budget is None or self._bytes <= self._next_check:
             return text
-        encoding = tokens.encoding_for(self.slug)
         before = "".join(mine)
-        ids = encoding.encode(before + text, disallowed_special=())
         allowed = self._budget - tokens.count("".join(other), self.slug)
-        if len(ids) <= allowed:
+        used, kept = tokens.cut(before + text, allowed, self.slug)
+        if kept is None:
             # Every token is at least a byte: no cut is possible before this many more bytes.
-            self._next_check = self._bytes + (allowed - len(ids))
+            self._next_check = self._bytes + (allowed - used)
             return text
         self._cut = True
-        kept = encoding.decode(ids[:max(0, allowed)])
         return kept[len(before):] if kept.startswith(before) else ""
 
     def _usage(self) -> dict:

@@ -67,3 +67,14 @@ def test_the_pure_request_stage_loads_no_network_code():
     out = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_the_app_loads_no_tiktoken():
+    """tiktoken and its tables belong to the token server (and the fallback, on first use):
+    a worker that imported it at start would pay its memory for nothing."""
+    code = ("import sys, pandora_v1.app, pandora_v1.tokens, pandora_v1.token_server; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tiktoken', 'tiktoken_ext') "
+            "or m == 'pandora_v1.token_tables'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
