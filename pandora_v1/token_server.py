@@ -39,6 +39,7 @@ REQUEST = struct.Struct("!BqHI")
 REPLY = struct.Struct("!qI")
 LENGTH = struct.Struct("!I")
 NO_TEXT = 0xFFFFFFFF
+FOLDER_PREFIX = "pandora_v1-tokens-"
 START_TIMEOUT = 60.0         # building both tables takes ~1 s; a loaded machine can take much longer
 
 
@@ -95,9 +96,12 @@ class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
 
-def _exit_with_stdin() -> None:
+def _exit_with_stdin(path: str) -> None:
     while sys.stdin.buffer.read(65536):
         pass
+    folder = Path(path).parent            # the master could not remove it (killed, or halted early)
+    if folder.name.startswith(FOLDER_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
     os._exit(0)
 
 
@@ -106,7 +110,7 @@ def main(argv: list[str]) -> None:
 
     token_tables.warm_up()
     server = _Server(argv[1], _Connection)
-    threading.Thread(target=_exit_with_stdin, daemon=True).start()
+    threading.Thread(target=_exit_with_stdin, args=(argv[1],), daemon=True).start()
     print("ready", flush=True)
     server.serve_forever()
 
@@ -123,7 +127,7 @@ def start() -> str | None:
     global _running, _folder
     if _running is not None and _running.poll() is None and _folder:
         return str(Path(_folder) / "tokens.sock")
-    _folder = tempfile.mkdtemp(prefix="pandora_v1-tokens-")     # 0700: only this user connects
+    _folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)     # 0700: only this user connects
     path = str(Path(_folder) / "tokens.sock")
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
