@@ -112,6 +112,7 @@ def main(argv: list[str]) -> None:
     server = _Server(argv[1], _Connection)
     threading.Thread(target=_exit_with_stdin, args=(argv[1],), daemon=True).start()
     print("ready", flush=True)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)   # nobody reads the pipe any more: it must never fill
     server.serve_forever()
 
 
@@ -127,19 +128,24 @@ def start() -> str | None:
     global _running, _folder
     if _running is not None and _running.poll() is None and _folder:
         return str(Path(_folder) / "tokens.sock")
-    _folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)     # 0700: only this user connects
-    path = str(Path(_folder) / "tokens.sock")
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     env.pop(SOCKET_ENV, None)
-    _running = subprocess.Popen([sys.executable, "-m", "pandora_v1.token_server", path],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    assert _running.stdout is not None
-    ready, _, _ = select.select([_running.stdout], [], [], START_TIMEOUT)
-    if ready and _running.stdout.readline().strip() == b"ready":
-        return path
-    sys.stderr.write("pandora_v1: the token server did not start; each worker loads the token tables "
-                     "itself (~66 MB more per worker)\n")
+    try:
+        _folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)     # 0700: only this user connects
+        path = str(Path(_folder) / "tokens.sock")
+        _running = subprocess.Popen([sys.executable, "-m", "pandora_v1.token_server", path],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        assert _running.stdout is not None
+        ready, _, _ = select.select([_running.stdout], [], [], START_TIMEOUT)
+        if ready and _running.stdout.readline().strip() == b"ready":
+            _running.stdout.close()
+            return path
+        why = "it did not say it was ready"
+    except OSError as exc:          # no writable temporary folder, no fork, ...
+        why = f"{type(exc).__name__}: {exc.strerror or exc}"
+    sys.stderr.write(f"pandora_v1: the token server did not start ({why}); the token tables are "
+                     "built in the master and shared with the workers instead\n")
     stop()
     return None
 

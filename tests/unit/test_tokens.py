@@ -131,3 +131,20 @@ def test_a_dead_token_server_is_noticed_once_and_counting_goes_on_here(monkeypat
     assert counts == [len(expected.encode(text)) for text in TEXTS[1:4]]
     assert [r.message for r in caplog.records].count(
         "token server unreachable (FileNotFoundError); counting in this worker until it answers") == 1
+
+
+@pytest.mark.parametrize("failure", ["exits at once", "no temporary folder"])
+def test_a_token_server_that_cannot_start_is_one_warning_and_no_socket(monkeypatch, capsys, failure):
+    monkeypatch.setattr(token_server, "_running", None)      # not the one this module's tests share
+    monkeypatch.setattr(token_server, "_folder", None)
+    if failure == "exits at once":
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+    else:
+        def no_folder(prefix):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(token_server.tempfile, "mkdtemp", no_folder)
+    assert token_server.start() is None
+    warning = capsys.readouterr().err
+    assert warning.count("the token server did not start") == 1
+    assert "built in the master and shared with the workers" in warning
+    assert token_server._running is None and token_server._folder is None   # nothing left behind
