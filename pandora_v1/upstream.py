@@ -30,10 +30,12 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .version import __version__
-
+from . import upstream_conn
 from .config import Settings
 from .errors import APIError, upstream_error
+from .upstream_body import UpstreamBody
+from .upstream_conn import TimedOut, Unreachable
+from .version import __version__
 
 if TYPE_CHECKING:
     from .credentials import Credentials
@@ -119,6 +121,12 @@ class UpstreamClient:
         proxy = self.session.proxies.get(urllib.parse.urlsplit(self.base_url).scheme)
         self._pools = adapter.proxy_manager_for(proxy) if proxy else adapter.poolmanager
         self._pool_timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
+        # The conversation POST: our own pooled sockets, unless a proxy is in the way (upstream_conn.py).
+        self._conversations: upstream_conn.ConnectionPool | None = None
+        if not proxy:
+            self._conversations = upstream_conn.ConnectionPool(
+                pool, settings.connect_timeout, settings.read_timeout,
+                tls=_tls_context() if self.base_url.startswith("https:") else None)
 
     def close(self) -> None:
         self.session.close()
@@ -152,13 +160,13 @@ class UpstreamClient:
             try:
                 response, status, response_headers = send(method, self.url(prefix, path), data,
                                                           sent_headers, stream)
-            except _Unreachable as exc:
+            except Unreachable as exc:
                 if exc.why != "connect timeout":
                     log.warning("upstream %s %s unreachable: %s", method, _route_of(path), exc.why)
                 suffix = " (connect timeout)" if exc.why == "connect timeout" else ""
                 failure = APIError(502, f"The upstream could not be reached{suffix}.",
                                    code="upstream_unreachable", upstream_status="unreachable")
-            except _TimedOut:
+            except TimedOut:
                 self.on_error("timeout")
                 raise APIError(504, "The upstream did not answer in time.",
                                code="upstream_timeout", upstream_status="timeout") from None
@@ -180,11 +188,11 @@ class UpstreamClient:
             response = self.session.request(method, url, data=data, headers=headers, stream=stream,
                                             timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.ConnectTimeout:
-            raise _Unreachable("connect timeout") from None
+            raise Unreachable("connect timeout") from None
         except requests.exceptions.Timeout:
-            raise _TimedOut() from None
+            raise TimedOut() from None
         except requests.exceptions.RequestException as exc:
-            raise _Unreachable(type(exc).__name__) from None
+            raise Unreachable(type(exc).__name__) from None
         return response, response.status_code, response.headers
 
     def _via_urllib3(self, method, url, data, headers, stream):
@@ -193,14 +201,22 @@ class UpstreamClient:
                 method, url, body=data, headers={"User-Agent": USER_AGENT, **headers},
                 redirect=False, retries=False, preload_content=not stream, timeout=self._pool_timeout)
         except urllib3.exceptions.NewConnectionError as exc:
-            raise _Unreachable(type(exc).__name__) from None
+            raise Unreachable(type(exc).__name__) from None
         except urllib3.exceptions.ConnectTimeoutError:
-            raise _Unreachable("connect timeout") from None
+            raise Unreachable("connect timeout") from None
         except urllib3.exceptions.ReadTimeoutError:
-            raise _TimedOut() from None
+            raise TimedOut() from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _Unreachable(type(exc).__name__) from None
+            raise Unreachable(type(exc).__name__) from None
         return response, response.status, response.headers
+
+    def _via_own_pool(self, method, url, data, headers, stream):
+        assert self._conversations is not None and method == "POST"
+        response = self._conversations.post(url, data or b"", {"User-Agent": USER_AGENT, **headers})
+        return response, response.status, response.headers
+
+    def _stream_sender(self):
+        return self._via_urllib3 if self._conversations is None else self._via_own_pool
 
     def get_json(self, path: str, credentials: Credentials | None, *, method: str = "GET",
                  json: dict | None = None, what: str = "answer") -> dict:
@@ -289,7 +305,7 @@ class UpstreamClient:
 
     def start_conversation(self, payload: dict, credentials: Credentials) -> urllib3.BaseHTTPResponse:
         """The answer's event stream (urllib3's response: read it with UpstreamBody)."""
-        response = self._failover(self._via_urllib3, "POST", self.conversation_path, credentials,
+        response = self._failover(self._stream_sender(), "POST", self.conversation_path, credentials,
                                   payload, True, None)
         kind = response.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
@@ -302,7 +318,7 @@ class UpstreamClient:
     def resume_conversation(self, conversation_id: str, token: str,
                             credentials: Credentials) -> urllib3.BaseHTTPResponse:
         """A handed-off answer's event stream, replayed from the start (offset 0)."""
-        response = self._failover(self._via_urllib3, "POST", RESUME, credentials,
+        response = self._failover(self._stream_sender(), "POST", RESUME, credentials,
                                   {"conversation_id": conversation_id, "offset": 0}, True,
                                   {"x-conduit-token": token})
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
@@ -326,22 +342,46 @@ def _route_of(path: str) -> str:
     return path.split("?")[0]
 
 
-class _Unreachable(Exception):
-    def __init__(self, why: str):
-        self.why = why
-
-
-class _TimedOut(Exception):
-    pass
+ERROR_BODY = 65536
+ERROR_BODY_SECONDS = 10.0     # an error page that trickles is not worth a longer wait
 
 
 def _error_body(response) -> bytes:
-    """The start of an error answer's body (requests' or urllib3's response), then closed."""
+    """The start of an error answer's body (requests', urllib3's or our own response), then closed."""
     try:
         if isinstance(response, requests.Response):
-            return response.content[:65536]
-        return response.read(65536)
+            return response.content[:ERROR_BODY]
+        if isinstance(response, upstream_conn.Response):
+            return _own_error_body(response)
+        return response.read(ERROR_BODY)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
         return b""
     finally:
         response.close()
+
+
+def _own_error_body(response: upstream_conn.Response) -> bytes:
+    body = UpstreamBody(response, ERROR_BODY_SECONDS)
+    data = b""
+    try:
+        while not body.complete and len(data) < ERROR_BODY:
+            piece = body.read()
+            if not piece:
+                break
+            data += piece
+    except APIError:              # cut or stalled: what came is what we have
+        pass
+    finally:
+        body.close()
+    return data[:ERROR_BODY]
+
+
+def _tls_context():
+    """What requests verifies upstream certificates with: certifi's CA bundle, HTTP/1.1."""
+    import ssl
+
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.set_alpn_protocols(["http/1.1"])
+    return context

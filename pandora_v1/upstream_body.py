@@ -28,6 +28,7 @@ import zlib
 
 import urllib3
 
+from . import upstream_conn
 from .errors import APIError, ClientGone
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,11 @@ class ClientEOF(Exception):
     tells whether it still reads."""
 
 
-def open_body(response: urllib3.BaseHTTPResponse, read_timeout: float) -> "Body":
-    """The fast reader when urllib3's internals are where we expect them, else the plain one."""
+def open_body(response: urllib3.BaseHTTPResponse | upstream_conn.Response, read_timeout: float) -> "Body":
+    """The fast reader for our own connections (upstream_conn.py) and for urllib3's when its
+    internals are where we expect them, else the plain one."""
+    if isinstance(response, upstream_conn.Response):
+        return UpstreamBody(response, read_timeout)
     if _raw_parts(response) is None:
         log.warning("urllib3's response internals have moved: reading the upstream the slow way "
                     "(see _raw_parts in upstream_body.py)")
@@ -108,19 +112,70 @@ class PlainBody:
         self.response.release_conn()
 
 
-class UpstreamBody:
-    """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
+class _Urllib3Wire:
+    """A urllib3 response's connection, as UpstreamBody reads it."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, read_timeout: float):
-        self.response = response
-        self.read_timeout = read_timeout
+    def __init__(self, response: urllib3.BaseHTTPResponse):
         parts = _raw_parts(response)
         if parts is None:
             raise _dropped()
-        self._http, self._sock = parts
+        self.response = response
+        self._http, self.sock = parts
+        self.chunked = bool(self._http.chunked)
+        self.length = self._http.length
+
+    def buffered(self) -> bytes:
+        """What http.client already read past the headers, without waiting for more."""
+        self.sock.settimeout(0)
+        try:
+            return self._http.fp.read1(READ_SIZE) or b""
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return b""
+        except (OSError, ValueError, AttributeError):
+            raise _dropped() from None
+
+    def release(self) -> None:
+        self._http.close()
+        self.response.release_conn()
+
+    def close(self) -> None:
+        self.response.close()
+        self.response.release_conn()   # a closed connection's place in the pool is kept
+
+
+class _OwnWire:
+    """A connection of upstream_conn.py's pool, as UpstreamBody reads it."""
+
+    def __init__(self, response: upstream_conn.Response):
+        if response.sock is None:
+            raise _dropped()
+        self.response = response
+        self.sock = response.sock
+        self.chunked, self.length = response.chunked, response.length
+
+    def buffered(self) -> bytes:
+        data, self.response.buffered = self.response.buffered, b""
+        return data
+
+    def release(self) -> None:
+        self.response.release()
+
+    def close(self) -> None:
+        self.response.close()
+
+
+class UpstreamBody:
+    """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse | upstream_conn.Response, read_timeout: float):
+        self.response = response
+        self.read_timeout = read_timeout
+        self._wire = _OwnWire(response) if isinstance(response, upstream_conn.Response) \
+            else _Urllib3Wire(response)
+        self._sock = self._wire.sock
         self._pool_timeout = self._sock.gettimeout()   # put back when the connection returns to the pool
-        self._chunked = bool(self._http.chunked)
-        self._left = self._http.length          # Content-Length still to come; None: until close
+        self._chunked = self._wire.chunked
+        self._left = self._wire.length          # Content-Length still to come; None: until close
         self._decompress = _decompressor(response.headers.get("Content-Encoding", ""))
         self._timeout: float | None = -1.0      # what the socket is set to (-1: not set yet)
         self._last_data = time.monotonic()
@@ -179,8 +234,7 @@ class UpstreamBody:
                         break
             except APIError:
                 pass
-        self.response.close()
-        self.response.release_conn()   # a closed connection's place in the pool is kept
+        self._wire.close()
         if self.client_watch is not None:
             self.client_watch.stop()
             self.client_watch = None
@@ -200,7 +254,7 @@ class UpstreamBody:
     def _recv(self, wait: float | None) -> bytes | None:
         if not self._started:
             self._started = True
-            buffered = self._buffered()
+            buffered = self._wire.buffered()
             if buffered:
                 self._last_data = time.monotonic()
                 return buffered
@@ -241,24 +295,13 @@ class UpstreamBody:
             except OSError:
                 pass
 
-    def _buffered(self) -> bytes:
-        """What http.client already read past the headers, without waiting for more."""
-        self._sock.settimeout(0)
-        try:
-            return self._http.fp.read1(READ_SIZE) or b""
-        except (BlockingIOError, ssl.SSLWantReadError):
-            return b""
-        except (OSError, ValueError, AttributeError):
-            raise _dropped() from None
-
     def _release(self) -> None:
         """The whole body was read: the connection is clean, the pool may reuse it."""
         if self._pending:
             return
         try:
             self._sock.settimeout(self._pool_timeout)
-            self._http.close()
-            self.response.release_conn()
+            self._wire.release()
         except Exception:  # noqa: BLE001 - reuse is an optimisation; close() still cleans up
             log.debug("could not return the upstream connection to the pool", exc_info=True)
 
