@@ -10,13 +10,14 @@ A read can also wait with a limit and come back empty-handed, so the
 request's own thread writes keep-alives while the upstream is silent: no
 helper thread or queue per stream.
 
-When the body ends cleanly its connection goes back to requests' pool, so
-the next conversation skips the connect.
+When the body ends cleanly its connection goes back to its pool, so the
+next conversation skips the connect.
 
-It reads private attributes of urllib3's and http.client's responses; they
-are fenced in ``_raw_parts`` alone. Should an upgrade move them,
-``open_body`` falls back to ``PlainBody``: urllib3's own reads, slower and
-without keep-alives while the upstream is silent, but correct.
+It reads our own connections (upstream_conn.py) and, through a proxy,
+urllib3's; for those it reads private attributes of urllib3's and
+http.client's responses, fenced in ``_raw_parts`` alone. Should an upgrade
+move them, ``open_body`` falls back to ``PlainBody``: urllib3's own reads,
+slower and without keep-alives while the upstream is silent, but correct.
 """
 from __future__ import annotations
 

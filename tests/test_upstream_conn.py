@@ -1,0 +1,265 @@
+"""The conversation POST on pandora_v1's own pooled sockets (upstream_conn.py), against raw
+socket servers that misbehave on purpose, plain and TLS."""
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from pandora_v1 import upstream_conn
+from tests.conftest import ACCESS_TOKEN
+from pandora_v1.upstream_body import UpstreamBody, open_body
+
+SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+       b"d\r\ndata: hello\n\n\r\n0\r\n\r\n")
+
+
+class Server:
+    """Each accepted connection is handed to ``handlers[i]`` (the last one repeats)."""
+
+    def __init__(self, *handlers, tls: ssl.SSLContext | None = None):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.handlers = list(handlers)
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.tls:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (OSError, ssl.SSLError):
+                    conn.close()
+                    continue
+            handler = self.handlers[min(self.connections, len(self.handlers) - 1)]
+            self.connections += 1
+            threading.Thread(target=self._run, args=(handler, conn), daemon=True).start()
+
+    def _run(self, handler, conn):
+        with conn:
+            handler(self, conn)
+
+    def read_request(self, conn) -> bytes | None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
+                return None
+            data += piece
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        while len(body) < length:
+            body += conn.recv(65536)
+        self.requests.append(data)
+        return data
+
+    def close(self):
+        self.listener.close()
+
+
+def answers(*replies: bytes, then_close: bool = False):
+    """A handler: each request on the connection gets the next reply; then it waits or closes."""
+    def handler(server, conn):
+        for reply in replies:
+            if server.read_request(conn) is None:
+                return
+            conn.sendall(reply)
+        if not then_close:
+            server.read_request(conn)     # an idle keep-alive connection until the client goes
+    return handler
+
+
+def reads_then_closes(server, conn):
+    server.read_request(conn)             # the request arrived, no answer: the connection ends
+
+
+def pool(**kwargs) -> upstream_conn.ConnectionPool:
+    return upstream_conn.ConnectionPool(size=4, connect_timeout=2.0, read_timeout=kwargs.pop("read_timeout", 5.0),
+                                        **kwargs)
+
+
+def whole(response) -> bytes:
+    body = open_body(response, 5.0)
+    assert isinstance(body, UpstreamBody)
+    data = b""
+    while not body.complete:
+        data += body.read() or b""
+    body.close()
+    return data
+
+
+@pytest.fixture
+def servers():
+    started = []
+    yield lambda *handlers, **kw: started.append(Server(*handlers, **kw)) or started[-1]
+    for server in started:
+        server.close()
+
+
+def test_one_connection_carries_answer_after_answer(servers):
+    server = servers(answers(SSE, SSE, SSE))
+    conversations = pool()
+    for _ in range(3):
+        response = conversations.post(f"http://127.0.0.1:{server.port}/backend-api/conversation", b'{"a":1}',
+                                      {"Authorization": "Bearer t", "Accept": "text/event-stream"})
+        assert response.status == 200 and response.headers["content-type"] == "text/event-stream"
+        assert whole(response) == b"data: hello\n\n"
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.startswith(b"POST /backend-api/conversation HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"\r\nContent-Length: 7\r\n" in first and b"\r\nAuthorization: Bearer t\r\n" in first
+    assert first.endswith(b'\r\n\r\n{"a":1}')
+
+
+def test_a_connection_the_upstream_will_close_is_not_reused(servers):
+    closing = SSE.replace(b"Transfer-Encoding", b"Connection: close\r\nTransfer-Encoding")
+    server = servers(answers(closing, then_close=True))
+    conversations = pool()
+    for _ in range(2):
+        assert whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
+    assert server.connections == 2
+
+
+def test_an_idle_connection_the_upstream_closed_is_noticed_before_reuse(servers):
+    server = servers(answers(SSE, then_close=True), answers(SSE))
+    conversations = pool()
+    whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {}))
+    time.sleep(0.2)                        # the upstream closed it meanwhile
+    assert whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
+    assert server.connections == 2 and len(server.requests) == 2     # sent once, on the new connection
+
+
+def test_a_reused_connection_that_closes_on_the_request_is_sent_again_once(servers):
+    # The close races our liveness check: the request reaches a connection that then ends unanswered.
+    def closes_on_second_request(server, conn):
+        server.read_request(conn)
+        conn.sendall(SSE)
+        server.read_request(conn)
+
+    server = servers(closes_on_second_request, answers(SSE))
+    conversations = pool()
+    whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {}))
+    assert whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
+    assert server.connections == 2 and len(server.requests) == 3
+
+
+def test_a_new_connection_closed_unanswered_is_unreachable_not_retried(servers):
+    server = servers(reads_then_closes)
+    with pytest.raises(upstream_conn.Unreachable):
+        pool().post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    assert server.connections == 1
+
+
+def test_no_head_within_the_read_timeout_is_timed_out(servers):
+    def silent(server, conn):
+        server.read_request(conn)
+        time.sleep(2)
+
+    server = servers(silent)
+    started = time.monotonic()
+    with pytest.raises(upstream_conn.TimedOut):
+        pool(read_timeout=0.3).post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    assert time.monotonic() - started < 1.5
+
+
+def test_refused_and_not_http_are_unreachable(servers):
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(upstream_conn.Unreachable) as refused:
+        pool().post(f"http://127.0.0.1:{port}/c", b"{}", {})
+    assert refused.value.why == "ConnectionRefusedError"
+    server = servers(answers(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"))
+    with pytest.raises(upstream_conn.Unreachable) as not_http:
+        pool().post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    assert not_http.value.why == "not an HTTP response"
+
+
+def test_interim_answers_are_skipped_and_bytes_past_the_head_are_the_body(servers):
+    server = servers(answers(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + SSE))
+    response = pool().post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    assert response.status == 200 and "link" not in response.headers
+    assert response.buffered.startswith(b"d\r\ndata: hello")    # came with the head
+    assert whole(response) == b"data: hello\n\n"
+
+
+def test_an_error_answer_is_read_for_its_message(servers, make_app):
+    error = b'{"detail": "Too many requests in 1 hour."}'
+    server = servers(answers(b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+                             b"Retry-After: 30\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             + f"{len(error):x}\r\n".encode() + error + b"\r\n0\r\n\r\n"))
+    from pandora_v1.errors import APIError
+    from pandora_v1.services import current_services
+
+    app = make_app(upstream_base_url=f"http://127.0.0.1:{server.port}")
+    upstream = current_services(app).upstream
+    with pytest.raises(APIError) as failure:
+        upstream.start_conversation({"action": "next"}, None)
+    assert failure.value.status == 429 and failure.value.headers == {"Retry-After": "30"}
+    assert "Too many requests in 1 hour." in failure.value.message
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_tls_upstreams_are_verified_and_reused(servers, certificate):
+    cert, key = certificate
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    server = servers(answers(SSE, SSE), tls=server_side)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    conversations = pool(tls=trusting)
+    for _ in range(2):
+        assert whole(conversations.post(f"https://localhost:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
+    assert server.connections == 1
+    # The default context (certifi's CAs) refuses the self-signed certificate: no answer, no request.
+    from pandora_v1.upstream import _tls_context
+
+    with pytest.raises(upstream_conn.Unreachable) as refused:
+        pool(tls=_tls_context()).post(f"https://localhost:{server.port}/c", b"{}", {})
+    assert "SSL" in refused.value.why
+
+
+def test_with_a_proxy_configured_the_conversation_goes_through_it(servers, make_app):
+    """A proxy in the way keeps the POST on urllib3's ProxyManager: the absolute URL goes to the proxy,
+    which answers here itself (a forward proxy would pass it on)."""
+    event = (b'data: {"message": {"id": "m1", "author": {"role": "assistant"}, "content": {"content_type": '
+             b'"text", "parts": ["via the proxy"]}, "status": "finished_successfully", "end_turn": true, '
+             b'"metadata": {}}, "conversation_id": "c1", "error": null}\n\ndata: [DONE]\n\n')
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+              + f"Content-Length: {len(event)}\r\n\r\n".encode() + event)
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+    def forward_proxy(server, conn):
+        while (request := server.read_request(conn)) is not None:
+            conn.sendall(answer if request.startswith(b"POST") and b"/conversation HTTP" in request else ok)
+
+    proxy = servers(forward_proxy)
+    app = make_app(upstream_base_url="http://upstream.invalid:8080", proxy=f"http://127.0.0.1:{proxy.port}")
+    reply = app.test_client().post("/v1/chat/completions", headers={"Authorization": "Bearer " + ACCESS_TOKEN},
+                                   json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json()["choices"][0]["message"]["content"] == "via the proxy"
+    assert proxy.requests[0].startswith(b"POST http://upstream.invalid:8080/backend-api/conversation HTTP/1.1")
