@@ -6,7 +6,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
@@ -14,40 +13,31 @@ import pytest
 from pandora_v1 import upstream_conn
 from tests.conftest import ACCESS_TOKEN
 from pandora_v1.upstream_body import UpstreamBody, open_body
+from tests.test_upstream_body import ScriptedServer
 
 SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
        b"d\r\ndata: hello\n\n\r\n0\r\n\r\n")
 
 
-class Server:
-    """Each accepted connection is handed to ``handlers[i]`` (the last one repeats)."""
+class Server(ScriptedServer):
+    """Each accepted connection is handed to ``handlers[i]`` (the last one repeats), over TLS with ``tls``."""
 
     def __init__(self, *handlers, tls: ssl.SSLContext | None = None):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.handlers = list(handlers)
         self.tls = tls
-        self.connections = 0
         self.requests: list[bytes] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._served = 0
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
+    def _serve(self, conn):
+        handler = self.handlers[min(self._served, len(self.handlers) - 1)]
+        self._served += 1
+        try:
             if self.tls:
-                try:
-                    conn = self.tls.wrap_socket(conn, server_side=True)
-                except (OSError, ssl.SSLError):
-                    conn.close()
-                    continue
-            handler = self.handlers[min(self.connections, len(self.handlers) - 1)]
-            self.connections += 1
-            threading.Thread(target=self._run, args=(handler, conn), daemon=True).start()
-
-    def _run(self, handler, conn):
+                conn = self.tls.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
         with conn:
             handler(self, conn)
 

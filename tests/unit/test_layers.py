@@ -60,21 +60,22 @@ def test_services_are_reached_only_through_their_accessor():
             assert 'extensions["pandora_v1"]' not in path.read_text(), path
 
 
-def test_the_pure_request_stage_loads_no_network_code():
-    code = ("import sys, pandora_v1.translate.request, pandora_v1.translate.stream; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'urllib3', 'flask') "
-            "or m in ('pandora_v1.uploads', 'pandora_v1.upstream')))")
+def loaded_by(imports: str, packages: tuple[str, ...], modules: tuple[str, ...] = ()) -> list[str]:
+    """Which of ``packages`` (top-level names) and ``modules`` a fresh Python has loaded after ``imports``."""
+    code = (f"import sys, {imports}; print(sorted(m for m in sys.modules "
+            f"if m.split('.')[0] in {packages!r} or m in {modules!r}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True,
                          check=True).stdout.strip()
-    assert out == "[]"
+    return ast.literal_eval(out)   # a printed list of module names
+
+
+def test_the_pure_request_stage_loads_no_network_code():
+    assert loaded_by("pandora_v1.translate.request, pandora_v1.translate.stream",
+                     ("requests", "urllib3", "flask"), ("pandora_v1.uploads", "pandora_v1.upstream")) == []
 
 
 def test_the_app_loads_no_tiktoken():
     """tiktoken and its tables belong to the token server (and the fallback, on first use):
     a worker that imported it at start would pay its memory for nothing."""
-    code = ("import sys, pandora_v1.app, pandora_v1.tokens, pandora_v1.token_server; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tiktoken', 'tiktoken_ext') "
-            "or m == 'pandora_v1.token_tables'))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "[]"
+    assert loaded_by("pandora_v1.app, pandora_v1.tokens, pandora_v1.token_server",
+                     ("tiktoken", "tiktoken_ext"), ("pandora_v1.token_tables",)) == []
