@@ -40,7 +40,7 @@ import gevent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.conftest import make_jwt  # noqa: E402
+from tests.conftest import gunicorn_children, make_jwt  # noqa: E402
 
 TOKEN = make_jwt()
 
@@ -163,16 +163,11 @@ class Services:
         wait_port(self.port)
         time.sleep(1.5)  # the workers finish booting
 
-    def _children(self) -> dict[int, str]:
-        out = subprocess.run(["pgrep", "-P", str(self.server.pid)], capture_output=True, text=True).stdout
-        return {int(p): Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace") for p in out.split()}
-
     def worker_pids(self) -> list[int]:
-        return [pid for pid, command in self._children().items() if "pandora_v1.token_server" not in command]
+        return gunicorn_children(self.server.pid)[0]
 
     def token_server_pid(self) -> int | None:
-        return next((pid for pid, command in self._children().items()
-                     if "pandora_v1.token_server" in command), None)
+        return gunicorn_children(self.server.pid)[1]
 
     def worker_cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.worker_pids())

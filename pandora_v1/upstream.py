@@ -125,10 +125,12 @@ class UpstreamClient:
         self._pool_timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
         # The conversation POST: our own pooled sockets, unless a proxy is in the way (upstream_conn.py).
         self._conversations: upstream_conn.ConnectionPool | None = None
+        self._send_stream = self._via_urllib3
         if not proxy:
             self._conversations = upstream_conn.ConnectionPool(
                 pool, settings.connect_timeout, settings.read_timeout,
                 tls=_tls_context() if self.base_url.startswith("https:") else None)
+            self._send_stream = self._via_own_pool
 
     def close(self) -> None:
         self.session.close()
@@ -217,9 +219,6 @@ class UpstreamClient:
         response = self._conversations.post(url, data or b"", {"User-Agent": USER_AGENT, **headers})
         return response, response.status, response.headers
 
-    def _stream_sender(self):
-        return self._via_urllib3 if self._conversations is None else self._via_own_pool
-
     def get_json(self, path: str, credentials: Credentials | None, *, method: str = "GET",
                  json: dict | None = None, what: str = "answer") -> dict:
         """An upstream JSON object, or a clean 502 naming ``what`` was not one."""
@@ -305,9 +304,10 @@ class UpstreamClient:
             self._health = (time.monotonic(), result)
             return result
 
-    def start_conversation(self, payload: dict, credentials: Credentials) -> urllib3.BaseHTTPResponse:
-        """The answer's event stream (urllib3's response: read it with UpstreamBody)."""
-        response = self._failover(self._stream_sender(), "POST", self.conversation_path, credentials,
+    def start_conversation(self, payload: dict, credentials: Credentials
+                           ) -> upstream_conn.Response | urllib3.BaseHTTPResponse:
+        """The answer's event stream (our own response, urllib3's through a proxy: read it with open_body)."""
+        response = self._failover(self._send_stream, "POST", self.conversation_path, credentials,
                                   payload, True, None)
         kind = response.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
@@ -318,9 +318,9 @@ class UpstreamClient:
         return response
 
     def resume_conversation(self, conversation_id: str, token: str,
-                            credentials: Credentials) -> urllib3.BaseHTTPResponse:
+                            credentials: Credentials) -> upstream_conn.Response | urllib3.BaseHTTPResponse:
         """A handed-off answer's event stream, replayed from the start (offset 0)."""
-        response = self._failover(self._stream_sender(), "POST", RESUME, credentials,
+        response = self._failover(self._send_stream, "POST", RESUME, credentials,
                                   {"conversation_id": conversation_id, "offset": 0}, True,
                                   {"x-conduit-token": token})
         if "text/event-stream" not in response.headers.get("Content-Type", ""):

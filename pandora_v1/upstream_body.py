@@ -114,7 +114,8 @@ class PlainBody:
 
 
 class _Urllib3Wire:
-    """A urllib3 response's connection, as UpstreamBody reads it."""
+    """A urllib3 response's connection, as UpstreamBody reads it: what upstream_conn.Response
+    offers for our own (sock, chunked, length, take_buffered, release, close)."""
 
     def __init__(self, response: urllib3.BaseHTTPResponse):
         parts = _raw_parts(response)
@@ -125,7 +126,7 @@ class _Urllib3Wire:
         self.chunked = bool(self._http.chunked)
         self.length = self._http.length
 
-    def buffered(self) -> bytes:
+    def take_buffered(self) -> bytes:
         """What http.client already read past the headers, without waiting for more."""
         self.sock.settimeout(0)
         try:
@@ -144,36 +145,17 @@ class _Urllib3Wire:
         self.response.release_conn()   # a closed connection's place in the pool is kept
 
 
-class _OwnWire:
-    """A connection of upstream_conn.py's pool, as UpstreamBody reads it."""
-
-    def __init__(self, response: upstream_conn.Response):
-        if response.sock is None:
-            raise _dropped()
-        self.response = response
-        self.sock = response.sock
-        self.chunked, self.length = response.chunked, response.length
-
-    def buffered(self) -> bytes:
-        data, self.response.buffered = self.response.buffered, b""
-        return data
-
-    def release(self) -> None:
-        self.response.release()
-
-    def close(self) -> None:
-        self.response.close()
-
-
 class UpstreamBody:
     """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
 
     def __init__(self, response: urllib3.BaseHTTPResponse | upstream_conn.Response, read_timeout: float):
         self.response = response
         self.read_timeout = read_timeout
-        self._wire = _OwnWire(response) if isinstance(response, upstream_conn.Response) \
-            else _Urllib3Wire(response)
-        self._sock = self._wire.sock
+        self._wire = response if isinstance(response, upstream_conn.Response) else _Urllib3Wire(response)
+        sock = self._wire.sock
+        if sock is None:                        # our own response, already closed
+            raise _dropped()
+        self._sock = sock
         self._pool_timeout = self._sock.gettimeout()   # put back when the connection returns to the pool
         self._chunked = self._wire.chunked
         self._left = self._wire.length          # Content-Length still to come; None: until close
@@ -255,7 +237,7 @@ class UpstreamBody:
     def _recv(self, wait: float | None) -> bytes | None:
         if not self._started:
             self._started = True
-            buffered = self._wire.buffered()
+            buffered = self._wire.take_buffered()
             if buffered:
                 self._last_data = time.monotonic()
                 return buffered

@@ -58,7 +58,8 @@ _select = _idle_select()
 
 
 class Response:
-    """A response head and its connection, as UpstreamBody reads the rest."""
+    """A response head and its connection, read on by UpstreamBody (sock, chunked, length,
+    take_buffered, release, close)."""
 
     def __init__(self, status: int, headers: CaseInsensitiveDict, sock: socket.socket, buffered: bytes,
                  reusable: bool, put_back: Callable[[socket.socket], None]):
@@ -72,6 +73,10 @@ class Response:
         self.length = int(length) if length and length.strip().isdigit() and not self.chunked else None
         self.reusable = reusable and (self.chunked or self.length is not None)
         self._put_back = put_back
+
+    def take_buffered(self) -> bytes:
+        data, self.buffered = self.buffered, b""
+        return data
 
     def release(self) -> None:
         """The body was read to its end: the connection may carry the next request."""

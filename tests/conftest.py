@@ -67,6 +67,21 @@ IN_PROCESS_LOGS: list[Path] = []      # what apps built in the test process (mak
 SECRETS_USED: set[str] = {ACCESS_TOKEN}
 
 
+def gunicorn_children(master: int) -> tuple[list[int], int | None]:
+    """A gunicorn master's workers, and its token server (pandora_v1/token_server.py) if any."""
+    workers, token_server = [], None
+    for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue    # gone while we looked
+        if b"pandora_v1.token_server" in command:
+            token_server = int(pid)
+        else:
+            workers.append(int(pid))
+    return workers, token_server
+
+
 class Server:
     """A real pandora_v1 under gunicorn, started from a config dict."""
 
@@ -102,23 +117,11 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
-    def children(self) -> dict[int, str]:
-        """The master's child processes: pid -> command line."""
-        master = self.process.pid
-        found = {}
-        for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
-            try:
-                found[int(pid)] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except FileNotFoundError:
-                pass    # gone while we looked
-        return found
-
     def worker_pids(self) -> list[int]:
-        return [pid for pid, command in self.children().items() if "pandora_v1.token_server" not in command]
+        return gunicorn_children(self.process.pid)[0]
 
     def token_server_pid(self) -> int | None:
-        return next((pid for pid, command in self.children().items()
-                     if "pandora_v1.token_server" in command), None)
+        return gunicorn_children(self.process.pid)[1]
 
     def log(self) -> str:
         if not self._log.closed:
