@@ -115,6 +115,13 @@ _IMAGES = {"type": "object", "required": ["prompt"], "properties": {
     "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]}}}
 
 
+_PAGING = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"}},
+    {"name": "after", "in": "query", "schema": {"type": "string"}},
+    {"name": "include", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}]
+
+
 def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -142,6 +149,9 @@ def document(api: str = "") -> dict:
                     "responses": _answers("The response")},
             "delete": {"summary": "Forget a stored response", "security": auth, "parameters": response_id,
                        "responses": _answers("Deleted")}},
+        f"{api}/v1/responses/{{response_id}}/input_items": {"get": {
+            "summary": "What a stored response answered, newest first", "security": auth,
+            "parameters": [*response_id, *_PAGING], "responses": _answers("A list of input items")}},
         f"{api}/v1/images/generations": {"post": {
             "summary": "Images through DALL·E", "security": auth,
             "requestBody": _json_body(_IMAGES), "responses": _answers("The images")}},

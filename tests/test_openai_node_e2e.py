@@ -63,6 +63,8 @@ def test_responses_create_stream_and_a_tool_loop(scenarios):
     assert stream["types"][-1] == "response.completed" and "response.output_text.delta" in stream["types"]
     assert loop["call"]["name"] == "get_weather" and loop["call"]["city"] == "Paris"
     assert re.fullmatch(r"call_\w+", loop["call"]["id"]) and loop["text"] == "Result: sunny in Paris"
+    # The second turn's input items, newest first, walked two per page by the SDK's auto-paging.
+    assert loop["listed"] == ["function_call_output", "function_call", "message"]
 
 
 def test_images_with_the_seeds_dall_e_3_alias(scenarios):

@@ -243,11 +243,37 @@ def test_stored_responses_chain_and_can_be_read_and_deleted(client, fake):
     assert requests.delete(f"{client.base_url}responses/{follow.id}", headers=AUTH, timeout=30).status_code == 404
 
 
+def test_input_items_list_what_a_response_answered(client, fake):
+    first = client.responses.create(model="gpt-4o", instructions="Be brief.", input="Remember the word banana.")
+    follow = client.responses.create(model="gpt-4o", previous_response_id=first.id, input=[
+        {"role": "user", "content": [{"type": "input_text", "text": "Which word?"}]}])
+    listed = client.responses.input_items.list(follow.id)
+    # Newest first: this turn's input, then the earlier response's output and input (not instructions).
+    assert [(item.type, item.role) for item in listed.data] == [("message", "user"), ("message", "assistant"),
+                                                                ("message", "user")]
+    assert [item.content[0].text for item in listed.data] == [
+        "Which word?", "Remember the word banana.", "Remember the word banana."]
+    assert listed.data[1].id == first.output[0].id and listed.data[1].content[0].type == "output_text"
+    assert all(item.status == "completed" and item.id.startswith("msg_") for item in listed.data)
+    assert not listed.has_more and (listed.first_id, listed.last_id) == (listed.data[0].id, listed.data[-1].id)
+    # The SDK's auto-paging walks one item per page with ``after``; the ids hold from one read to the next.
+    walked = [item.id for item in client.responses.input_items.list(follow.id, limit=1, order="asc")]
+    assert walked == [item.id for item in reversed(listed.data)]
+    assert [item.id for item in client.responses.input_items.list(first.id).data] == [listed.data[2].id]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.input_items.list(follow.id, limit=0)
+    assert info.value.body["param"] == "limit"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_items.list("resp_unknown")
+
+
 def test_store_false_keeps_nothing(server, client, fake):
     resp = client.responses.create(model="gpt-4o", input="hi", store=False)
     assert resp.store is False
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(resp.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_items.list(resp.id)
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="gpt-4o", input="hi", previous_response_id=resp.id)
     assert info.value.body["param"] == "previous_response_id"
@@ -320,6 +346,8 @@ def test_another_account_can_neither_read_nor_continue_nor_delete_a_response(ser
     first = mine.responses.create(model="gpt-4o", input="My secret is banana.")
     with pytest.raises(openai.NotFoundError):
         theirs.responses.retrieve(first.id)
+    with pytest.raises(openai.NotFoundError):
+        theirs.responses.input_items.list(first.id)
     with pytest.raises(openai.BadRequestError):
         theirs.responses.create(model="gpt-4o", input="What is my secret?", previous_response_id=first.id)
     with pytest.raises(openai.BadRequestError):

@@ -1,6 +1,7 @@
 """Stored responses on both store backends: save, look up, TTL, delete."""
 from __future__ import annotations
 
+import re
 import time
 
 from pandora_v1.responses import objects
@@ -22,8 +23,13 @@ def test_save_lookup_and_delete(store):
     # A second store on the same backend (another worker) sees it.
     other = ResponseStore(store, ttl=60)
     assert other.response(response["id"]) == response
-    assert other.record(response["id"]) == {"request_items": request_items,
-                                            "output_items": response["output"], "response": response}
+    record = other.record(response["id"])
+    assert record == {"request_items": record["request_items"], "output_items": response["output"],
+                      "response": response}
+    # Input items are kept as sent, each with an id (given one when it came without).
+    assert other.input_items(response["id"]) == record["request_items"]
+    [stored] = record["request_items"]
+    assert re.fullmatch(r"msg_[0-9a-f]{48}", stored.pop("id")) and stored == request_items[0]
     for item in response["output"]:
         assert other.item(item["id"]) == item
     assert other.delete(response["id"]) is True
@@ -45,3 +51,18 @@ def test_entries_expire_with_the_ttl(store):
 def test_unknown_ids(store):
     states = ResponseStore(store, ttl=60)
     assert states.record("resp_unknown") is None and states.item("msg_unknown") is None
+
+
+def test_input_items_keep_their_ids_and_get_one_when_they_came_without(store):
+    states = ResponseStore(store, ttl=60)
+    response, _ = stored_response()
+    sent = [{"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+            {"id": "msg_mine", "type": "message", "role": "user", "content": "and tomorrow?"},
+            {"role": "user", "content": "no type"}]
+    states.save(response, sent)
+    first = states.input_items(response["id"])
+    assert [item["id"][:4] for item in first] == ["fco_", "msg_", "msg_"] and first[1]["id"] == "msg_mine"
+    assert [{k: v for k, v in item.items() if k != "id"} for item in first] == \
+        [{k: v for k, v in item.items() if k != "id"} for item in sent]
+    assert states.input_items(response["id"]) == first         # the same ids on every read
+    assert states.input_items("resp_unknown") is None

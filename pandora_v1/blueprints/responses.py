@@ -1,4 +1,5 @@
-"""POST /v1/responses, GET and DELETE /v1/responses/{id}: parse, start the run, respond (see responses/)."""
+"""POST /v1/responses, GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items: parse, start
+the run, respond (see responses/)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -6,6 +7,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from .. import client_watch, credentials
 from ..errors import APIError
 from ..openai_format import SSE_HEADERS
+from ..responses.input_items import page
 from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore, owner_of
@@ -13,7 +15,6 @@ from ..services import current_services
 from .common import model_entry, read_json_body
 
 bp = Blueprint("responses", __name__)
-
 
 
 def _states(creds) -> ResponseStore:
@@ -50,6 +51,15 @@ def get_response(response_id: str):
     if stored is None:
         raise _not_found(response_id)
     return jsonify(stored)
+
+
+@bp.get("/v1/responses/<response_id>/input_items")
+def list_input_items(response_id: str):
+    creds = credentials.resolve(request.headers.get("Authorization"))
+    items = _states(creds).input_items(response_id)
+    if items is None:
+        raise _not_found(response_id)
+    return jsonify(page(items, request.args))
 
 
 @bp.delete("/v1/responses/<response_id>")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 
 from ..store import Store
+from .input_items import with_ids
 
 
 def owner_of(credentials) -> str:
@@ -38,7 +39,7 @@ class ResponseStore:
             if item.get("id"):
                 self.store.set_json(f"items:{self.owner}:{item['id']}", item, self.ttl)
         self.store.set_json(f"responses:{self.owner}:{response['id']}",
-                            {"request_items": list(request_items), "output_items": output,
+                            {"request_items": with_ids(request_items), "output_items": output,
                              "response": response}, self.ttl)
 
     def record(self, response_id: str) -> dict | None:
@@ -47,6 +48,11 @@ class ResponseStore:
     def response(self, response_id: str) -> dict | None:
         record = self.record(response_id)
         return None if record is None else record["response"]
+
+    def input_items(self, response_id: str) -> list[dict] | None:
+        """What the response answered: its input and the earlier turns, oldest first."""
+        record = self.record(response_id)
+        return None if record is None else record["request_items"]
 
     def item(self, item_id: str) -> dict | None:
         return self.store.get_json(f"items:{self.owner}:{item_id}")

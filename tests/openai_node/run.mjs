@@ -1,5 +1,5 @@
 // openai-node against pandora_v1: chat completions (create, stream, the stream helper, runTools),
-// the Responses API (create, stream helper, a tool loop by previous_response_id), images with the
+// the Responses API (create, stream helper, a tool loop by previous_response_id, its input items), images with the
 // seeds' dall-e-3 alias, models, and the errors a client branches on. Prints one JSON list of
 // scenarios. Run by tests/test_openai_node_e2e.py with BASE_URL and API_KEY set.
 import OpenAI from "openai";
@@ -89,7 +89,9 @@ await scenario("responses-tool-loop", async () => {
   const second = await client.responses.create({
     model, tools, previous_response_id: first.id,
     input: [{ type: "function_call_output", call_id: call.call_id, output: `sunny in ${city}` }] });
-  return { call: { name: call.name, city, id: call.call_id }, text: second.output_text };
+  const listed = [];
+  for await (const item of client.responses.inputItems.list(second.id, { limit: 2 })) listed.push(item.type);
+  return { call: { name: call.name, city, id: call.call_id }, text: second.output_text, listed };
 });
 
 await scenario("images-dall-e-3", async () => {
