@@ -27,7 +27,6 @@ def test_save_lookup_and_delete(store):
     assert record == {"request_items": record["request_items"], "output_items": response["output"],
                       "response": response}
     # Input items are kept as sent, each with an id (given one when it came without).
-    assert other.input_items(response["id"]) == record["request_items"]
     [stored] = record["request_items"]
     assert re.fullmatch(r"msg_[0-9a-f]{48}", stored.pop("id")) and stored == request_items[0]
     for item in response["output"]:
@@ -60,9 +59,8 @@ def test_input_items_keep_their_ids_and_get_one_when_they_came_without(store):
             {"id": "msg_mine", "type": "message", "role": "user", "content": "and tomorrow?"},
             {"role": "user", "content": "no type"}]
     states.save(response, sent)
-    first = states.input_items(response["id"])
+    first = states.record(response["id"])["request_items"]
     assert [item["id"][:4] for item in first] == ["fco_", "msg_", "msg_"] and first[1]["id"] == "msg_mine"
     assert [{k: v for k, v in item.items() if k != "id"} for item in first] == \
         [{k: v for k, v in item.items() if k != "id"} for item in sent]
-    assert states.input_items(response["id"]) == first         # the same ids on every read
-    assert states.input_items("resp_unknown") is None
+    assert states.record(response["id"])["request_items"] == first     # the same ids on every read

@@ -46,20 +46,21 @@ def create_response():
 
 @bp.get("/v1/responses/<response_id>")
 def get_response(response_id: str):
-    creds = credentials.resolve(request.headers.get("Authorization"))
-    stored = _states(creds).response(response_id)
-    if stored is None:
-        raise _not_found(response_id)
-    return jsonify(stored)
+    return jsonify(_stored(response_id)["response"])
 
 
 @bp.get("/v1/responses/<response_id>/input_items")
 def list_input_items(response_id: str):
+    return jsonify(page(_stored(response_id)["request_items"], request.args))
+
+
+def _stored(response_id: str) -> dict:
+    """The caller's stored record of ``response_id``; 404 when there is none (or it is another's)."""
     creds = credentials.resolve(request.headers.get("Authorization"))
-    items = _states(creds).input_items(response_id)
-    if items is None:
+    record = _states(creds).record(response_id)
+    if record is None:
         raise _not_found(response_id)
-    return jsonify(page(items, request.args))
+    return record
 
 
 @bp.delete("/v1/responses/<response_id>")

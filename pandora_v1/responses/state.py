@@ -49,11 +49,6 @@ class ResponseStore:
         record = self.record(response_id)
         return None if record is None else record["response"]
 
-    def input_items(self, response_id: str) -> list[dict] | None:
-        """What the response answered: its input and the earlier turns, oldest first."""
-        record = self.record(response_id)
-        return None if record is None else record["request_items"]
-
     def item(self, item_id: str) -> dict | None:
         return self.store.get_json(f"items:{self.owner}:{item_id}")
 

@@ -115,7 +115,7 @@ def test_previous_response_and_item_reference_come_from_the_store(history):
         ("system", "Short."), ("user", "What is 2+2?"), ("assistant", "4"), ("user", "And 3+3?")]
     # The stored conversation is flattened: the next link needs one lookup only (the stored input
     # items carry the ids they were given for GET .../input_items).
-    assert follow.items == (*history.input_items(start["id"]), message,
+    assert follow.items == (*history.record(start["id"])["request_items"], message,
                             {"type": "message", "role": "user", "content": "And 3+3?"})
     assert [{k: v for k, v in item.items() if k != "id"} for item in follow.items[:1]] == list(first.items)
     assert follow.echo["previous_response_id"] == start["id"]
