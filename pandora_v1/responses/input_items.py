@@ -8,6 +8,10 @@ came without), so paging and a later listing agree.
 """
 from __future__ import annotations
 
+import hashlib
+
+import orjson
+
 from ..errors import bad_request
 from .objects import new_id
 
@@ -24,7 +28,8 @@ def with_ids(items) -> list[dict]:
 def page(items: list[dict], args) -> dict:
     """One page of ``items`` per the query ``args`` (a Flask ``request.args``), in the list envelope."""
     limit, order, after = _paging(args)
-    ordered = [_resource(item) for item in (reversed(items) if order == "desc" else items)]
+    shaped = [_resource(item, index) for index, item in enumerate(items)]
+    ordered = shaped[::-1] if order == "desc" else shaped
     if after is not None:
         ids = [item.get("id") for item in ordered]
         if after not in ids:
@@ -49,11 +54,12 @@ def _paging(args) -> tuple[int, str, str | None]:
     return limit, order, args.get("after")
 
 
-def _resource(item: dict) -> dict:
+def _resource(item: dict, index: int) -> dict:
     """A stored input item as OpenAI returns it: a message's string content as one text part
     (``output_text`` for the assistant's), and a status."""
     kind = item.get("type", "message")
-    shaped = {"id": item["id"], "type": kind, **{k: v for k, v in item.items() if k not in ("id", "type")}}
+    shaped = {"id": item.get("id") or _derived_id(kind, item, index), "type": kind,
+              **{k: v for k, v in item.items() if k not in ("id", "type")}}
     if kind == "message" and isinstance(item.get("content"), str):
         part = ({"type": "output_text", "text": item["content"], "annotations": []} if item.get("role") == "assistant"
                 else {"type": "input_text", "text": item["content"]})
@@ -61,3 +67,10 @@ def _resource(item: dict) -> dict:
     if kind in _WITH_STATUS:
         shaped.setdefault("status", "completed")
     return shaped
+
+
+def _derived_id(kind: str, item: dict, index: int) -> str:
+    """An id for an item stored without one (by a version before ids were given): the same on every
+    read, so paging with ``after`` works for those responses too."""
+    digest = hashlib.sha256(orjson.dumps([index, item], option=orjson.OPT_SORT_KEYS)).hexdigest()[:48]
+    return f"{_ID_PREFIX.get(kind, 'item')}_{digest}"

@@ -59,3 +59,13 @@ def test_bad_paging_is_a_400_naming_the_parameter(args, param):
     with pytest.raises(APIError) as info:
         page(ITEMS, MultiDict(args))
     assert info.value.status == 400 and info.value.param == param
+
+
+def test_items_stored_without_ids_get_the_same_ids_on_every_read():
+    # Responses stored by a version that gave input items no id are still listed, and paged.
+    legacy = [{k: v for k, v in item.items() if k != "id"} for item in ITEMS]
+    listing = page(legacy, MultiDict())
+    assert [i.split("_")[0] for i in ids(listing)] == ["msg", "msg", "fco", "fc", "msg"]
+    assert len(set(ids(listing))) == 5 and ids(page(legacy, MultiDict())) == ids(listing)
+    after = page(legacy, MultiDict({"after": ids(listing)[1], "limit": "2"}))
+    assert ids(after) == ids(listing)[2:4] and after["has_more"] is True
