@@ -64,7 +64,10 @@ async function checkHealth() {
   health.textContent = text;
 }
 if (health) {
-  checkHealth();
+  // The first check waits until every script of the page has run: live.js listens for its answer,
+  // and a live.js that arrives after that answer would otherwise miss it (the next is 30 s away).
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", checkHealth);
+  else checkHealth();
   setInterval(checkHealth, 30000);
   document.getElementById("recheck").addEventListener("click", () => {
     health.dataset.state = "pending";

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 import requests
@@ -51,10 +52,12 @@ def open_page(browser):
     A JavaScript error or a Content-Security-Policy violation fails the test."""
     contexts, errors = [], []
 
-    def open_(url: str, viewport: dict = DESKTOP):
+    def open_(url: str, viewport: dict = DESKTOP, routes: dict | None = None):
         context = browser.new_context(viewport=viewport)
         contexts.append(context)
         page = context.new_page()
+        for pattern, handler in (routes or {}).items():     # e.g. hold a script back
+            page.route(pattern, handler)
         page.set_default_timeout(15_000)
         page.on("pageerror", lambda error: errors.append(error))
         page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
@@ -401,6 +404,18 @@ def test_status_page_shows_the_responses_endpoint_and_snippets(make_server, fake
 
 
 # ---------------------------------------------------------------- live section
+
+def test_the_live_section_fills_when_its_script_arrives_after_the_first_status(server, fake, open_page):
+    """live.js draws from the answer app.js fetches: a live.js that loads late must not miss the first
+    answer (the next comes 30 s later)."""
+    def late(route):
+        time.sleep(1.5)         # the browser gets /status.json meanwhile, if it asked for it
+        route.continue_()
+
+    page = open_page(server.url + "/", routes={"**/live.js": late})
+    expect(page.locator("#live")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#health")).not_to_have_attribute("data-state", "pending")
+
 
 def test_status_page_live_section(make_server, fake, open_page):
     srv = make_server(process_workers=2)
