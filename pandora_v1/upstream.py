@@ -121,12 +121,14 @@ class UpstreamClient:
         if proxies and not urllib.request.proxy_bypass(urllib.parse.urlsplit(self.base_url).hostname or ""):
             self.session.proxies = proxies
         proxy = self.session.proxies.get(urllib.parse.urlsplit(self.base_url).scheme)
-        self._pools = adapter.proxy_manager_for(proxy) if proxy else adapter.poolmanager
-        self._pool_timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
-        # The conversation POST: our own pooled sockets, unless a proxy is in the way (upstream_conn.py).
+        # The conversation POST: our own pooled sockets (upstream_conn.py), or urllib3's ProxyManager
+        # when a proxy is in the way.
         self._conversations: upstream_conn.ConnectionPool | None = None
-        self._send_stream = self._via_urllib3
-        if not proxy:
+        if proxy:
+            self._pools = adapter.proxy_manager_for(proxy)
+            self._pool_timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
+            self._send_stream = self._via_urllib3
+        else:
             self._conversations = upstream_conn.ConnectionPool(
                 pool, settings.connect_timeout, settings.read_timeout,
                 tls=_tls_context() if self.base_url.startswith("https:") else None)
@@ -134,6 +136,8 @@ class UpstreamClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._conversations is not None:
+            self._conversations.close()
 
     def _prefix_order(self) -> list[str]:
         with self._lock:

@@ -126,6 +126,14 @@ class ConnectionPool:
         except _StaleConnection:
             raise Unreachable("connection closed before an answer") from None
 
+    def close(self) -> None:
+        """Close the idle connections (those in use close with their answers)."""
+        with self._lock:
+            idle = [sock for socks in self._idle.values() for sock in socks]
+            self._idle.clear()
+        for sock in idle:
+            sock.close()
+
     # -- connections --------------------------------------------------------
 
     def _take(self, origin) -> socket.socket | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import node_scenarios, npm_project
+from tests.conftest import Server, base_config, node_scenarios, npm_project
 from tests.fake_upstream import blob_bytes, dalle_file
 
 HERE = Path(__file__).parent / "openai_node"
@@ -19,8 +19,6 @@ TEXT = "Hello there, friend."
 
 @pytest.fixture(scope="module")
 def scenarios(upstream, tmp_path_factory):
-    from tests.conftest import Server, base_config
-
     npm_project(HERE, HERE / "node_modules" / "openai", "the openai-node test")
     upstream.reset()
     # The seeds' own alias: dall-e-3 names gpt-4-mobile, a text-only slug, and draws.

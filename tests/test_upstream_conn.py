@@ -114,6 +114,17 @@ def test_one_connection_carries_answer_after_answer(servers):
     assert first.endswith(b'\r\n\r\n{"a":1}')
 
 
+def test_closing_the_pool_closes_its_idle_connections(servers):
+    server = servers(answers(SSE), answers(SSE))
+    conversations = pool()
+    whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {}))
+    [[idle]] = conversations._idle.values()
+    conversations.close()
+    assert idle.fileno() == -1 and not conversations._idle
+    whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {}))
+    assert server.connections == 2           # the next answer needed a new connection
+
+
 def test_a_connection_the_upstream_will_close_is_not_reused(servers):
     closing = SSE.replace(b"Transfer-Encoding", b"Connection: close\r\nTransfer-Encoding")
     server = servers(answers(closing, then_close=True))

@@ -21,8 +21,8 @@ _WITH_STATUS = ("message", "function_call", "function_call_output")
 
 def with_ids(items) -> list[dict]:
     """``items`` with an id for each that came without one (kept when stored)."""
-    return [item if item.get("id") else
-            {"id": new_id(_ID_PREFIX.get(item.get("type", "message"), "item")), **item} for item in items]
+    return [item if item.get("id") else {"id": new_id(_prefix(item.get("type", "message"))), **item}
+            for item in items]
 
 
 def page(items: list[dict], args) -> dict:
@@ -31,7 +31,7 @@ def page(items: list[dict], args) -> dict:
     shaped = [_resource(item, index) for index, item in enumerate(items)]
     ordered = shaped[::-1] if order == "desc" else shaped
     if after is not None:
-        ids = [item.get("id") for item in ordered]
+        ids = [item["id"] for item in ordered]
         if after not in ids:
             raise bad_request(f"No input item with id '{after}' in this response.", "after")
         ordered = ordered[ids.index(after) + 1:]
@@ -73,4 +73,8 @@ def _derived_id(kind: str, item: dict, index: int) -> str:
     """An id for an item stored without one (by a version before ids were given): the same on every
     read, so paging with ``after`` works for those responses too."""
     digest = hashlib.sha256(orjson.dumps([index, item], option=orjson.OPT_SORT_KEYS)).hexdigest()[:48]
-    return f"{_ID_PREFIX.get(kind, 'item')}_{digest}"
+    return f"{_prefix(kind)}_{digest}"
+
+
+def _prefix(kind: str) -> str:
+    return _ID_PREFIX.get(kind, "item")
