@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from pandora_v1 import config as _config  # noqa: E402  (imports nothing heavy)
+from pandora_v1.runtime import config as _config  # noqa: E402  (imports nothing heavy)
 
 try:
     _settings = _config.load()
@@ -22,7 +22,7 @@ except _config.ConfigError as _exc:
 # Redis, when configured, is checked here in the master: unreachable, the start
 # stops with one clear line naming it instead of every worker failing to boot.
 if _settings.redis.enabled:
-    from pandora_v1 import store as _store  # noqa: E402
+    from pandora_v1.runtime import store as _store  # noqa: E402
 
     try:
         _store.check_redis(_settings)
@@ -46,7 +46,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
 # Requests gunicorn rejects itself are answered in the OpenAI error shape, not HTML.
-from pandora_v1 import serving as _serving  # noqa: E402
+from pandora_v1.runtime import serving as _serving  # noqa: E402
 
 _serving.install_json_errors()
 
@@ -54,7 +54,7 @@ wsgi_app = "pandora_v1.app:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
 # gevent: ours stops accepting the moment SIGTERM arrives (gunicorn's looks once a second).
-worker_class = "pandora_v1.serving.GeventWorker" if _settings.worker_class == "gevent" \
+worker_class = "pandora_v1.runtime.serving.GeventWorker" if _settings.worker_class == "gevent" \
     else _settings.worker_class
 # gevent: each stream is a greenlet; gthread: each stream holds a thread.
 worker_connections = _settings.worker_connections
@@ -77,19 +77,19 @@ def on_starting(server):
     # One token server holds tiktoken's tables (~66 MB) for all workers, which count through it
     # (the path is inherited). Should it fail to start, the tables are built here, before the
     # fork, and the workers share their pages instead.
-    from pandora_v1 import token_server
+    from pandora_v1.usage import server as token_server
 
     path = token_server.start()
     if path:
         os.environ[token_server.SOCKET_ENV] = path
     else:
-        from pandora_v1 import token_tables
+        from pandora_v1.usage import tables as token_tables
 
         token_tables.warm_up()
 
 
 def on_exit(server):
-    from pandora_v1 import token_server
+    from pandora_v1.usage import server as token_server
 
     token_server.stop()
     if _own_metrics_dir:
@@ -107,7 +107,7 @@ def child_exit(server, worker):
 
 def post_fork(server, worker):
     # Logging is the entry point's business: set up before the worker builds its app.
-    from pandora_v1 import logs
+    from pandora_v1.runtime import logs
 
     logs.configure_for(_settings)
 
@@ -115,14 +115,15 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     # Scheduled jobs (daily token refresh, ...): a scheduler per worker, each job
     # run once across workers and instances through a lock in the store.
-    from pandora_v1 import jobs
+    from pandora_v1.runtime import jobs
 
     jobs.start(worker.wsgi)
 
 
 def worker_exit(server, worker):
     wsgi = getattr(worker, "wsgi", None)
-    from pandora_v1 import jobs, services
+    from pandora_v1.runtime import jobs
+    from pandora_v1 import services
 
     if wsgi is not None and services.installed(wsgi) is not None:
         jobs.stop(wsgi)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 def check_config(path: str | None) -> int:
-    from pandora_v1 import config
-    from pandora_v1.masking import masked_settings
+    from .runtime import config
+    from .runtime.masking import masked_settings
 
     try:
         settings = config.load(path)

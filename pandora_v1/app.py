@@ -9,9 +9,9 @@ from pathlib import Path
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import config as config_module
+from .runtime import config as config_module
 from .errors import APIError
-from .store import StoreUnavailable
+from .runtime.store import StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("pandora_v1")
@@ -31,16 +31,16 @@ CORS_HEADERS = {
 def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
-    from . import observe
+    from .runtime import metrics as observe
     from .blueprints import accounts, chat, images, media, models, ops, pages, responses
     from .services import Services, install
-    from .credentials import CredentialService
-    from .gpts import GptCatalog
-    from .media import MediaStore
-    from .models import ModelRegistry
-    from .store import open_store
-    from .upstream import UpstreamClient
-    from .uploads import SafeFetcher, Uploader
+    from .auth.credentials import CredentialService
+    from .models.gpts import GptCatalog
+    from .files.media import MediaStore
+    from .models.registry import ModelRegistry
+    from .runtime.store import open_store
+    from .upstream.client import UpstreamClient
+    from .files.uploads import SafeFetcher, Uploader
 
     settings = settings or config_module.load(config_path)
     warn_ignored_keys(settings)

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 if TYPE_CHECKING:   # types only: importing them here would run up the layers
-    from .config import Settings
-    from .credentials import CredentialService
-    from .gpts import GptCatalog
-    from .media import MediaStore
-    from .models import ModelRegistry
-    from .observe import Metrics
-    from .store import Store
-    from .upstream import UpstreamClient
-    from .uploads import Uploader
+    from .runtime.config import Settings
+    from .auth.credentials import CredentialService
+    from .models.gpts import GptCatalog
+    from .files.media import MediaStore
+    from .models.registry import ModelRegistry
+    from .runtime.metrics import Metrics
+    from .runtime.store import Store
+    from .upstream.client import UpstreamClient
+    from .files.uploads import Uploader
 
 _KEY = "pandora_v1"
 

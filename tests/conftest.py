@@ -75,7 +75,7 @@ def gunicorn_children(master: int) -> tuple[list[int], int | None]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except FileNotFoundError:
             continue    # gone while we looked
-        if b"pandora_v1.token_server" in command:
+        if b"pandora_v1.usage.server" in command:
             token_server = int(pid)
         else:
             workers.append(int(pid))
@@ -308,7 +308,7 @@ def own_redis(tmp_path):
 @pytest.fixture(params=["sqlite", "redis"])
 def store(request, tmp_path):
     """Each store test runs against both backends."""
-    from pandora_v1.store import RedisStore, SQLiteStore
+    from pandora_v1.runtime.store import RedisStore, SQLiteStore
 
     if request.param == "sqlite":
         backend = SQLiteStore(tmp_path / "data" / "store.sqlite3")
@@ -336,8 +336,8 @@ def make_app(upstream, tmp_path):
     import logging
 
     from pandora_v1.app import create_app
-    from pandora_v1.config import load_gpts, parse
-    from pandora_v1.logs import FORMAT, RedactingFormatter
+    from pandora_v1.runtime.config import load_gpts, parse
+    from pandora_v1.runtime.logs import FORMAT, RedactingFormatter
     from pandora_v1.services import current_services
 
     # Like the servers, these apps log at DEBUG through the production formatter, into a file

@@ -326,7 +326,7 @@ def test_usage_counts_the_injected_prompt(client, fake):
     tools = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
                                            tools=[WEATHER])
     assert tools.choices[0].message.content == plain.choices[0].message.content
-    from pandora_v1 import tokens
+    from pandora_v1.usage import tokens
 
     role, instruction = upstream_texts(conversations(fake)[-1])[0]
     assert role == "system" and NONCE.search(instruction)

@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from pandora_v1 import config, credentials
-from pandora_v1.credentials import CredentialService, Credentials, token_hash
+from pandora_v1.runtime import config
+from pandora_v1.auth import credentials
+from pandora_v1.auth.credentials import CredentialService, Credentials, token_hash
 from pandora_v1.errors import APIError
-from pandora_v1.store import RedisStore, SQLiteStore
+from pandora_v1.runtime.store import RedisStore, SQLiteStore
 from tests.conftest import ACCESS_TOKEN, free_port
 from tests.fake_upstream import OAUTH_CLIENT_ID
 

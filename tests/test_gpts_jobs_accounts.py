@@ -10,14 +10,14 @@ from types import SimpleNamespace
 import pytest
 from apscheduler.triggers.date import DateTrigger
 
-from pandora_v1 import config, jobs
+from pandora_v1.runtime import config, jobs
 from pandora_v1.blueprints.accounts import plans
-from pandora_v1.config import ModelEntry
-from pandora_v1.credentials import CredentialService
+from pandora_v1.runtime.config import ModelEntry
+from pandora_v1.auth.credentials import CredentialService
 from pandora_v1.errors import APIError
-from pandora_v1.gpts import GptCatalog
-from pandora_v1.store import StoreUnavailable
-from pandora_v1.upstream import UpstreamClient
+from pandora_v1.models.gpts import GptCatalog
+from pandora_v1.runtime.store import StoreUnavailable
+from pandora_v1.upstream.client import UpstreamClient
 from tests.conftest import ACCESS_TOKEN
 from tests.fake_upstream import default_accounts
 from tests.test_credentials import settings_for
@@ -39,7 +39,7 @@ def gizmo_fetches(fake, gizmo_id=None):
 
 
 def test_gpt_info_is_fetched_once_and_shared(fake, store):
-    from pandora_v1.credentials import Credentials
+    from pandora_v1.auth.credentials import Credentials
 
     fake.gizmo_names["g-classic"] = "ChatGPT Classic"
     gpts, _ = catalog(fake, store)
@@ -52,7 +52,7 @@ def test_gpt_info_is_fetched_once_and_shared(fake, store):
 
 
 def test_key_for_gpts_info_may_be_a_refresh_token(fake, store):
-    from pandora_v1.credentials import Credentials
+    from pandora_v1.auth.credentials import Credentials
 
     fake.require_issued = True
     gpts, _ = catalog(fake, store, key_for_gpts_info="rt-gpts-key")
@@ -63,7 +63,7 @@ def test_key_for_gpts_info_may_be_a_refresh_token(fake, store):
 
 
 def test_a_gpt_that_cannot_be_fetched_is_404_naming_it(fake, store):
-    from pandora_v1.credentials import Credentials
+    from pandora_v1.auth.credentials import Credentials
 
     fake.missing_gizmos.add("g-classic")
     gpts, _ = catalog(fake, store)
@@ -75,7 +75,7 @@ def test_a_gpt_that_cannot_be_fetched_is_404_naming_it(fake, store):
 
 
 def test_upstream_down_is_not_a_missing_gpt_and_is_retried(fake, store):
-    from pandora_v1.credentials import Credentials
+    from pandora_v1.auth.credentials import Credentials
 
     gpts, _ = catalog(fake, store, upstream_api_prefix="p")
     fake.prefix_status["p"] = 502
@@ -194,7 +194,7 @@ def test_accounts_answer_becomes_plus_and_team_lists():
 
 
 def test_an_unusable_key_for_gpts_info_falls_back_to_the_request_key(fake, store, caplog):
-    from pandora_v1.credentials import Credentials
+    from pandora_v1.auth.credentials import Credentials
 
     settings = config.parse({"upstream_base_url": fake.url, "key_for_gpts_info": "fk-pandoranext-share"})
     gpts = GptCatalog(settings, store, UpstreamClient(settings), CredentialService(settings, store))

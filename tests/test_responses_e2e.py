@@ -9,7 +9,7 @@ import openai
 import pytest
 import requests
 
-from pandora_v1.credentials import Credentials
+from pandora_v1.auth.credentials import Credentials
 from pandora_v1.responses.state import owner_of
 from tests.conftest import ACCESS_TOKEN, make_jwt
 from tests.fake_upstream import DEFAULT_ANSWER, answer_text, png_bytes

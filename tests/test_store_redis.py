@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pandora_v1 import config
-from pandora_v1.store import RedisStore, SQLiteStore, StoreUnavailable, open_store
+from pandora_v1.runtime import config
+from pandora_v1.runtime.store import RedisStore, SQLiteStore, StoreUnavailable, open_store
 from tests.unit.test_store import (  # noqa: F401  (collected here again, with the Redis store below)
     test_add_is_set_if_absent, test_delete_if_only_deletes_its_own_value, test_get_set_delete,
     test_keys_by_prefix, test_lock_helpers, test_namespaces_keep_stores_apart,
@@ -70,7 +70,7 @@ def test_redis_down_mid_run_is_unavailable_and_recovers(own_redis):
 
 
 def test_master_check_speaks_to_redis_without_redis_py(redis_db, own_redis, monkeypatch):
-    from pandora_v1.store import check_redis
+    from pandora_v1.runtime.store import check_redis
 
     monkeypatch.delenv("REDIS_URL", raising=False)
     check_redis(config.parse({"redis": {"host": "127.0.0.1", "port": redis_db.port, "db": 2}}))

@@ -160,7 +160,7 @@ def test_gpt5_slug_through_the_models_map_and_the_web_apps_path(make_server, fak
 
 
 def test_bad_conversation_path_is_a_config_error():
-    from pandora_v1.config import ConfigError, parse
+    from pandora_v1.runtime.config import ConfigError, parse
 
     with pytest.raises(ConfigError) as info:
         parse({"conversation_path": "/v1/other"})

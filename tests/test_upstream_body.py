@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from pandora_v1.errors import APIError
-from pandora_v1 import upstream_body
-from pandora_v1.upstream_body import PlainBody, UpstreamBody, open_body
+from pandora_v1.upstream import body as upstream_body
+from pandora_v1.upstream.body import PlainBody, UpstreamBody, open_body
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from pandora_v1 import upstream_conn
+from pandora_v1.upstream import pool as upstream_conn
 from tests.conftest import ACCESS_TOKEN
-from pandora_v1.upstream_body import UpstreamBody, open_body
+from pandora_v1.upstream.body import UpstreamBody, open_body
 from tests.test_upstream_body import ScriptedServer
 
 SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -236,7 +236,7 @@ def test_tls_upstreams_are_verified_and_reused(servers, certificate):
         assert whole(conversations.post(f"https://localhost:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
     assert server.connections == 1
     # The default context (certifi's CAs) refuses the self-signed certificate: no answer, no request.
-    from pandora_v1.upstream import _tls_context
+    from pandora_v1.upstream.client import _tls_context
 
     with pytest.raises(upstream_conn.Unreachable) as refused:
         pool(tls=_tls_context()).post(f"https://localhost:{server.port}/c", b"{}", {})

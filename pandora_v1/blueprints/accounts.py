@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import credentials
+from ..auth import credentials
 from ..errors import upstream_error
 from ..services import current_services
 

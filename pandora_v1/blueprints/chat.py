@@ -5,9 +5,11 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import agent_answer, chat_agent_output, chat_output, client_watch, credentials
-from ..answer import start_answer
-from ..openai_format import SSE_HEADERS
+from ..answer import agent as agent_answer, watch as client_watch
+from ..chat import agent_output as chat_agent_output, output as chat_output
+from ..auth import credentials
+from ..answer.pipeline import start_answer
+from ..chat.chunks import SSE_HEADERS
 from ..services import current_services
 from ..translate.render import RenderOptions
 from ..translate.request import parse_chat_request

@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 from flask import request
 
-from .. import loop
+from ..runtime import loop
 from ..errors import APIError, bad_request
 from ..services import current_services
 

@@ -7,8 +7,9 @@ import time
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import client_watch, credentials
-from ..answer import start_answer
+from ..answer import watch as client_watch
+from ..auth import credentials
+from ..answer.pipeline import start_answer
 from ..errors import APIError, bad_request
 from ..translate.render import RenderOptions
 from ..translate.request import ChatMessage, ChatRequest

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, send_from_directory
 
-from ..media import content_type_for
+from ..files.media import content_type_for
 from ..services import current_services
 
 bp = Blueprint("media", __name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..openai_format import model_list
+from ..chat.chunks import model_list
 from ..services import current_services
 
 bp = Blueprint("models", __name__)

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify
 
 from .. import openapi
 from ..version import __version__
-from ..store import StoreUnavailable
+from ..runtime.store import StoreUnavailable
 from ..services import current_services
 
 bp = Blueprint("ops", __name__)

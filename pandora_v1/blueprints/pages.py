@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, jsonify, render_template, request
 
-from .. import jobs, live
+from ..runtime import jobs, live
 from ..version import __version__
 from ..services import current_services
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import client_watch, credentials
+from ..answer import watch as client_watch
+from ..auth import credentials
 from ..errors import APIError
-from ..openai_format import SSE_HEADERS
+from ..chat.chunks import SSE_HEADERS
 from ..responses.input_items import page
 from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun

@@ -22,12 +22,12 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 
-from .. import tokens
-from ..agent_answer import AgentAnswer, plan
+from ..usage import tokens
+from ..answer.agent import AgentAnswer, plan
 from ..errors import APIError
-from ..store import StoreUnavailable
+from ..runtime.store import StoreUnavailable
 from ..translate.render import CONTENT, REASONING
-from ..openai_format import SSE_KEEPALIVE
+from ..chat.chunks import SSE_KEEPALIVE
 from . import objects
 from .events import ResponseEncoder
 from .request import ResponsesRequest

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..store import Store
+from ..runtime.store import Store
 from .input_items import with_ids
 
 

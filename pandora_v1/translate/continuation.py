@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..upstream_body import Body
+    from ..upstream.body import Body
 
 
 class UpstreamContinuation(Protocol):

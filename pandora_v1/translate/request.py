@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 import orjson
 
 from ..errors import bad_request
-from ..files import InputFile, UploadedFile, input_file
-from .params import check_parameters
-from .tooldefs import NO_TOOLS, ToolFields, parse_chat_tools
+from ..files.parts import InputFile, UploadedFile, input_file
+from ..chat.params import check_parameters
+from ..tools.definitions import NO_TOOLS, ToolFields, parse_chat_tools
 
 # OpenAI's "developer" role is the newer name of "system"; "function" is the legacy "tool".
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",

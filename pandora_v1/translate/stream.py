@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..errors import APIError, ClientGone
-from .continuation import (ContinuationSettings, StreamEnding, UpstreamContinuation, backoff,
-                           document_messages)
+from .continuation import ContinuationSettings, StreamEnding, UpstreamContinuation, backoff, document_messages
 from .fold import DONE, Folder, Signal
 from .render import Piece, Renderer
 from .sse import Event, SSEDecoder
 
 if TYPE_CHECKING:
-    from ..upstream_body import Body
+    from ..upstream.body import Body
 
 log = logging.getLogger(__name__)
 

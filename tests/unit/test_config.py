@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from pandora_v1 import config
-from pandora_v1.models import ModelRegistry, conversation_mode
+from pandora_v1.runtime import config
+from pandora_v1.models.registry import ModelRegistry, conversation_mode
 from pandora_v1.errors import APIError
 
 SEED_STYLE = {

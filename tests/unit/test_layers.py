@@ -71,11 +71,11 @@ def loaded_by(imports: str, packages: tuple[str, ...], modules: tuple[str, ...] 
 
 def test_the_pure_request_stage_loads_no_network_code():
     assert loaded_by("pandora_v1.translate.request, pandora_v1.translate.stream",
-                     ("requests", "urllib3", "flask"), ("pandora_v1.uploads", "pandora_v1.upstream")) == []
+                     ("requests", "urllib3", "flask"), ("pandora_v1.files.uploads", "pandora_v1.upstream.client")) == []
 
 
 def test_the_app_loads_no_tiktoken():
     """tiktoken and its tables belong to the token server (and the fallback, on first use):
     a worker that imported it at start would pay its memory for nothing."""
-    assert loaded_by("pandora_v1.app, pandora_v1.tokens, pandora_v1.token_server",
-                     ("tiktoken", "tiktoken_ext"), ("pandora_v1.token_tables",)) == []
+    assert loaded_by("pandora_v1.app, pandora_v1.usage.tokens, pandora_v1.usage.server",
+                     ("tiktoken", "tiktoken_ext"), ("pandora_v1.usage.tables",)) == []

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from pandora_v1 import live
-from pandora_v1.observe import Metrics
+from pandora_v1.runtime import live
+from pandora_v1.runtime.metrics import Metrics
 
 
 class Clock:

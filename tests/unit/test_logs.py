@@ -6,7 +6,7 @@ def test_log_file_rotates_at_midnight_once_across_processes(tmp_path):
     import datetime
     import logging
 
-    from pandora_v1.logs import MidnightRotatingFile
+    from pandora_v1.runtime.logs import MidnightRotatingFile
 
     path = tmp_path / "access.log"
     first, second = MidnightRotatingFile(path, keep=2), MidnightRotatingFile(path, keep=2)

@@ -1,5 +1,5 @@
 """One masking format for every secret, wherever it is shown."""
-from pandora_v1.masking import mask, masked_settings, redact, scrub
+from pandora_v1.runtime.masking import mask, masked_settings, redact, scrub
 from tests.conftest import make_jwt
 
 

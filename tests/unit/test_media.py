@@ -2,8 +2,8 @@
 import os
 import time
 
-from pandora_v1.config import Settings
-from pandora_v1.media import MediaStore, safe_file_name
+from pandora_v1.runtime.config import Settings
+from pandora_v1.files.media import MediaStore, safe_file_name
 
 
 def store(tmp_path):
@@ -31,7 +31,7 @@ def test_old_media_is_deleted_and_new_kept(tmp_path):
 def test_the_scheduled_clean_up_job_deletes_old_media(tmp_path):
     from types import SimpleNamespace
 
-    from pandora_v1 import config, jobs
+    from pandora_v1.runtime import config, jobs
 
     media = store(tmp_path)
     old = media.save("images", "old.png", b"1")

@@ -1,7 +1,7 @@
 """The exact wire shapes OpenAI clients parse."""
 import orjson
 
-from pandora_v1.openai_format import ChunkEncoder, completion
+from pandora_v1.chat.chunks import ChunkEncoder, completion
 
 
 def parse(event: bytes):

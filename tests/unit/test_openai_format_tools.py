@@ -5,8 +5,8 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
-from pandora_v1.openai_format import ChunkEncoder, completion
-from pandora_v1.translate.toolcalls import TOOL_CALL, ToolCall
+from pandora_v1.chat.chunks import ChunkEncoder, completion
+from pandora_v1.tools.detector import TOOL_CALL, ToolCall
 
 CALLS = [ToolCall(0, "call_aaaaaaaaaaaaaaaaaaaaaaaa", "get_weather", orjson.dumps({"city": "Paris" * 80}).decode()),
          ToolCall(1, "call_bbbbbbbbbbbbbbbbbbbbbbbb", "get_time", "{}")]

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from pandora_v1.store import (RedisStore, SQLiteStore, StoreUnavailable, acquire, redis_address,
-                              release)
+from pandora_v1.runtime.store import RedisStore, SQLiteStore, StoreUnavailable, acquire, redis_address, release
 
 
 @pytest.fixture

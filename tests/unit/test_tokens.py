@@ -11,7 +11,7 @@ import pytest
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from pandora_v1 import token_server, token_tables, tokens
+from pandora_v1.usage import server as token_server, tables as token_tables, tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ TICKER = """
 from gevent import monkey
 monkey.patch_all()
 import json, gevent
-from pandora_v1 import token_tables, tokens
+from pandora_v1.usage import tables as token_tables, tokens
 token_tables.warm_up()
 ticks = 0
 def ticker():
@@ -126,7 +126,7 @@ def test_prompt_tokens_and_cuts_through_the_server_equal_counting_here(through_t
 def test_a_dead_token_server_is_noticed_once_and_counting_goes_on_here(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv(token_server.SOCKET_ENV, str(tmp_path / "nobody-listens.sock"))
     expected = reference("o200k_base")
-    with caplog.at_level("WARNING", logger="pandora_v1.tokens"):
+    with caplog.at_level("WARNING", logger="pandora_v1.usage.tokens"):
         counts = [tokens.count(text, "gpt-4o") for text in TEXTS[1:4]]
     assert counts == [len(expected.encode(text)) for text in TEXTS[1:4]]
     assert [r.message for r in caplog.records].count(

@@ -3,10 +3,9 @@ import orjson
 import pytest
 
 from pandora_v1.translate.render import CONTENT, REASONING
-from pandora_v1.translate.toolcalls import (TOOL_CALL, CallDetector, InvalidCall, ToolCall, loads_lenient,
-                                            parse_call, repair)
-from pandora_v1.translate.tooldefs import Tool
-from pandora_v1.translate.tools import Protocol
+from pandora_v1.tools.detector import TOOL_CALL, CallDetector, InvalidCall, ToolCall, loads_lenient, parse_call, repair
+from pandora_v1.tools.definitions import Tool
+from pandora_v1.tools.prompt import Protocol
 
 WEATHER = Tool("get_weather", "Weather in a city", {
     "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},

@@ -7,8 +7,8 @@ import pytest
 
 from pandora_v1.errors import APIError
 from pandora_v1.translate.request import ChatMessage, HistoryCall, conversation_payload, parse_chat_request
-from pandora_v1.translate.tooldefs import NO_TOOLS
-from pandora_v1.translate.tools import plan_turn, render_history
+from pandora_v1.tools.definitions import NO_TOOLS
+from pandora_v1.tools.prompt import plan_turn, render_history
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                             "parameters": {"type": "object",

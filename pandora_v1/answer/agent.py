@@ -1,0 +1,136 @@
+"""An agent turn on top of ``Answer``: tool calls by prompt and structured output.
+
+API-agnostic, like answer.py: ``/v1/chat/completions`` encodes it with
+chat_agent_output.py, ``/v1/responses`` with its own encoder.
+
+    turn = plan(services, messages, fields)       # rendered messages + protocol (translate/tools.py)
+    agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=..., started=...)
+    for events in agent.turn.events(keepalive):   # translate/agent.py: CONTENT / REASONING / TOOL_CALL
+        ...
+    agent.usage(); agent.finish()
+
+The first upstream answer starts at once (errors before the answer keep
+their HTTP status); a retry starts another answer with the failed reply and
+a correction appended. Every answer started is finished (closed, hidden).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from ..usage import tokens
+from .pipeline import Answer, start_answer
+from ..runtime.config import ModelEntry
+from ..auth.credentials import Credentials
+from ..services import Services
+from ..tools.turn import AgentTurn
+from ..translate.render import Piece, RenderOptions
+from ..translate.request import ChatMessage, ChatRequest
+from ..tools.definitions import ToolFields
+from ..tools.prompt import Turn, plan_turn
+
+
+def plan(services: Services, messages: tuple[ChatMessage, ...], fields: ToolFields) -> Turn:
+    """The upstream messages for a request; ``protocol``/``response_format`` set when the engine is needed."""
+    config = services.settings.tools
+    return plan_turn(messages, fields.tools, fields.choice, fields.parallel, fields.legacy,
+                     fields.response_format, config.max_catalog_chars, config.enabled)
+
+
+def needs_engine(turn: Turn) -> bool:
+    return turn.protocol is not None or turn.response_format is not None
+
+
+class _Source:
+    """An ``Answer`` as the engine's source; ``stop`` closes the upstream early."""
+
+    def __init__(self, answer: Answer, early_close: bool):
+        self.answer = answer
+        self._early_close = early_close
+
+    def batches(self, keepalive: float | None = None) -> Iterator[list[Piece]]:
+        return self.answer.batches(keepalive)
+
+    @property
+    def finish_reason(self) -> str:
+        return self.answer.finish_reason
+
+    def stop(self) -> None:
+        if self._early_close:
+            self.answer.finish()
+        else:
+            for _ in self.answer.batches():   # read the upstream to its end; the text is not wanted
+                pass
+
+
+class _Counters:
+    def __init__(self, metrics):
+        self._metrics = metrics
+
+    def retry(self, kind: str) -> None:
+        self._metrics.tool_retries.labels(kind).inc()
+
+    def failure(self, kind: str) -> None:
+        self._metrics.tool_parse_failures.labels(kind).inc()
+
+
+class AgentAnswer:
+    def __init__(self, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
+                 *, public_url: str, started: float | None = None,
+                 watch: Callable[[Answer], None] | None = None):
+        self.services = services
+        self.chat = replace(chat, messages=turn.messages)   # what the upstream sees: usage counts it
+        self._entry, self._creds, self._public_url, self._started = entry, creds, public_url, started
+        self._watch = watch
+        self.answers = [self._answer(self.chat)]
+        config = services.settings.tools
+        self._early_close = config.early_close
+        self.turn = AgentTurn(turn, _Source(self.answers[0], self._early_close), self._restart,
+                              stream=chat.stream, retry_attempts=config.retry_attempts,
+                              counters=_Counters(services.metrics))
+
+    @classmethod
+    def start(cls, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
+              *, public_url: str, started: float | None = None,
+              watch: Callable[[Answer], None] | None = None) -> "AgentAnswer":
+        """``watch`` is called with every upstream answer started (client_watch.py's hook)."""
+        return cls(services, chat, turn, entry, creds, public_url=public_url, started=started, watch=watch)
+
+    @property
+    def upstream_status(self) -> int | None:
+        return self.answers[0].upstream_status
+
+    def _answer(self, chat: ChatRequest) -> Answer:
+        # Bot mode does not apply: tools and formats are for programs.
+        answer = start_answer(self.services, chat, self._entry, self._creds, RenderOptions(),
+                              public_url=self._public_url, started=self._started)
+        if self._watch is not None:
+            self._watch(answer)
+        return answer
+
+    def _restart(self, extra: tuple[ChatMessage, ...]) -> _Source:
+        self.answers[-1].finish()
+        answer = self._answer(replace(self.chat, messages=self.chat.messages + extra))
+        self.answers.append(answer)
+        return _Source(answer, self._early_close)
+
+    def usage(self) -> dict:
+        slug = self.answers[0].slug
+        turn = self.turn
+        calls = "".join(c.name + c.arguments for c in turn.calls)
+        thought = tokens.count(turn.reasoning, slug)
+        prompt = tokens.prompt_tokens(self.chat.messages, slug)
+        return tokens.usage(prompt, tokens.count(turn.content + calls, slug) + thought, thought)
+
+    def annotations(self, text: str) -> list[dict]:
+        """The ``url_citation`` annotations of the links in ``text``, when ``text`` is the last
+        upstream answer's content as rendered (no JSON transform, no retry in between moved it)."""
+        answer = self.answers[-1]
+        found = answer.renderer.annotations
+        if not found or not "".join(answer.content).startswith(text):
+            return []
+        return [a for a in found if a["url_citation"]["end_index"] <= len(text)]
+
+    def finish(self, drain: float = 0.0) -> None:
+        for answer in self.answers:
+            answer.finish(drain)

@@ -1,0 +1,36 @@
+"""Model registry: the name a client sends -> the upstream slug and conversation mode."""
+from __future__ import annotations
+
+import re
+
+from ..runtime.config import ModelEntry, Settings
+from ..errors import APIError
+
+# GPTs work by id without configuration: "gpt-4-gizmo-g-abc" and "gizmo-g-abc".
+_GIZMO_NAME = re.compile(r"^(?:gpt-4-gizmo-|gizmo-)(g-[A-Za-z0-9_-]+)$")
+
+
+class ModelRegistry:
+    def __init__(self, settings: Settings):
+        self._by_name: dict[str, ModelEntry] = {}
+        for entry in settings.models + settings.gpts:
+            self._by_name[entry.alias] = entry
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def resolve(self, name: str) -> ModelEntry:
+        entry = self._by_name.get(name)
+        if entry:
+            return entry
+        match = _GIZMO_NAME.match(name)
+        if match:
+            return ModelEntry(name, "gpt-4-gizmo", True, match.group(1))
+        raise APIError(404, f"The model `{name}` does not exist or you do not have access to it.",
+                       param="model", code="model_not_found")
+
+
+def conversation_mode(entry: ModelEntry) -> dict:
+    if entry.gizmo_id:
+        return {"kind": "gizmo_interaction", "gizmo_id": entry.gizmo_id}
+    return {"kind": "primary_assistant"}
