@@ -34,7 +34,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     from .runtime import metrics as observe
     from .blueprints import accounts, chat, images, media, models, ops, pages, responses
     from .services import Services, install
-    from .auth.credentials import CredentialService
+    from .auth.exchange import CredentialService
     from .models.gpts import GptCatalog
     from .files.media import MediaStore
     from .models.registry import ModelRegistry

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:   # types only: importing them here would run up the layers
     from .runtime.config import Settings
-    from .auth.credentials import CredentialService
+    from .auth.exchange import CredentialService
     from .models.gpts import GptCatalog
     from .files.media import MediaStore
     from .models.registry import ModelRegistry

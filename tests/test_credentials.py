@@ -11,8 +11,9 @@ import time
 import pytest
 
 from pandora_v1.runtime import config
-from pandora_v1.auth import credentials
-from pandora_v1.auth.credentials import CredentialService, Credentials, token_hash
+from pandora_v1.auth import credentials, exchange
+from pandora_v1.auth.exchange import CredentialService
+from pandora_v1.auth.credentials import Credentials, token_hash
 from pandora_v1.errors import APIError
 from pandora_v1.runtime.store import RedisStore, SQLiteStore
 from tests.conftest import ACCESS_TOKEN, free_port
@@ -73,7 +74,7 @@ def test_cache_lives_until_shortly_before_exp(fake, tmp_path):
     with sqlite3.connect(store.path) as conn:
         (expires,) = conn.execute("SELECT expires FROM kv WHERE key = ?",
                                   (f"pandora_v1:at:{token_hash('rt-long')}",)).fetchone()
-    assert exp - credentials.REFRESH_MARGIN - 2 < expires < exp - credentials.REFRESH_MARGIN + 2
+    assert exp - exchange.REFRESH_MARGIN - 2 < expires < exp - exchange.REFRESH_MARGIN + 2
     # A short-lived token: used while valid, exchanged again once it is nearly expired.
     fake.token_lifetime = 3
     first = service.access_token("rt-short")
@@ -209,13 +210,13 @@ def test_gateway_maps_client_keys_to_operator_accounts(fake, store):
 def test_gateway_compares_every_key_in_constant_time(fake, store, monkeypatch):
     service = CredentialService(settings_for(fake, **GATEWAY), store)
     compared = []
-    real = credentials.hmac.compare_digest
+    real = exchange.hmac.compare_digest
 
     def counting(a, b):
         compared.append((len(a), len(b)))
         return real(a, b)
 
-    monkeypatch.setattr(credentials.hmac, "compare_digest", counting)
+    monkeypatch.setattr(exchange.hmac, "compare_digest", counting)
     service.resolve(bearer("sk-nextweb-aaaaaaaaaaaa"))     # the first key matches ...
     assert compared == [(32, 32), (32, 32)]                # ... and the second is compared all the same
 
@@ -236,10 +237,10 @@ def test_refresh_all_renews_known_and_configured_tokens_and_forgets_idle_ones(fa
     assert store.get(f"rt:{token_hash('rt-client-b')}") is None   # refused: no longer known
 
 
-def test_module_resolve_outside_an_app_keeps_the_old_behaviour():
-    assert credentials.resolve(bearer(ACCESS_TOKEN)) == Credentials(ACCESS_TOKEN)
+def test_a_header_alone_gives_an_access_token_and_nothing_else():
+    assert credentials.from_header(bearer(ACCESS_TOKEN)) == Credentials(ACCESS_TOKEN)
     with pytest.raises(APIError, match="not configured"):
-        credentials.resolve(bearer("rt-anything"))
+        credentials.from_header(bearer("rt-anything"))
 
 
 def test_every_exchange_is_counted_by_its_outcome(fake, tmp_path):

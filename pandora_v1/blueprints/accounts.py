@@ -1,11 +1,11 @@
 """POST /getAccountID: which accounts (Plus, Team workspaces) a token can use."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from ..auth import credentials
 from ..errors import upstream_error
 from ..services import current_services
+from .common import request_credentials
 
 bp = Blueprint("accounts", __name__)
 
@@ -30,6 +30,6 @@ def plans(answer) -> dict[str, list[str]]:
 
 @bp.post("/getAccountID")
 def get_account_id():
-    creds = credentials.resolve(request.headers.get("Authorization"))
+    creds = request_credentials()
     answer = current_services().upstream.get_json(ACCOUNTS_CHECK, creds, what="accounts answer")
     return jsonify(plans(answer))

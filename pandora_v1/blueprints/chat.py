@@ -7,13 +7,12 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ..answer import agent as agent_answer, watch as client_watch
 from ..chat import agent_output as chat_agent_output, output as chat_output
-from ..auth import credentials
 from ..answer.pipeline import start_answer
 from ..chat.chunks import SSE_HEADERS
 from ..services import current_services
 from ..translate.render import RenderOptions
 from ..translate.request import parse_chat_request
-from .common import model_entry, read_json_body
+from .common import request_credentials, model_entry, read_json_body
 
 bp = Blueprint("chat", __name__)
 
@@ -24,7 +23,7 @@ def chat_completions():
     settings = services.settings
     chat = parse_chat_request(read_json_body())
     g.model, g.stream = chat.model, chat.stream
-    creds = credentials.resolve(request.headers.get("Authorization"))
+    creds = request_credentials()
     entry = model_entry(services, chat.model, creds)
     # Agents: tool history rendered; tools / response_format go through the engine.
     turn = agent_answer.plan(services, chat.messages, chat.tools)

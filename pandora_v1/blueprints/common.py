@@ -1,4 +1,4 @@
-"""What the API routes share: a strict JSON body reader, and the model a request names."""
+"""What the API routes share: a strict JSON body reader, the caller's credentials, the model a request names."""
 from __future__ import annotations
 
 import orjson
@@ -61,3 +61,10 @@ def model_entry(services, name: str, creds):
     if entry.gizmo_id:
         services.gpts.info(entry, creds)
     return entry
+
+
+def request_credentials(header: str | None = None):
+    """The upstream credentials of the current request (its Authorization header, or ``header``)."""
+    if header is None:
+        header = request.headers.get("Authorization")
+    return current_services().credentials.resolve(header)

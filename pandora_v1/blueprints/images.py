@@ -8,13 +8,12 @@ import time
 from flask import Blueprint, g, jsonify, request
 
 from ..answer import watch as client_watch
-from ..auth import credentials
 from ..answer.pipeline import start_answer
 from ..errors import APIError, bad_request
 from ..translate.render import RenderOptions
 from ..translate.request import ChatMessage, ChatRequest
 from ..services import current_services
-from .common import read_json_body
+from .common import request_credentials, read_json_body
 
 bp = Blueprint("images", __name__)
 
@@ -49,7 +48,7 @@ def generate():
     services = current_services()
     prompt, model, n, size, response_format = _options(read_json_body())
     g.model = model
-    creds = credentials.resolve(request.headers.get("Authorization"))
+    creds = request_credentials()
     # Whether the model draws is the upstream's answer (no image back: content_policy_violation
     # below); ``accepts_images`` is about image *input* and says nothing about drawing.
     entry = services.models.resolve(model)

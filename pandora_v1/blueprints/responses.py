@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..answer import watch as client_watch
-from ..auth import credentials
 from ..errors import APIError
 from ..chat.chunks import SSE_HEADERS
 from ..responses.input_items import page
@@ -13,7 +12,7 @@ from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore, owner_of
 from ..services import current_services
-from .common import model_entry, read_json_body
+from .common import request_credentials, model_entry, read_json_body
 
 bp = Blueprint("responses", __name__)
 
@@ -28,7 +27,7 @@ def _states(creds) -> ResponseStore:
 def create_response():
     services = current_services()
     # Credentials before the body: parsing reads stored responses, which only callers may see.
-    creds = credentials.resolve(request.headers.get("Authorization"))
+    creds = request_credentials()
     states = _states(creds)
     req = parse_responses_request(read_json_body(), states)
     g.model, g.stream = req.chat.model, req.stream
@@ -57,7 +56,7 @@ def list_input_items(response_id: str):
 
 def _stored(response_id: str) -> dict:
     """The caller's stored record of ``response_id``; 404 when there is none (or it is another's)."""
-    creds = credentials.resolve(request.headers.get("Authorization"))
+    creds = request_credentials()
     record = _states(creds).record(response_id)
     if record is None:
         raise _not_found(response_id)
@@ -66,7 +65,7 @@ def _stored(response_id: str) -> dict:
 
 @bp.delete("/v1/responses/<response_id>")
 def delete_response(response_id: str):
-    creds = credentials.resolve(request.headers.get("Authorization"))
+    creds = request_credentials()
     if not _states(creds).delete(response_id):
         raise _not_found(response_id)
     return jsonify({"id": response_id, "object": "response", "deleted": True})

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 
 from ..runtime.config import ModelEntry, Settings
-from ..auth.credentials import CredentialService, Credentials, is_jwt
+from ..auth.exchange import CredentialService
+from ..auth.credentials import Credentials, is_jwt
 from ..errors import APIError
 from ..runtime.store import Store
 from ..upstream.client import UpstreamClient
