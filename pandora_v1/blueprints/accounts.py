@@ -5,12 +5,10 @@ from flask import Blueprint, jsonify
 
 from ..errors import upstream_error
 from ..services import current_services
+from ..upstream import paths
 from .common import request_credentials
 
 bp = Blueprint("accounts", __name__)
-
-ACCOUNTS_CHECK = "/backend-api/accounts/check/v4-2023-04-27"
-
 
 def plans(answer) -> dict[str, list[str]]:
     """The accounts-check answer -> ``{"plus": [ids], "team": [ids]}`` (other plans left out)."""
@@ -31,5 +29,5 @@ def plans(answer) -> dict[str, list[str]]:
 @bp.post("/getAccountID")
 def get_account_id():
     creds = request_credentials()
-    answer = current_services().upstream.get_json(ACCOUNTS_CHECK, creds, what="accounts answer")
+    answer = current_services().upstream.get_json(paths.ACCOUNTS_CHECK, creds, what="accounts answer")
     return jsonify(plans(answer))

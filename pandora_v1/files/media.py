@@ -19,6 +19,7 @@ from pathlib import Path
 from ..runtime.config import Settings
 from ..auth.credentials import Credentials
 from ..errors import APIError, upstream_error
+from ..upstream import paths
 from ..translate.render import ResolvedImage
 from ..upstream.client import UpstreamClient
 
@@ -143,28 +144,24 @@ class RequestMedia:
     def _image_url(self, scheme: str, file_id: str) -> str:
         """gpt-image's sediment:// files are the conversation's attachments; file-service://
         (DALL·E, charts) the old files endpoint."""
-        quoted = urllib.parse.quote(file_id, safe="")
         conversation_id = self.conversation_id() if scheme == "sediment" else None
         if not conversation_id:
-            return self.store.download_url(f"/backend-api/files/{quoted}/download", self.credentials)
-        conversation = urllib.parse.quote(conversation_id, safe="")
+            return self.store.download_url(paths.file_download(file_id), self.credentials)
         try:
-            return self.store.download_url(f"/backend-api/conversation/{conversation}/attachment/{quoted}/download",
+            return self.store.download_url(paths.attachment_download(conversation_id, file_id),
                                            self.credentials)
         except APIError as exc:
             log.info("attachment download of %s failed (%s); trying the files endpoint", file_id, exc.message)
-            return self.store.download_url(f"/backend-api/files/download/{quoted}?conversation_id={conversation}",
+            return self.store.download_url(paths.files_download(file_id, conversation_id),
                                            self.credentials)
 
     def sandbox_file(self, message_id: str, path: str) -> str | None:
         conversation_id = self.conversation_id()
         if not conversation_id:
             return None
-        query = urllib.parse.urlencode({"message_id": message_id, "sandbox_path": path})
         try:
-            url = self.store.download_url(
-                f"/backend-api/conversation/{urllib.parse.quote(conversation_id)}/interpreter/download?{query}",
-                self.credentials)
+            url = self.store.download_url(paths.interpreter_download(conversation_id, message_id, path),
+                                          self.credentials)
             if self.store.settings.use_oaiusercontent_url and not url.startswith("/"):
                 return url
             data, _ = self.store.fetch(url, self.credentials)

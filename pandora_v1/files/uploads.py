@@ -22,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..auth.credentials import Credentials
 from ..errors import APIError, bad_request, upstream_error
+from ..upstream import paths
 from .parts import EXTENSIONS, IMAGE_TYPES, InputFile, UploadedFile, classify, image_size
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class Uploader:
             return False
 
     def _confirm(self, file_id: str, credentials: Credentials) -> None:
-        body = self.upstream.get_json(f"/backend-api/files/{urllib.parse.quote(file_id)}/uploaded",
+        body = self.upstream.get_json(paths.file_uploaded(file_id),
                                       credentials, method="POST", json={}, what="upload confirmation")
         if body.get("status") != "success":
             raise upstream_error("The upstream did not confirm the upload.")
@@ -205,7 +206,7 @@ class Uploader:
         """Today's upstream makes a document readable by processing it (NDJSON progress events);
         an upstream without that step (404) or failing it still has the file: go on."""
         try:
-            response = self.upstream.request("POST", "/backend-api/files/process_upload_stream", credentials,
+            response = self.upstream.request("POST", paths.PROCESS_UPLOAD, credentials,
                                              json={"file_id": file_id, "file_name": name, "use_case": use_case,
                                                    "index_for_retrieval": True})
         except APIError as exc:
@@ -217,7 +218,7 @@ class Uploader:
             log.info("processing upload %s did not report completion", file_id)
 
     def _upload(self, name: str, data: bytes, mime: str, use_case: str, credentials: Credentials) -> str:
-        body = self.upstream.get_json("/backend-api/files", credentials, method="POST", what="upload answer",
+        body = self.upstream.get_json(paths.FILES, credentials, method="POST", what="upload answer",
                                       json={"file_name": name, "file_size": len(data), "use_case": use_case,
                                             "mime_type": mime})
         upload_url, file_id = body.get("upload_url"), body.get("file_id")

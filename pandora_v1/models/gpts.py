@@ -19,6 +19,7 @@ from ..auth.exchange import CredentialService
 from ..auth.credentials import Credentials, is_jwt
 from ..errors import APIError
 from ..runtime.store import Store
+from ..upstream import paths
 from ..upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class GptCatalog:
     def _fetch(self, gizmo_id: str, creds: Credentials | None) -> dict:
         if creds is None:
             raise APIError(401, "no key to fetch GPT info with (set key_for_gpts_info)")
-        data = self.upstream.get_json(f"/backend-api/gizmos/{gizmo_id}", creds, what="GPT answer")
+        data = self.upstream.get_json(paths.gizmo(gizmo_id), creds, what="GPT answer")
         try:
             gizmo = data["gizmo"]
             display = gizmo.get("display") or {}

@@ -146,7 +146,7 @@ class Settings:
     key_for_gpts_info: str = ""
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
-    conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation
+    conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation (upstream/paths.py)
     async_wait_seconds: float = 120.0         # polling for an async image or a handed-off answer, in all
     async_poll_seconds: float = 2.5           # between those polls
     keepalive_interval: float = 5.0

@@ -25,74 +25,24 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from . import paths
 from . import pool as upstream_conn
 from ..runtime.config import Settings
+from ..auth.credentials import Credentials
 from ..errors import APIError, upstream_error
 from .body import UpstreamBody
-from .pool import TimedOut, Unreachable
+from .errors import TimedOut, Unreachable, error_from_response
 from ..version import __version__
-
-if TYPE_CHECKING:
-    from ..auth.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
-KEPT_STATUSES = {401, 403, 404, 429}
 USER_AGENT = f"pandora_v1/{__version__}"
-RESUME = "/backend-api/f/conversation/resume"   # where a handed-off answer streams from
-
-
-def _detail_text(detail) -> str:
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, dict):
-        return str(detail.get("message") or detail.get("detail") or detail.get("code") or "")
-    if isinstance(detail, list):
-        return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
-    return ""
-
-
-def error_from_response(status: int, headers, body: bytes) -> APIError:
-    """An upstream answer that is not a 200 event stream -> the client's error."""
-    message, code = "", None
-    is_html = body.lstrip()[:1] == b"<" or "html" in headers.get("Content-Type", "")
-    if not is_html:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            detail = parsed.get("detail", parsed.get("error", parsed.get("message")))
-            message = _detail_text(detail)
-            if isinstance(detail, dict) and isinstance(detail.get("code"), str):
-                code = detail["code"]
-    message = message[:500]
-    if status in KEPT_STATUSES:
-        kept = {}
-        if status == 429:
-            code = code or "rate_limit_exceeded"
-            if headers.get("Retry-After"):
-                kept["Retry-After"] = headers["Retry-After"]
-        default = {401: "The upstream refused the access token.",
-                   403: "The upstream refused the request (forbidden).",
-                   404: "The upstream did not find what was asked for.",
-                   429: "The upstream's rate limit was reached; try again later."}[status]
-        code = code or {401: "invalid_api_key", 403: "forbidden", 404: "not_found"}.get(status)
-        return APIError(status, f"Upstream: {message}" if message else default, code=code,
-                        headers=kept, upstream_status=status)
-    if 400 <= status < 500:
-        return APIError(400, f"The upstream rejected the request ({status}): {message or 'no detail'}",
-                        code="upstream_bad_request", upstream_status=status)
-    what = "an HTML error page" if is_html else (message or "no detail")
-    return upstream_error(f"The upstream failed ({status}, {what}).", status)
-
 
 class UpstreamClient:
     def __init__(self, settings: Settings):
@@ -297,7 +247,7 @@ class UpstreamClient:
                 return cached[1]
             started = time.monotonic()
             try:
-                response = self.session.get(self.url(self.prefixes[0], "/backend-api/models"),
+                response = self.session.get(self.url(self.prefixes[0], paths.MODELS),
                                             timeout=(min(self.timeout[0], 3), 3))
                 response.close()
                 result: dict = {"reachable": True, "status": response.status_code, "error": None}
@@ -324,7 +274,7 @@ class UpstreamClient:
     def resume_conversation(self, conversation_id: str, token: str,
                             credentials: Credentials) -> upstream_conn.Response | urllib3.BaseHTTPResponse:
         """A handed-off answer's event stream, replayed from the start (offset 0)."""
-        response = self._failover(self._send_stream, "POST", RESUME, credentials,
+        response = self._failover(self._send_stream, "POST", paths.RESUME, credentials,
                                   {"conversation_id": conversation_id, "offset": 0}, True,
                                   {"x-conduit-token": token})
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
@@ -334,11 +284,11 @@ class UpstreamClient:
 
     def conversation_document(self, conversation_id: str, credentials: Credentials) -> dict:
         """GET /backend-api/conversation/{id}: its messages as a mapping, and current_node."""
-        return self.get_json(f"/backend-api/conversation/{urllib.parse.quote(conversation_id, safe='')}",
+        return self.get_json(paths.conversation(conversation_id),
                              credentials, what="conversation")
 
     def hide_conversation(self, conversation_id: str, credentials: Credentials) -> None:
-        response = self.request("PATCH", f"/backend-api/conversation/{conversation_id}",
+        response = self.request("PATCH", paths.conversation(conversation_id),
                                 credentials, json={"is_visible": False})
         response.close()
 

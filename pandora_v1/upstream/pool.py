@@ -27,19 +27,10 @@ from collections.abc import Callable
 
 from requests.structures import CaseInsensitiveDict
 
+from .errors import TimedOut, Unreachable
+
 MAX_HEAD = 64 * 1024          # an upstream's response head beyond this is not HTTP we speak
 READ_SIZE = 64 * 1024
-
-
-class Unreachable(Exception):
-    """No answer started: the next prefix may be tried. ``why`` is for the log."""
-
-    def __init__(self, why: str):
-        self.why = why
-
-
-class TimedOut(Exception):
-    """The upstream took the request but sent no head within the read timeout."""
 
 
 def _idle_select():

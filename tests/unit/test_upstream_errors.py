@@ -1,7 +1,7 @@
 """How upstream answers that are not a 200 event stream become client errors."""
 import pytest
 
-from pandora_v1.upstream.client import error_from_response
+from pandora_v1.upstream.errors import error_from_response
 
 
 def response(status, body, content_type="application/json", headers=None):
