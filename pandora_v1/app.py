@@ -40,7 +40,8 @@ def create_app(config_path: str | os.PathLike | None = None,
     from .models.registry import ModelRegistry
     from .runtime.store import open_store
     from .upstream.client import UpstreamClient
-    from .files.uploads import SafeFetcher, Uploader
+    from .files.fetch import SafeFetcher
+    from .files.uploads import Uploader
 
     settings = settings or config_module.load(config_path)
     warn_ignored_keys(settings)

@@ -9,7 +9,7 @@ import openai
 import pytest
 from PIL import Image
 
-from pandora_v1.files.uploads import SafeFetcher
+from pandora_v1.files.fetch import SafeFetcher
 from tests.conftest import ACCESS_TOKEN
 from tests.fake_upstream import FakeUpstream
 

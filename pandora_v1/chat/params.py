@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import bad_request
-from ..files.parts import InputFile, sniff_type
+from ..files.parts import InputFile
+from ..files.sniff import sniff_type
 
 # name -> (minimum, maximum) for numbers ("decimal" in OpenAI's messages)
 DECIMALS = {"temperature": (0, 2), "top_p": (0, 1),

@@ -20,20 +20,19 @@ from ..runtime.config import Settings
 from ..auth.credentials import Credentials
 from ..errors import APIError, upstream_error
 from ..upstream import paths
-from ..translate.render import ResolvedImage
+from .parts import ResolvedImage
+from .sniff import EXTENSIONS, IMAGE_TYPES, sniff_type
 from ..upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
 
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF8", ".gif"),
-               (b"RIFF", ".webp"))
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
 
 def _image_extension(data: bytes, content_type: str) -> str:
-    for signature, extension in _SIGNATURES:
-        if data.startswith(signature):
-            return extension
+    mime = sniff_type(data)
+    if mime in IMAGE_TYPES:
+        return EXTENSIONS[mime]
     return mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".png"
 
 

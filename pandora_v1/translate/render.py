@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import orjson
 import regex
 
+from ..files.parts import ResolvedImage
 from .citations import Rewriter, clean, special as _special
 
 CONTENT = "content"
@@ -90,15 +91,8 @@ def _who(role: str | None, recipient: str, name: str | None) -> str:
 
 
 class MediaResolver(Protocol):
-    def image(self, pointer: str) -> "ResolvedImage | None": ...
+    def image(self, pointer: str) -> ResolvedImage | None: ...
     def sandbox_file(self, message_id: str, path: str) -> str | None: ...
-
-
-@dataclass
-class ResolvedImage:
-    url: str
-    data: bytes | None = None          # the bytes, when they were fetched (b64_json needs no disk)
-    revised_prompt: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 import pytest
 
 from pandora_v1.runtime.config import BotMode
-from pandora_v1.translate.render import CONTENT, Renderer, RenderOptions, ResolvedImage
+from pandora_v1.translate.render import CONTENT, Renderer, RenderOptions
+from pandora_v1.files.parts import ResolvedImage
 
 
 class FakeMedia:
