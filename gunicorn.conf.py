@@ -122,8 +122,8 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     wsgi = getattr(worker, "wsgi", None)
-    from pandora_v1.runtime import jobs
     from pandora_v1 import services
+    from pandora_v1.runtime import jobs
 
     if wsgi is not None and services.installed(wsgi) is not None:
         jobs.stop(wsgi)

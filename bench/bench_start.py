@@ -33,8 +33,7 @@ import gevent.event  # noqa: E402
 import gevent.pool  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_stream import (Services, chat_body, direct_text, pandora_text, percentile,  # noqa: E402
-                          stream_once, upstream_body)
+from bench_stream import Services, chat_body, direct_text, pandora_text, percentile, stream_once, upstream_body  # noqa: E402
 
 SHORT = "!pieces 100\nOK"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .runtime import config as config_module
 from .errors import APIError
+from .runtime import config as config_module
 from .runtime.store import StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,17 +31,17 @@ CORS_HEADERS = {
 def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
-    from .runtime import metrics as observe
-    from .blueprints import accounts, chat, images, media, models, ops, pages, responses
-    from .services import Services, install
     from .auth.exchange import CredentialService
-    from .models.gpts import GptCatalog
-    from .files.media import MediaStore
-    from .models.registry import ModelRegistry
-    from .runtime.store import open_store
-    from .upstream.client import UpstreamClient
+    from .blueprints import accounts, chat, images, media, models, ops, pages, responses
     from .files.fetch import SafeFetcher
+    from .files.media import MediaStore
     from .files.uploads import Uploader
+    from .models.gpts import GptCatalog
+    from .models.registry import ModelRegistry
+    from .runtime import metrics as observe
+    from .runtime.store import open_store
+    from .services import Services, install
+    from .upstream.client import UpstreamClient
 
     settings = settings or config_module.load(config_path)
     warn_ignored_keys(settings)

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 if TYPE_CHECKING:   # types only: importing them here would run up the layers
-    from .runtime.config import Settings
     from .auth.exchange import CredentialService
-    from .models.gpts import GptCatalog
     from .files.media import MediaStore
+    from .files.uploads import Uploader
+    from .models.gpts import GptCatalog
     from .models.registry import ModelRegistry
+    from .runtime.config import Settings
     from .runtime.metrics import Metrics
     from .runtime.store import Store
     from .upstream.client import UpstreamClient
-    from .files.uploads import Uploader
 
 _KEY = "pandora_v1"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 
+import openai
 import orjson
 import pydantic
 import pytest
 import requests
 
-import openai
 from tests.conftest import ACCESS_TOKEN
 from tests.fake_upstream import MADE_UP_RESULT
 

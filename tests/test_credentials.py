@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from pandora_v1.runtime import config
 from pandora_v1.auth import credentials, exchange
-from pandora_v1.auth.exchange import CredentialService
 from pandora_v1.auth.credentials import Credentials, token_hash
+from pandora_v1.auth.exchange import CredentialService
 from pandora_v1.errors import APIError
+from pandora_v1.runtime import config
 from pandora_v1.runtime.store import RedisStore, SQLiteStore
 from tests.conftest import ACCESS_TOKEN, free_port
 from tests.fake_upstream import OAUTH_CLIENT_ID

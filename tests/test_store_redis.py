@@ -10,9 +10,16 @@ import pytest
 from pandora_v1.runtime import config
 from pandora_v1.runtime.store import RedisStore, SQLiteStore, StoreUnavailable, open_store
 from tests.unit.test_store import (  # noqa: F401  (collected here again, with the Redis store below)
-    test_add_is_set_if_absent, test_delete_if_only_deletes_its_own_value, test_get_set_delete,
-    test_keys_by_prefix, test_lock_helpers, test_namespaces_keep_stores_apart,
-    test_set_if_absent_has_one_winner_across_processes, test_ttl_expires, test_values_are_text_and_json)
+    test_add_is_set_if_absent,
+    test_delete_if_only_deletes_its_own_value,
+    test_get_set_delete,
+    test_keys_by_prefix,
+    test_lock_helpers,
+    test_namespaces_keep_stores_apart,
+    test_set_if_absent_has_one_winner_across_processes,
+    test_ttl_expires,
+    test_values_are_text_and_json,
+)
 
 
 @pytest.fixture

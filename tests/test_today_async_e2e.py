@@ -11,8 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import ACCESS_TOKEN, SECRETS_USED, Server, base_config
-from tests.fake_upstream import (HANDOFF_POLLS, IMAGE_LIMIT, IMAGE_POLLS, RESUME_TOKEN, blob_bytes,
-                                 sediment_file)
+from tests.fake_upstream import HANDOFF_POLLS, IMAGE_LIMIT, IMAGE_POLLS, RESUME_TOKEN, blob_bytes, sediment_file
 
 SECRETS_USED.add(RESUME_TOKEN)      # the conduit token is a credential: never in a log
 PRIVATE = {chr(c) for c in range(0xE200, 0xE207)}

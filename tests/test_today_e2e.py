@@ -7,9 +7,22 @@ import openai
 import pytest
 
 from tests.conftest import ACCESS_TOKEN, Server, base_config
-from tests.fake_upstream import (BIO_NOTE, BIO_RESULT, CANVAS, CANVAS_NAME, CANVAS_REPLY, COMMENTARY,
-                                 DEVELOPER_TEXT, IMAGE_LIMIT, INSTRUCTIONS_TEXT, MEMORY_TEXT, SEARCH_CALL,
-                                 VARIANT_TWO, answer_text, source_url)
+from tests.fake_upstream import (
+    BIO_NOTE,
+    BIO_RESULT,
+    CANVAS,
+    CANVAS_NAME,
+    CANVAS_REPLY,
+    COMMENTARY,
+    DEVELOPER_TEXT,
+    IMAGE_LIMIT,
+    INSTRUCTIONS_TEXT,
+    MEMORY_TEXT,
+    SEARCH_CALL,
+    VARIANT_TWO,
+    answer_text,
+    source_url,
+)
 
 FORMATS = ["!format A", "!format B", "!format B\n!split 5\n!crlf\n!ping"]
 PRIVATE = {chr(c) for c in range(0xE200, 0xE207)}

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from pandora_v1.upstream import pool as upstream_conn
-from tests.conftest import ACCESS_TOKEN
 from pandora_v1.upstream.body import UpstreamBody, open_body
+from tests.conftest import ACCESS_TOKEN
 from tests.test_upstream_body import ScriptedServer
 
 SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -18,16 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from ..usage import tokens
-from .pipeline import Answer, start_answer
-from ..runtime.config import ModelEntry
 from ..auth.credentials import Credentials
+from ..runtime.config import ModelEntry
 from ..services import Services
-from ..tools.turn import AgentTurn
-from ..translate.render import Piece, RenderOptions
-from ..translate.request import ChatMessage, ChatRequest
 from ..tools.definitions import ToolFields
 from ..tools.prompt import Turn, plan_turn
+from ..tools.turn import AgentTurn
+from ..translate.render import Piece, RenderOptions
+from ..translate.request import ChatMessage
+from ..usage import tokens
+from .pipeline import Answer, start_answer
+from .request import ChatRequest
 
 
 def plan(services: Services, messages: tuple[ChatMessage, ...], fields: ToolFields) -> Turn:

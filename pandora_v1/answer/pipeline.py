@@ -15,18 +15,19 @@ import threading
 import time
 from collections.abc import Iterator
 
-from ..usage import tokens
-from ..runtime.config import ModelEntry
 from ..auth.credentials import Credentials
 from ..errors import APIError
 from ..models.registry import conversation_mode
+from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
 from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
-from ..translate.request import ChatRequest, conversation_payload
+from ..translate.request import conversation_payload
 from ..translate.stream import Translation
-from ..upstream.client import UpstreamClient
 from ..upstream.body import Body, open_body
+from ..upstream.client import UpstreamClient
+from ..usage import tokens
+from .request import ChatRequest
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
     """
     settings = services.settings
     uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
-    payload = conversation_payload(chat, entry.slug, conversation_mode(entry),
+    payload = conversation_payload(chat.messages, entry.slug, conversation_mode(entry),
                                    history_disabled=settings.delete_conversation,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
                                    system_hints=system_hints)

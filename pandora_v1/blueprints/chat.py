@@ -5,14 +5,16 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from ..answer import agent as agent_answer, watch as client_watch
-from ..chat import agent_output as chat_agent_output, output as chat_output
+from ..answer import agent as agent_answer
+from ..answer import watch as client_watch
 from ..answer.pipeline import start_answer
+from ..chat import agent_output as chat_agent_output
+from ..chat import output as chat_output
 from ..chat.chunks import SSE_HEADERS
+from ..chat.request import parse_chat_request
 from ..services import current_services
 from ..translate.render import RenderOptions
-from ..translate.request import parse_chat_request
-from .common import request_credentials, model_entry, read_json_body
+from .common import model_entry, read_json_body, request_credentials
 
 bp = Blueprint("chat", __name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import orjson
 from flask import request
 
-from ..runtime import loop
 from ..errors import APIError, bad_request
+from ..runtime import loop
 from ..services import current_services
 
 BODY_PIECE = 256 * 1024   # gunicorn takes ~10 ms per 256 KB of a body that is all there

@@ -9,11 +9,12 @@ from flask import Blueprint, g, jsonify, request
 
 from ..answer import watch as client_watch
 from ..answer.pipeline import start_answer
+from ..answer.request import ChatRequest
 from ..errors import APIError, bad_request
-from ..translate.render import RenderOptions
-from ..translate.request import ChatMessage, ChatRequest
 from ..services import current_services
-from .common import request_credentials, read_json_body
+from ..translate.render import RenderOptions
+from ..translate.request import ChatMessage
+from .common import read_json_body, request_credentials
 
 bp = Blueprint("images", __name__)
 

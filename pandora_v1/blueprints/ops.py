@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from .. import openapi
-from ..version import __version__
 from ..runtime.store import StoreUnavailable
 from ..services import current_services
+from ..version import __version__
 
 bp = Blueprint("ops", __name__)
 

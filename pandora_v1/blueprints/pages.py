@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Blueprint, jsonify, render_template, request
 
 from ..runtime import jobs, live
-from ..version import __version__
 from ..services import current_services
+from ..version import __version__
 
 bp = Blueprint("pages", __name__)
 

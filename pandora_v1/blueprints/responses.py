@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..answer import watch as client_watch
-from ..errors import APIError
 from ..chat.chunks import SSE_HEADERS
+from ..errors import APIError
 from ..responses.input_items import page
 from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore, owner_of
 from ..services import current_services
-from .common import request_credentials, model_entry, read_json_body
+from .common import model_entry, read_json_body, request_credentials
 
 bp = Blueprint("responses", __name__)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from . import chunks as openai_format
 from ..answer.agent import AgentAnswer
-from .output import in_openai_shape
-from .chunks import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder
 from ..translate.render import CONTENT
+from . import chunks as openai_format
+from .chunks import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder
+from .output import in_openai_shape
 
 
 def completion(agent: AgentAnswer) -> dict:

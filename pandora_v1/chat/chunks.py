@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
 import orjson
 
-from ..translate.render import CONTENT, REASONING
 from ..tools.detector import TOOL_CALL
+from ..translate.render import CONTENT, REASONING
 
 SSE_DONE = b"data: [DONE]\n\n"
 SSE_KEEPALIVE = b": keep-alive\n\n"

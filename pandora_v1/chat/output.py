@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
 
-from . import chunks as openai_format
 from ..answer.pipeline import Answer
 from ..errors import APIError
-from .chunks import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
 from ..translate.render import CONTENT, Piece
+from . import chunks as openai_format
+from .chunks import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
 
 log = logging.getLogger(__name__)
 

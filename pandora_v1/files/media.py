@@ -16,13 +16,13 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-from ..runtime.config import Settings
 from ..auth.credentials import Credentials
 from ..errors import APIError, upstream_error
+from ..runtime.config import Settings
 from ..upstream import paths
+from ..upstream.client import UpstreamClient
 from .parts import ResolvedImage
 from .sniff import EXTENSIONS, IMAGE_TYPES, sniff_type
-from ..upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 
-
 from ..auth.credentials import Credentials
 from ..errors import APIError, bad_request, upstream_error
 from ..upstream import paths
 from .fetch import SafeFetcher
-from .sniff import EXTENSIONS, IMAGE_TYPES, classify, image_size
 from .parts import InputFile, UploadedFile
+from .sniff import EXTENSIONS, IMAGE_TYPES, classify, image_size
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-
-from ..runtime.config import ModelEntry, Settings
-from ..auth.exchange import CredentialService
 from ..auth.credentials import Credentials, is_jwt
+from ..auth.exchange import CredentialService
 from ..errors import APIError
+from ..runtime.config import ModelEntry, Settings
 from ..runtime.store import Store
 from ..upstream import paths
 from ..upstream.client import UpstreamClient

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from ..runtime.config import ModelEntry, Settings
 from ..errors import APIError
+from ..runtime.config import ModelEntry, Settings
 
 # GPTs work by id without configuration: "gpt-4-gizmo-g-abc" and "gizmo-g-abc".
 _GIZMO_NAME = re.compile(r"^(?:gpt-4-gizmo-|gizmo-)(g-[A-Za-z0-9_-]+)$")

@@ -20,7 +20,6 @@ import orjson
 
 from . import objects
 
-
 _TEXT_DELTA = b"response.output_text.delta"
 _SUMMARY_DELTA = b"response.reasoning_summary_text.delta"
 

@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..answer.request import ChatRequest
+from ..chat.request import parse_chat_request
 from ..errors import APIError, bad_request
-from ..translate.request import ChatRequest, parse_chat_request
 
 log = logging.getLogger(__name__)
 

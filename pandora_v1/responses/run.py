@@ -22,12 +22,12 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 
-from ..usage import tokens
 from ..answer.agent import AgentAnswer, plan
+from ..chat.chunks import SSE_KEEPALIVE
 from ..errors import APIError
 from ..runtime.store import StoreUnavailable
 from ..translate.render import CONTENT, REASONING
-from ..chat.chunks import SSE_KEEPALIVE
+from ..usage import tokens
 from . import objects
 from .events import ResponseEncoder
 from .request import ResponsesRequest

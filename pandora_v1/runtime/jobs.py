@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..services import current_services
 from . import live
 from . import store as store_module
-from ..services import current_services
 
 log = logging.getLogger(__name__)
 

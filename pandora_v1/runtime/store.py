@@ -229,7 +229,7 @@ class RedisStore(Store):
 
     def __init__(self, host: str = "", port: int = 6379, password: str = "", db: int = 0, url: str = "",
                  namespace: str = NAMESPACE, timeout: float = 2.0):
-        import redis   # here, not at import: the embedded default never needs it
+        import redis  # here, not at import: the embedded default never needs it
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 

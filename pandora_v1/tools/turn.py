@@ -34,9 +34,9 @@ from typing import Protocol as TypingProtocol
 from ..errors import APIError
 from ..translate.render import CONTENT, REASONING, Piece
 from ..translate.request import ChatMessage
-from .structured import JsonText, json_error
 from .detector import DONE, TOOL_CALL, CallDetector, Event, ToolCall
 from .prompt import Turn
+from .structured import JsonText, json_error
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,8 @@ Plain text is handed through after one character-class scan.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import re
+from typing import Callable
 
 import orjson
 import regex

@@ -41,7 +41,8 @@ import orjson
 import regex
 
 from ..files.parts import ResolvedImage
-from .citations import Rewriter, clean, special as _special
+from .citations import Rewriter, clean
+from .citations import special as _special
 
 CONTENT = "content"
 REASONING = "reasoning"

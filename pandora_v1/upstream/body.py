@@ -29,8 +29,8 @@ import zlib
 
 import urllib3
 
-from . import pool as upstream_conn
 from ..errors import APIError, ClientGone
+from . import pool as upstream_conn
 
 log = logging.getLogger(__name__)
 

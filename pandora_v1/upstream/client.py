@@ -31,14 +31,14 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from . import paths
-from . import pool as upstream_conn
-from ..runtime.config import Settings
 from ..auth.credentials import Credentials
 from ..errors import APIError, upstream_error
+from ..runtime.config import Settings
+from ..version import __version__
+from . import paths
+from . import pool as upstream_conn
 from .body import UpstreamBody
 from .errors import TimedOut, Unreachable, error_from_response
-from ..version import __version__
 
 log = logging.getLogger(__name__)
 

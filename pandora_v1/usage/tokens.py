@@ -91,7 +91,7 @@ def _ask(op: int, slug: str, texts: list[str], limit: int = 0) -> tuple[int, str
                 log.warning("token server answers again")
             remote.failing = False
             return reply
-    from . import tables as token_tables        # here only: a worker with a token server never loads the tables
+    from . import tables as token_tables  # here only: a worker with a token server never loads the tables
 
     if op == token_server.CUT:
         return token_tables.cut(texts[0], limit, slug)

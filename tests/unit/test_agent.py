@@ -3,13 +3,13 @@ import orjson
 import pytest
 
 from pandora_v1.errors import APIError
+from pandora_v1.tools.definitions import AUTO, REQUIRED, ResponseFormat, Tool, named_choice
+from pandora_v1.tools.detector import TOOL_CALL
+from pandora_v1.tools.prompt import plan_turn
+from pandora_v1.tools.structured import JsonText, json_error
 from pandora_v1.tools.turn import AgentTurn
 from pandora_v1.translate.render import CONTENT, REASONING
-from pandora_v1.tools.structured import JsonText, json_error
-from pandora_v1.tools.detector import TOOL_CALL
-from pandora_v1.tools.definitions import AUTO, REQUIRED, ResponseFormat, Tool, named_choice
 from pandora_v1.translate.request import ChatMessage
-from pandora_v1.tools.prompt import plan_turn
 
 WEATHER = Tool("get_weather", "", {"type": "object", "properties": {"city": {"type": "string"}},
                                    "required": ["city"]}, strict=True)

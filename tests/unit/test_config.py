@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from pandora_v1.runtime import config
-from pandora_v1.models.registry import ModelRegistry, conversation_mode
 from pandora_v1.errors import APIError
+from pandora_v1.models.registry import ModelRegistry, conversation_mode
+from pandora_v1.runtime import config
 
 SEED_STYLE = {
     "log_level": "DEBUG",

@@ -7,12 +7,11 @@ import uuid
 import pytest
 
 from pandora_v1.errors import APIError
+from pandora_v1.files.parts import ResolvedImage
 from pandora_v1.translate.continuation import ContinuationSettings, document_messages
 from pandora_v1.translate.render import CONTENT, Renderer
-from pandora_v1.files.parts import ResolvedImage
 from pandora_v1.translate.stream import Translation
-from tests.fake_upstream import (IMAGE_POLLS, Turn, conversation_document, parse_prompt, render,
-                                 sediment_file, today_turn)
+from tests.fake_upstream import IMAGE_POLLS, Turn, conversation_document, parse_prompt, render, sediment_file, today_turn
 
 
 class Body:

@@ -2,8 +2,8 @@
 import os
 import time
 
-from pandora_v1.runtime.config import Settings
 from pandora_v1.files.media import MediaStore, safe_file_name
+from pandora_v1.runtime.config import Settings
 
 
 def store(tmp_path):

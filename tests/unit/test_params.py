@@ -5,8 +5,8 @@ import zlib
 
 import pytest
 
+from pandora_v1.chat.request import parse_chat_request
 from pandora_v1.errors import APIError
-from pandora_v1.translate.request import parse_chat_request
 
 
 def png() -> bytes:

@@ -1,9 +1,9 @@
 """Tool turns, citation marks and sandbox links in the renderer, cut at every possible point."""
 import pytest
 
+from pandora_v1.files.parts import ResolvedImage
 from pandora_v1.runtime.config import BotMode
 from pandora_v1.translate.render import CONTENT, Renderer, RenderOptions
-from pandora_v1.files.parts import ResolvedImage
 
 
 class FakeMedia:

@@ -1,8 +1,9 @@
 """Validation of the OpenAI request body and the upstream payload built from it."""
 import pytest
 
+from pandora_v1.chat.request import parse_chat_request
 from pandora_v1.errors import APIError
-from pandora_v1.translate.request import conversation_payload, parse_chat_request
+from pandora_v1.translate.request import conversation_payload
 
 
 def parse(**body):
@@ -42,7 +43,7 @@ def test_text_parts_and_roles_map_to_upstream_messages():
                                                                         {"type": "text", "text": "b"}]},
                                            {"role": "assistant", "content": None}]})
     assert req.include_usage and req.stream
-    payload = conversation_payload(req, "gpt-4o", {"kind": "primary_assistant"},
+    payload = conversation_payload(req.messages, "gpt-4o", {"kind": "primary_assistant"},
                                    history_disabled=True, delta_encoding=True)
     assert [m["author"]["role"] for m in payload["messages"]] == ["system", "user", "assistant"]
     assert payload["messages"][1]["content"] == {"content_type": "text", "parts": ["a\nb"]}

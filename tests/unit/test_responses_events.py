@@ -6,10 +6,11 @@ import json
 import pytest
 from pydantic import BaseModel
 
+from pandora_v1.answer.request import ChatRequest
 from pandora_v1.responses import objects
 from pandora_v1.responses.events import ResponseEncoder
 from pandora_v1.responses.request import ResponsesRequest
-from pandora_v1.translate.request import ChatMessage, ChatRequest
+from pandora_v1.translate.request import ChatMessage
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
 
 USAGE = objects.usage(10, 5, 2)

@@ -7,11 +7,11 @@ import logging
 import pytest
 
 from pandora_v1.errors import APIError
+from pandora_v1.files.parts import InputFile
 from pandora_v1.responses import objects
 from pandora_v1.responses.request import parse_responses_request
 from pandora_v1.responses.state import ResponseStore
 from pandora_v1.runtime.store import SQLiteStore
-from pandora_v1.files.parts import InputFile
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 20).decode()
 

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
-
-from dataclasses import replace
 
 from pandora_v1.errors import APIError
 from pandora_v1.responses.request import parse_responses_request
 from pandora_v1.responses.run import ResponseRun
 from pandora_v1.responses.state import ResponseStore
 from pandora_v1.runtime.store import SQLiteStore
+from pandora_v1.tools.prompt import plan_turn
 from pandora_v1.tools.turn import AgentTurn
 from pandora_v1.translate.render import CONTENT, REASONING
-from pandora_v1.tools.prompt import plan_turn
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",

@@ -11,7 +11,9 @@ import pytest
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from pandora_v1.usage import server as token_server, tables as token_tables, tokens
+from pandora_v1.usage import server as token_server
+from pandora_v1.usage import tables as token_tables
+from pandora_v1.usage import tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,10 +2,10 @@
 import orjson
 import pytest
 
-from pandora_v1.translate.render import CONTENT, REASONING
-from pandora_v1.tools.detector import TOOL_CALL, CallDetector, InvalidCall, ToolCall, loads_lenient, parse_call, repair
 from pandora_v1.tools.definitions import Tool
+from pandora_v1.tools.detector import TOOL_CALL, CallDetector, InvalidCall, ToolCall, loads_lenient, parse_call, repair
 from pandora_v1.tools.prompt import Protocol
+from pandora_v1.translate.render import CONTENT, REASONING
 
 WEATHER = Tool("get_weather", "Weather in a city", {
     "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},

@@ -5,10 +5,11 @@ import uuid
 import orjson
 import pytest
 
+from pandora_v1.chat.request import parse_chat_request
 from pandora_v1.errors import APIError
-from pandora_v1.translate.request import ChatMessage, HistoryCall, conversation_payload, parse_chat_request
 from pandora_v1.tools.definitions import NO_TOOLS
 from pandora_v1.tools.prompt import plan_turn, render_history
+from pandora_v1.translate.request import ChatMessage, HistoryCall, conversation_payload
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                             "parameters": {"type": "object",
@@ -129,7 +130,7 @@ def test_without_tools_the_upstream_payload_is_unchanged(monkeypatch):
     chat = parse([{"role": "system", "content": "S"}, {"role": "user", "content": "hi"}])
     turn = turn_of(chat)
     assert turn.messages is chat.messages and turn.protocol is None
-    payload = conversation_payload(chat, "gpt-4o", {"kind": "primary_assistant"},
+    payload = conversation_payload(chat.messages, "gpt-4o", {"kind": "primary_assistant"},
                                    history_disabled=True, delta_encoding=True)
     assert orjson.dumps(payload) == orjson.dumps({
         "action": "next",
