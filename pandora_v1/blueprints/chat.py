@@ -8,9 +8,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from ..answer import agent as agent_answer
 from ..answer import watch as client_watch
 from ..answer.pipeline import start_answer
-from ..chat import agent_output as chat_agent_output
+from ..answer.sse import SSE_HEADERS
 from ..chat import output as chat_output
-from ..chat.chunks import SSE_HEADERS
 from ..chat.request import parse_chat_request
 from ..services import current_services
 from ..translate.render import RenderOptions
@@ -36,8 +35,8 @@ def chat_completions():
             watch=lambda answer: client_watch.watch(answer, environ, chat.stream))
         g.upstream_status = agent.upstream_status
         if chat.stream:
-            return _sse(chat_agent_output.stream(agent, settings.keepalive_interval), agent.finish)
-        return jsonify(chat_agent_output.completion(agent))
+            return _sse(chat_output.agent_stream(agent, settings.keepalive_interval), agent.finish)
+        return jsonify(chat_output.agent_completion(agent))
     chat = replace(chat, messages=turn.messages)
     bot = settings.bot_mode.enabled and not chat.tools.tools   # tools are for programs, not bots
     options = RenderOptions.from_bot_mode(settings.bot_mode) if bot else RenderOptions()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..chat.chunks import model_list
 from ..services import current_services
 
 bp = Blueprint("models", __name__)
@@ -18,3 +17,9 @@ def list_models():
 def get_model(name: str):
     entry = current_services().models.resolve(name)
     return jsonify(model_list([entry.alias])["data"][0])
+
+
+def model_list(names: list[str], owner: str = "pandora_v1", created: int = 0) -> dict:
+    return {"object": "list",
+            "data": [{"id": n, "object": "model", "created": created, "owned_by": owner}
+                     for n in names]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..answer import watch as client_watch
-from ..chat.chunks import SSE_HEADERS
+from ..answer.sse import SSE_HEADERS
 from ..errors import APIError
 from ..responses.input_items import page
 from ..responses.request import parse_responses_request

@@ -1,4 +1,4 @@
-"""OpenAI wire shapes: chat completion chunks, completions, model lists.
+"""Chat Completions wire shapes: chat.completion.chunk events and chat.completion bodies.
 
 Chunks sit on the hot path, so a stream's constant JSON around the delta is
 built once (``ChunkEncoder``) and each chunk is two string joins plus one
@@ -18,8 +18,6 @@ from ..tools.detector import TOOL_CALL
 from ..translate.render import CONTENT, REASONING
 
 SSE_DONE = b"data: [DONE]\n\n"
-SSE_KEEPALIVE = b": keep-alive\n\n"
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}   # no proxy buffering
 
 
 def completion_id() -> str:
@@ -160,9 +158,3 @@ def completion(model: str, content: str | None, reasoning: str, finish_reason: s
                      "finish_reason": finish_reason}],
         "usage": usage,
     }
-
-
-def model_list(names: list[str], owner: str = "pandora_v1", created: int = 0) -> dict:
-    return {"object": "list",
-            "data": [{"id": n, "object": "model", "created": created, "owned_by": owner}
-                     for n in names]}

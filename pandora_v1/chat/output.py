@@ -1,8 +1,17 @@
-"""An ``Answer`` in the chat completions wire format: one ``chat.completion`` body, or a
-stream of ``chat.completion.chunk`` events ending in ``[DONE]``.
+"""Answers in the Chat Completions wire format: one ``chat.completion`` body, or a stream of
+``chat.completion.chunk`` events ending in ``[DONE]``.
 
-Bot mode (``errors_as_text``) shows an upstream failure as text in the answer,
-since a chat bot prints text and drops error events.
+A plain answer (``Answer``: text and reasoning pieces) and an agent turn
+(``AgentAnswer``: text, reasoning and whole tool calls, agents-spec A.1.2,
+A.1.3) share the encoder (chunks.py) and the error ending. Streams: text as
+it comes; each call as its own chunks (first fragment with id/type/name and
+``arguments: ""``, then string fragments, ``index`` on all); the role goes
+with the first content or call; ``finish_reason`` tool_calls (function_call
+for legacy ``functions``).
+
+Bot mode (``errors_as_text``, plain answers only) shows an upstream failure
+as text in the answer, since a chat bot prints text and drops error events;
+tool requests come from programs and get SSE error events.
 """
 from __future__ import annotations
 
@@ -12,14 +21,15 @@ from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
 
+from ..answer.agent import AgentAnswer
 from ..answer.pipeline import Answer
+from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
 from ..translate.render import CONTENT, Piece
-from . import chunks as openai_format
-from .chunks import SSE_DONE, SSE_KEEPALIVE, ChunkEncoder, sse
+from . import chunks
+from .chunks import SSE_DONE, ChunkEncoder, sse
 
 log = logging.getLogger(__name__)
-
 
 
 def completion(answer: Answer, errors_as_text: bool = False) -> dict:
@@ -29,7 +39,7 @@ def completion(answer: Answer, errors_as_text: bool = False) -> dict:
         if not errors_as_text:
             raise
         answer.content.append(error_text(exc, bool(answer.content)))
-    return openai_format.completion(answer.chat.model, "".join(answer.content), "".join(answer.reasoning),
+    return chunks.completion(answer.chat.model, "".join(answer.content), "".join(answer.reasoning),
                                     answer.finish_reason, answer.usage(),
                                     annotations=answer.renderer.annotations)
 
@@ -93,3 +103,43 @@ def _encoded(batch: list[Piece], encoder: ChunkEncoder) -> bytes:
 
 def error_text(exc: APIError, after_text: bool) -> str:
     return ("\n\n" if after_text else "") + f"[error] {exc.message}"
+
+
+# ------------------------------------------------------------ agent turns
+
+def agent_completion(agent: AgentAnswer) -> dict:
+    turn = agent.turn
+    try:
+        for _ in turn.events():
+            pass
+    finally:
+        agent.finish()
+    return chunks.completion(agent.chat.model, turn.content, turn.reasoning, turn.finish_reason,
+                                    agent.usage(), turn.calls, turn.legacy,
+                                    annotations=agent.annotations(turn.content))
+
+
+def agent_stream(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
+    try:
+        yield from in_openai_shape(_agent_chunks(agent, keepalive))
+        yield SSE_DONE
+    finally:
+        agent.finish(drain=0.05)
+
+
+def _agent_chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
+    chat, turn = agent.chat, agent.turn
+    encoder = ChunkEncoder(chat.model, chat.include_usage)
+    legacy = turn.legacy
+    for events in turn.events(keepalive):
+        if not events:
+            yield SSE_KEEPALIVE
+        elif len(events) == 1 and events[0][0] == CONTENT and encoder.role_sent:
+            yield encoder.content(events[0][1])    # the hot path: one read, one piece of text
+        else:
+            yield encoder.events(events, legacy)
+    if not encoder.role_sent:
+        yield encoder.role()
+    yield encoder.finish(turn.finish_reason)
+    if chat.include_usage:
+        yield encoder.usage(agent.usage())

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..answer.agent import AgentAnswer, plan
-from ..chat.chunks import SSE_KEEPALIVE
+from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
 from ..runtime.store import StoreUnavailable
 from ..translate.render import CONTENT, REASONING
