@@ -1,15 +1,16 @@
-"""``python -m pandora_v1``: the same Gunicorn start as in production, for development.
+"""``pandora-v1`` (or ``python -m pandora_v1``): the production Gunicorn start, extra flags to gunicorn.
 
-``python -m pandora_v1 check-config [path]`` validates a config instead: it
-prints the effective settings with secrets masked, or lists every problem
-and exits non-zero.
+``pandora-v1 check-config [path]`` validates a config instead: it prints the
+effective settings with secrets masked, or lists every problem and exits
+non-zero. The config is ``./config.json`` or ``$PANDORA_V1_CONFIG``.
 """
 import dataclasses
 import json
 import sys
-from pathlib import Path
 
-CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+CONF = "python:pandora_v1.runtime.gunicorn_conf"   # the settings module, wherever pandora_v1 is installed
+
+
 def check_config(path: str | None) -> int:
     from .runtime import config
     from .runtime.masking import masked_settings
@@ -30,7 +31,7 @@ def main() -> None:
         sys.exit(check_config(sys.argv[2] if len(sys.argv) > 2 else None))
     from gunicorn.app.wsgiapp import run
 
-    sys.argv = ["gunicorn", "-c", str(CONF), *sys.argv[1:]]
+    sys.argv = ["gunicorn", "-c", CONF, *sys.argv[1:]]
     run()
 
 

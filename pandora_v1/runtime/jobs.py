@@ -1,6 +1,6 @@
 """Scheduled jobs (APScheduler), run once across workers and instances.
 
-Every Gunicorn worker starts a scheduler (``start`` from gunicorn.conf.py's
+Every Gunicorn worker starts a scheduler (``start`` from gunicorn_conf.py's
 ``post_worker_init``); each job takes a lock in the shared store before it
 runs, so with several workers or instances on one store it runs once.
 
@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..services import current_services
 from . import live
 from . import store as store_module
 
@@ -124,9 +123,8 @@ def default_jobs(services) -> list[Job]:
     return jobs
 
 
-def start(app) -> Any:
-    """Start the app's scheduler (once per worker); kept in its Services."""
-    services = current_services(app)
+def start(services) -> Any:
+    """Start the scheduler of an app's ``Services`` (once per worker); kept there."""
     if services.scheduler is None:
         scheduler = build_scheduler(default_jobs(services), services.store)
         scheduler.start()
@@ -145,8 +143,7 @@ def next_runs(services) -> list[dict]:
     return sorted(runs, key=lambda run: run["next_run"])
 
 
-def stop(app) -> None:
-    services = current_services(app)
+def stop(services) -> None:
     if services.scheduler is not None:
         services.scheduler.shutdown(wait=False)
         services.scheduler = None

@@ -1,4 +1,4 @@
-"""What pandora_v1 changes in gunicorn itself (imported by gunicorn.conf.py).
+"""What pandora_v1 changes in gunicorn itself (imported by gunicorn_conf.py).
 
 - Requests gunicorn rejects before the app sees them (a bad header line, two
   Content-Lengths, a header over the size limit, ...) are answered in the
