@@ -8,7 +8,7 @@ import dataclasses
 import json
 import sys
 
-CONF = "python:pandora_v1.runtime.gunicorn_conf"   # the settings module, wherever pandora_v1 is installed
+CONF = "python:pandora_v1.serve.gunicorn_conf"   # the settings module, wherever pandora_v1 is installed
 
 
 def check_config(path: str | None) -> int:

@@ -13,7 +13,7 @@ from .errors import APIError
 from .runtime import config as config_module
 from .runtime.store import StoreUnavailable
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent   # templates/ and static/ in it (links in a checkout)
 log = logging.getLogger("pandora_v1")
 
 CORS_HEADERS = {
@@ -46,8 +46,8 @@ def create_app(config_path: str | os.PathLike | None = None,
     settings = settings or config_module.load(config_path)
     warn_ignored_keys(settings)
 
-    app = Flask(__name__, template_folder=str(ROOT / "templates"),
-                static_folder=str(ROOT / "static"))
+    app = Flask(__name__, template_folder=str(PACKAGE / "templates"),
+                static_folder=str(PACKAGE / "static"))
     app.json.sort_keys = False    # type: ignore[attr-defined]  # Flask's default provider has them
     app.json.ensure_ascii = False    # type: ignore[attr-defined]
     metrics = observe.Metrics()

@@ -14,9 +14,10 @@ from pandora_v1.auth.exchange import CredentialService
 from pandora_v1.blueprints.accounts import plans
 from pandora_v1.errors import APIError
 from pandora_v1.models.gpts import GptCatalog
-from pandora_v1.runtime import config, jobs
+from pandora_v1.runtime import config
 from pandora_v1.runtime.config import ModelEntry
 from pandora_v1.runtime.store import StoreUnavailable
+from pandora_v1.serve import jobs
 from pandora_v1.upstream.client import UpstreamClient
 from tests.conftest import ACCESS_TOKEN
 from tests.fake_upstream import default_accounts

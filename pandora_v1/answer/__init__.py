@@ -1,1 +1,12 @@
-"""(to be described)"""
+"""One answer, whatever API asked for it.
+
+request.py   what an answer is asked (``ChatRequest``: model, messages, stream, tool fields)
+pipeline.py  upload -> payload -> upstream -> Translation -> pieces, and the clean-up after
+agent.py     an agent turn on top of it: tool calls by prompt, structured output, retries
+watch.py     a client that leaves is noticed while the upstream is silent
+sse.py       the event-stream framing every API's stream shares
+
+Imported by the API packages (chat, responses, messages) and the blueprints;
+it imports services and the layers below (tools, translate, files, models,
+auth, upstream, usage, runtime), never an API package.
+"""

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, jsonify, render_template, request
 
-from ..runtime import jobs, live
+from ..runtime import live
+from ..serve import jobs
 from ..services import current_services
 from ..version import __version__
 

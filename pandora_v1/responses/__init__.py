@@ -6,4 +6,6 @@ A Responses request is translated into the chat pipeline's own request
 stream (``objects.py``, ``events.py``). Stored responses and their output
 items live in the shared store (``state.py``), so ``previous_response_id``
 and ``item_reference`` work across workers and instances.
+
+Imported by blueprints; it imports chat (its request parser) and below.
 """

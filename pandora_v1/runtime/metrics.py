@@ -3,7 +3,7 @@
 Streams are measured when they end: the response body is wrapped so the
 first byte, the byte count and the end are seen without touching the
 stream code. With several Gunicorn workers the metrics use
-prometheus_client's multiprocess mode (runtime/gunicorn_conf.py sets
+prometheus_client's multiprocess mode (serve/gunicorn_conf.py sets
 ``PROMETHEUS_MULTIPROC_DIR``); in one process they are plain in-memory.
 """
 from __future__ import annotations

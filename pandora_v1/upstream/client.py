@@ -25,13 +25,13 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import Protocol
 
 import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ..auth.credentials import Credentials
 from ..errors import APIError, upstream_error
 from ..runtime.config import Settings
 from ..version import __version__
@@ -43,6 +43,12 @@ from .errors import TimedOut, Unreachable, error_from_response
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"pandora_v1/{__version__}"
+
+
+class Credentials(Protocol):
+    """Who a call goes as: the transport needs only its headers (auth/credentials.py has the value type)."""
+
+    def headers(self) -> dict[str, str]: ...
 
 class UpstreamClient:
     def __init__(self, settings: Settings):

@@ -1,9 +1,8 @@
-"""The package's layers: imports run down, never up.
+"""What import-linter's contracts (pyproject.toml, run by scripts/test) do not say.
 
-    blueprints/            the top floor: parse, call, respond
-    answer, chat_output    the pipeline and its encoders
-    translate/, files      pure stages (no network)
-    upstream, store, ...   transport and state at the bottom
+The layers and "no import circle" are import-linter's; here: blueprints stay
+apart from each other, the version comes from version.py, services are
+reached through their accessor, and what importing a stage loads at run time.
 """
 import ast
 import subprocess

@@ -31,7 +31,8 @@ def test_old_media_is_deleted_and_new_kept(tmp_path):
 def test_the_scheduled_clean_up_job_deletes_old_media(tmp_path):
     from types import SimpleNamespace
 
-    from pandora_v1.runtime import config, jobs
+    from pandora_v1.runtime import config
+    from pandora_v1.serve import jobs
 
     media = store(tmp_path)
     old = media.save("images", "old.png", b"1")

@@ -1,6 +1,6 @@
 """Gunicorn settings, taken from pandora_v1's config.json, and the hooks that run pandora_v1 under it.
 
-    PANDORA_V1_CONFIG=path/to/config.json gunicorn -c python:pandora_v1.runtime.gunicorn_conf
+    PANDORA_V1_CONFIG=path/to/config.json gunicorn -c python:pandora_v1.serve.gunicorn_conf
 
 (``gunicorn -c gunicorn.conf.py`` in a checkout and the ``pandora-v1`` command
 load this same module.)
@@ -12,7 +12,7 @@ with the problems listed instead of failing in every worker.
 import os
 import sys
 
-from pandora_v1.runtime import config as _config  # imports nothing heavy
+from ..runtime import config as _config  # imports nothing heavy
 
 try:
     _settings = _config.load()
@@ -23,7 +23,7 @@ except _config.ConfigError as _exc:
 # Redis, when configured, is checked here in the master: unreachable, the start
 # stops with one clear line naming it instead of every worker failing to boot.
 if _settings.redis.enabled:
-    from pandora_v1.runtime import store as _store  # noqa: E402
+    from ..runtime import store as _store  # noqa: E402
 
     try:
         _store.check_redis(_settings)
@@ -47,7 +47,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pandora_v1-metrics-")
 
 # Requests gunicorn rejects itself are answered in the OpenAI error shape, not HTML.
-from pandora_v1.runtime import serving as _serving  # noqa: E402
+from . import worker as _serving  # noqa: E402
 
 _serving.install_json_errors()
 
@@ -55,7 +55,7 @@ wsgi_app = "pandora_v1.app:create_app()"
 bind = [_settings.bind]
 workers = _settings.process_workers
 # gevent: ours stops accepting the moment SIGTERM arrives (gunicorn's looks once a second).
-worker_class = "pandora_v1.runtime.serving.GeventWorker" if _settings.worker_class == "gevent" \
+worker_class = "pandora_v1.serve.worker.GeventWorker" if _settings.worker_class == "gevent" \
     else _settings.worker_class
 # gevent: each stream is a greenlet; gthread: each stream holds a thread.
 worker_connections = _settings.worker_connections
@@ -78,19 +78,19 @@ def on_starting(server):
     # One token server holds tiktoken's tables (~66 MB) for all workers, which count through it
     # (the path is inherited). Should it fail to start, the tables are built here, before the
     # fork, and the workers share their pages instead.
-    from pandora_v1.usage import server as token_server
+    from ..usage import server as token_server
 
     path = token_server.start()
     if path:
         os.environ[token_server.SOCKET_ENV] = path
     else:
-        from pandora_v1.usage import tables as token_tables
+        from ..usage import tables as token_tables
 
         token_tables.warm_up()
 
 
 def on_exit(server):
-    from pandora_v1.usage import server as token_server
+    from ..usage import server as token_server
 
     token_server.stop()
     if _own_metrics_dir:
@@ -108,7 +108,7 @@ def child_exit(server, worker):
 
 def post_fork(server, worker):
     # Logging is the entry point's business: set up before the worker builds its app.
-    from pandora_v1.runtime import logs
+    from ..runtime import logs
 
     logs.configure_for(_settings)
 
@@ -116,16 +116,16 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     # Scheduled jobs (daily token refresh, ...): a scheduler per worker, each job
     # run once across workers and instances through a lock in the store.
-    from pandora_v1 import services
-    from pandora_v1.runtime import jobs
+    from .. import services
+    from . import jobs
 
     jobs.start(services.current_services(worker.wsgi))
 
 
 def worker_exit(server, worker):
     wsgi = getattr(worker, "wsgi", None)
-    from pandora_v1 import services
-    from pandora_v1.runtime import jobs
+    from .. import services
+    from . import jobs
 
     installed = services.installed(wsgi) if wsgi is not None else None
     if installed is not None:

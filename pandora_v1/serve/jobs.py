@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import live
-from . import store as store_module
+from ..runtime import live
+from ..runtime import store as store_module
 
 log = logging.getLogger(__name__)
 
