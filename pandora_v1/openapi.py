@@ -3,7 +3,7 @@
 Request bodies are described as clients send them (OpenAI's shapes, a little
 wider where we accept more); responses say only what every answer shares, so
 generated tests can check the contract that matters: JSON errors in
-OpenAI's shape, never a 5xx from bad input.
+OpenAI's shape (Anthropic's on /v1/messages), never a 5xx from bad input.
 """
 from __future__ import annotations
 

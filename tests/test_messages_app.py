@@ -310,3 +310,23 @@ def test_a_failure_mid_stream_is_an_error_event(web, fake):
     stream = events(post(web, body("!error_midstream\n" + "word " * 40, stream=True)))
     assert stream[0][0] == "message_start" and stream[-1][0] == "error"
     assert stream[-1][1]["error"]["type"] == "overloaded_error" and "message_stop" not in [n for n, _ in stream]
+
+
+def test_the_key_rules_are_the_usual_ones(make_app, fake):
+    """An access token with its account (``key,account``), a refresh token (exchanged once), a gateway
+    client key naming an operator's account: in x-api-key as in Authorization: Bearer."""
+    web = make_app().test_client()
+    assert post(web, body(), headers={"x-api-key": f"{ACCESS_TOKEN},acc-team"}).status_code == 200
+    assert conversations(fake)[-1].headers["chatgpt-account-id"] == "acc-team"
+    refreshing = make_app(refresh_ToAccess={"oaifree_refreshToAccess_Url": fake.url + "/api/auth/refresh"})
+    for headers in ({"x-api-key": "rt-messages-client"}, {"Authorization": "Bearer rt-messages-client"}):
+        assert post(refreshing.test_client(), body(), headers=headers).status_code == 200
+    assert len(fake.exchanges) == 1 and conversations(fake)[-1].headers["authorization"][7:] in fake.issued
+    gateway = make_app(upstream_accounts={"main": {"access_token": ACCESS_TOKEN, "account_id": "acc-main"}},
+                       client_keys={"sk-claude-aaaaaaaaaaaa": "main"}).test_client()
+    assert post(gateway, body(), headers={"x-api-key": "sk-claude-aaaaaaaaaaaa"}).status_code == 200
+    assert conversations(fake)[-1].headers["chatgpt-account-id"] == "acc-main"
+    for key in ("sk-claude-aaaaaaaaaaaa,acc-other", ACCESS_TOKEN):     # the operator decides accounts
+        message = assert_anthropic_error(post(gateway, body(), headers={"x-api-key": key}), 401,
+                                         "authentication_error")
+        assert "Incorrect API key" in message and key not in message

@@ -144,6 +144,8 @@ def _optional(body: dict, key: str, kind: type, name: str, default):
     value = body.get(key)
     if value is None:
         return default
+    if kind is int and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)           # 1024.0 is an integer in JSON, as Anthropic's API takes it
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise invalid(key, f"Input should be {name}")
     return value
@@ -182,13 +184,13 @@ def _thinking(value, max_tokens: int | None) -> dict | None:
     budget = value.get("budget_tokens")
     if budget is None:
         raise invalid("thinking.enabled.budget_tokens", "Field required")
-    if not isinstance(budget, int) or isinstance(budget, bool):
-        raise invalid("thinking.enabled.budget_tokens", "Input should be a valid integer")
+    budget = _optional({"thinking.enabled.budget_tokens": budget}, "thinking.enabled.budget_tokens", int,
+                       "a valid integer", None)
     if budget < 1024:
         raise invalid("thinking.enabled.budget_tokens", "Input should be greater than or equal to 1024")
     if max_tokens is not None and max_tokens <= budget:
         raise invalid("", "`max_tokens` must be greater than `thinking.budget_tokens`.")
-    return value
+    return {**value, "budget_tokens": budget}
 
 
 # ---------------------------------------------------------------- messages

@@ -78,6 +78,18 @@ def test_blocks_become_the_pipelines_parts():
     assert exc.param == "messages.0.content.2.source"
 
 
+def test_a_pdf_document_is_a_file_and_integral_floats_are_integers():
+    pdf = base64.b64encode(b"%PDF-1.4 tiny").decode()
+    req = parse_messages_request(body(user(
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+         "title": "Spec"}, text("Summarise it.")), max_tokens=4096.0,
+        thinking={"type": "enabled", "budget_tokens": 2048.0}))
+    [file] = req.chat.messages[0].files
+    assert (file.data, file.declared_type, file.param) == (b"%PDF-1.4 tiny", "application/pdf", "messages[0].content[0]")
+    assert req.max_tokens == 4096 and req.effort == "standard"
+    assert error_of(body(max_tokens=10.5)) == "max_tokens: Input should be a valid integer"
+
+
 def test_a_tool_loop_becomes_tool_calls_and_results():
     req = parse_messages_request(body(
         user(text("Weather in Paris?")),
