@@ -28,8 +28,8 @@ from ..chat.request import parse_chat_request
 from ..errors import APIError, bad_request
 
 # TODO(issue 21 item 5): web search. Until it is mapped onto the upstream's own search (issue 20, as
-# platform-spec.md §6.8 records), a ``web_search_*`` server tool is accepted and ignored, and replayed
-# search blocks are dropped.
+# platform-spec.md §6.8 records), a ``web_search_*`` server tool is accepted and ignored (a tool_choice
+# that can only mean it is dropped too), and replayed search blocks are dropped.
 WEB_SEARCH_TOOL = re.compile(r"web_search_\d+")
 SEARCH_BLOCKS = ("server_tool_use", "web_search_tool_result")
 
@@ -112,10 +112,12 @@ def parse_messages_request(body, *, counting: bool = False) -> MessagesRequest:
     origins: dict[str, str] = {}
     chat_body: dict = {"model": model.strip(), "stream": stream,
                        "messages": _messages(body.get("system"), messages, origins)}
-    tools = _tools(body.get("tools"), origins)
+    tools, searches = _tools(body.get("tools"), origins)
     if tools:
         chat_body["tools"] = tools
     choice = body.get("tool_choice")
+    if searches and isinstance(choice, dict) and (not tools or choice.get("name") in searches):
+        choice = None                      # it can only mean web search: see WEB_SEARCH_TOOL
     if choice is not None:
         chat_body["tool_choice"], parallel = _tool_choice(choice)
         if parallel is not None:
@@ -421,19 +423,22 @@ def _check_tool_pairs(turns: list[tuple[int, dict]]) -> None:
 
 # ---------------------------------------------------------------- tools
 
-def _tools(tools, origins: dict[str, str]) -> list[dict]:
+def _tools(tools, origins: dict[str, str]) -> tuple[list[dict], set[str]]:
+    """(the custom tools as chat tools, the names of the web search tools ignored)."""
     if tools is None:
-        return []
+        return [], set()
     if not isinstance(tools, list):
         raise invalid("tools", "Input should be a valid list")
     out: list[dict] = []
+    searches: set[str] = set()
     for index, tool in enumerate(tools):
         path = f"tools.{index}"
         if not isinstance(tool, dict):
             raise invalid(path, "Input should be a valid dictionary")
         kind = tool.get("type")
         if isinstance(kind, str) and WEB_SEARCH_TOOL.fullmatch(kind):
-            continue                       # web search: see WEB_SEARCH_TOOL
+            searches.add(str(tool.get("name", "web_search")))   # see WEB_SEARCH_TOOL
+            continue
         if kind not in (None, "custom"):
             raise invalid(path, f"The server tool '{tool.get('name', kind)}' (type '{kind}') is not supported "
                                 f"here; send custom tools (with an input_schema), or web search.")
@@ -445,7 +450,7 @@ def _tools(tools, origins: dict[str, str]) -> list[dict]:
                 function[key] = tool[key]
         origins[f"tools[{len(out)}]"] = path
         out.append({"type": "function", "function": function})
-    return out
+    return out, searches
 
 
 def _tool_choice(choice) -> tuple[object, bool | None]:

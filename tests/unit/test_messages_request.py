@@ -134,6 +134,12 @@ def test_a_web_search_server_tool_is_accepted_and_other_server_tools_are_a_400()
     req = parse_messages_request(body(tools=[WEATHER, {"type": "web_search_20250305", "name": "web_search"},
                                              {"type": "web_search_20261201", "name": "web_search"}]))
     assert [t.name for t in req.chat.tools.tools] == ["get_weather"]
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+    for choice in ({"type": "tool", "name": "web_search"}, {"type": "any"}):   # as if the tool were absent
+        alone = parse_messages_request(body(tools=[search], tool_choice=choice))
+        assert alone.chat.tools.tools == () and alone.chat.tools.choice.mode == "none"
+    forced = parse_messages_request(body(tools=[WEATHER, search], tool_choice={"type": "tool", "name": "web_search"}))
+    assert (forced.chat.tools.choice.mode, forced.chat.tools.choice.named) == ("auto", None)
     message = error_of(body(tools=[WEATHER, {"type": "code_execution_20250825", "name": "code_execution"}]))
     assert message.startswith("tools.1: ") and "'code_execution'" in message and "code_execution_20250825" in message
 
