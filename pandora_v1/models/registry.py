@@ -23,11 +23,13 @@ class ModelRegistry:
         for entry in settings.models + settings.gpts:
             self._by_name[entry.alias] = entry
         self._claude = settings.anthropic.models
+        self._gpts = [entry.alias for entry in settings.gpts]
 
     def names(self) -> list[str]:
-        """Every alias and GPT, then the Claude names mapped by name (patterns cannot be listed)."""
-        return list(self._by_name) + [name for name, _ in self._claude
-                                      if not _PATTERN.search(name) and name not in self._by_name]
+        """Every alias, the Claude names mapped by name (patterns cannot be listed), then the GPTs."""
+        aliases = [name for name in self._by_name if name not in self._gpts]
+        claude = [name for name, _ in self._claude if not _PATTERN.search(name) and name not in self._by_name]
+        return aliases + claude + [name for name in self._by_name if name in self._gpts]
 
     def resolve(self, name: str) -> ModelEntry:
         entry = self._by_name.get(name)
