@@ -330,3 +330,11 @@ def test_the_key_rules_are_the_usual_ones(make_app, fake):
         message = assert_anthropic_error(post(gateway, body(), headers={"x-api-key": key}), 401,
                                          "authentication_error")
         assert "Incorrect API key" in message and key not in message
+
+
+def test_the_api_prefix_moves_these_routes_and_their_error_shape(make_app, fake):
+    web = make_app(backend_container_api_prefix="666").test_client()
+    assert post(web, body(), path="/666/v1/messages").get_json()["content"][0]["text"] == DEFAULT_ANSWER
+    assert post(web, body(), path="/666/v1/messages/count_tokens").get_json()["input_tokens"] == 8
+    assert_anthropic_error(post(web, body(), path="/666/v1/messages/nope"), 404, "not_found_error")
+    assert set(post(web, body(), path="/v1/messages").get_json()["error"]) == {"message", "type", "param", "code"}
