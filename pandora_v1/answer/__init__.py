@@ -5,6 +5,7 @@ pipeline.py  upload -> payload -> upstream -> Translation -> pieces, and the cle
 agent.py     an agent turn on top of it: tool calls by prompt, structured output, retries
 watch.py     a client that leaves is noticed while the upstream is silent
 sse.py       the event-stream framing every API's stream shares
+budget.py    a client's limit on output tokens, applied as the answer streams
 
 Imported by the API packages (chat, responses, messages) and the blueprints;
 it imports services and the layers below (tools, translate, files, models,

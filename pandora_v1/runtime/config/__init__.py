@@ -23,10 +23,11 @@ from pathlib import Path
 
 from .access import gateway, token_exchange
 from .connections import conversation_path, redis, upstream
-from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, load_gpts, models
+from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, anthropic, load_gpts, models
 from .reader import Reader
 from .schedule import refresh_schedule
 from .settings import (
+    AnthropicSettings,
     BotMode,
     ConfigError,
     ModelEntry,
@@ -38,7 +39,7 @@ from .settings import (
     UpstreamAccount,
 )
 
-__all__ = ["BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
+__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
            "Settings", "TEXT_ONLY_SLUGS", "TokenExchange", "ToolSettings", "UpstreamAccount", "load",
            "load_gpts", "parse", "startup_warnings"]
 
@@ -127,6 +128,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                        "tools.max_catalog_chars", minimum=1000, integer=True),
             early_close=r.boolean("early_close", True, tools, "tools.early_close"),
         ),
+        anthropic=anthropic(r),
         redis=redis(r),
         models=models(r),
         gpts=gpts,

@@ -37,6 +37,21 @@ class ToolSettings:
     early_close: bool = True          # close the upstream as soon as the calls are complete
 
 
+# Claude model names -> a model this server serves (an alias, a GPT) or else an upstream slug; ``*`` patterns
+# allowed. The names Claude Code sends today, listed by /v1/models, and a catch-all: "auto" is the upstream's
+# own default model.
+DEFAULT_CLAUDE_MODELS: tuple[tuple[str, str], ...] = (
+    ("claude-opus-5-5", "auto"), ("claude-sonnet-5-5", "auto"), ("claude-haiku-5-5", "auto"),
+    ("claude-sonnet-4-6", "auto"), ("claude-haiku-4-5", "auto"), ("claude-*", "auto"))
+
+
+@dataclass(frozen=True)
+class AnthropicSettings:
+    """Anthropic's Messages API (section ``anthropic``; platform-spec.md §6)."""
+    models: tuple[tuple[str, str], ...] = DEFAULT_CLAUDE_MODELS   # tried in order: the config's, then these
+    context_window: int = 200_000     # input tokens; more is "prompt is too long", max_tokens is capped to the rest
+
+
 @dataclass(frozen=True)
 class RedisSettings:
     host: str = ""
@@ -121,6 +136,7 @@ class Settings:
     url_fetch_timeout: float = 15.0
     bot_mode: BotMode = field(default_factory=BotMode)
     tools: ToolSettings = field(default_factory=ToolSettings)
+    anthropic: AnthropicSettings = field(default_factory=AnthropicSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
     gpts: tuple[ModelEntry, ...] = ()
