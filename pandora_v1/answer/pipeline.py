@@ -22,7 +22,7 @@ from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
 from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
-from ..translate.request import conversation_payload
+from ..translate.request import conversation_payload, prepare_body
 from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
 from ..upstream.client import UpstreamClient
@@ -54,7 +54,12 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
                                    history_disabled=history.temporary,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
                                    system_hints=system_hints)
-    upstream = services.upstream.start_conversation(payload, creds)
+    token = None
+    if settings.conversation_prepare:     # the web app's optional step on /f/conversation
+        token = services.upstream.prepare_conversation(prepare_body(payload), creds)
+        if token:
+            payload["client_prepare_state"] = "success"
+    upstream = services.upstream.start_conversation(payload, creds, conduit_token=token)
     renderer = Renderer(options)
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
                                                 keep_local=keep_media_local)
