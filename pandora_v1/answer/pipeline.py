@@ -61,6 +61,7 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
             payload["client_prepare_state"] = "success"
     upstream = services.upstream.start_conversation(payload, creds, conduit_token=token)
     renderer = Renderer(options)
+    renderer.expect_history(payload["messages"])   # a replayed history is not the answer
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
                                                 keep_local=keep_media_local)
     try:
