@@ -3,7 +3,9 @@
 It is the one owner of the transport: every call that leaves for the
 upstream, its file storage or the token endpoint goes through a method here
 (``request``, ``get_json``, ``download``, ``put_blob``, ``post_outside``,
-``start_conversation``), so proxies, timeouts and pools are decided once.
+``start_conversation`` and its side calls: ``prepare_conversation``,
+``resume_conversation``, ``conversation_document``, ``conversation_init``),
+so proxies, timeouts and pools are decided once.
 
 The conversation POST, once per answer, goes out on pooled sockets of our
 own (upstream_conn.py) and its body is read straight off them
