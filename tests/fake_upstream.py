@@ -16,7 +16,7 @@ only in the conversation document (``GET /backend-api/conversation/{id}``),
 hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
 ``answer_text(prompt)`` says what text the client must end up with.
 
-Round 2 of today (fake_refusals.py, fake_documents.py): a temporary chat
+Refusals, limits and documents (fake_refusals.py, fake_documents.py): a temporary chat
 (``history_and_training_disabled: true``, or ``force_no_history`` as a proxy
 that forces it) is not kept (its document and PATCH are 404s, it cannot be
 continued) and draws nothing (the model refuses in text); ``message_limit``
@@ -1598,7 +1598,7 @@ class FakeUpstream:
         self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
         self.resume_status: int | None = None     # answer the resume endpoint with this error
         self.document_errors: list[int] = []      # answer the next document GETs with these errors
-        self._reset_round2()
+        self._reset_refusals()
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1632,9 +1632,10 @@ class FakeUpstream:
             self.uploaded_minimal = False
             self.process_uploads = False
             self._reset_tokens()
-            self._reset_round2()
+            self._reset_refusals()
 
-    def _reset_round2(self) -> None:
+    def _reset_refusals(self) -> None:
+        """Temporary chats, the size limit, limits_progress, the prepare step (fake_refusals.py)."""
         self.temporary: set[str] = set()        # conversation ids of temporary chats (not kept)
         self.force_no_history = False           # a proxy that makes every conversation temporary
         self.temporary_resume = True            # the resume stream works for a temporary turn (not known)

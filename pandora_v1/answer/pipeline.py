@@ -44,10 +44,10 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
     never a temporary chat (temporary.py).
     """
     settings = services.settings
-    history = history_choice(Turn(chat.model, entry.slug, system_hints),
-                             asked=chat.temporary or settings.temporary_chat.enabled,
+    asked = chat.temporary or settings.temporary_chat.enabled
+    history = history_choice(Turn(chat.model, entry.slug, system_hints), asked=asked,
                              hide=settings.delete_conversation, config=settings.temporary_chat)
-    if history.reason and (chat.temporary or settings.temporary_chat.enabled):
+    if asked and history.reason:
         log.debug("not a temporary chat: %s; hidden once answered", history.reason)
     uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
     payload = conversation_payload(chat.messages, entry.slug, conversation_mode(entry),

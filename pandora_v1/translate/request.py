@@ -77,7 +77,6 @@ def conversation_payload(messages, slug: str, mode: dict, *,
     return payload
 
 
-
 def prepare_body(payload: dict) -> dict:
     """The ``/f/conversation/prepare`` body for ``payload``: the conversation body without its
     messages, the user's message as ``partial_query``, the attachments' types."""

@@ -41,8 +41,8 @@ from .settings import (
 from .turns import temporary_chat
 
 __all__ = ["BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
-           "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange", "ToolSettings", "UpstreamAccount", "load",
-           "load_gpts", "parse", "startup_warnings"]
+           "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange", "ToolSettings", "UpstreamAccount",
+           "load", "load_gpts", "parse", "startup_warnings"]
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
 GPTS_ENV = "PANDORA_V1_GPTS"

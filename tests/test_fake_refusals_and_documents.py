@@ -1,4 +1,4 @@
-"""The fake upstream's round-2 behaviours, checked against upstream-protocol.md: temporary chats,
+"""The fake upstream's refusals, limits and documents, checked against upstream-protocol.md: temporary chats,
 the size limit, invalid bodies, limits, the prepare step, file citations, writing blocks and
 echoed history."""
 from __future__ import annotations
