@@ -52,6 +52,20 @@ class AnthropicSettings:
     context_window: int = 200_000     # input tokens; more is "prompt is too long", max_tokens is capped to the rest
 
 
+# Slugs whose turns may hand off (thinking and pro models always do; auto may route to one).
+HANDOFF_MODELS = ("*thinking*", "*-pro", "*-pro-*", "*-t-mini", "research", "auto")
+# Slugs with no tools: they neither draw nor hand off, the only ones a chat turn may be temporary on.
+TEXT_ONLY_MODELS = ("gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini", "text-davinci-002-render-sha")
+
+
+@dataclass(frozen=True)
+class TemporaryChat:
+    """Temporary chats (section ``temporary_chat``; answer/temporary.py decides per turn)."""
+    enabled: bool = False                         # the configuration asks for temporary chats
+    handoff_models: tuple[str, ...] = HANDOFF_MODELS     # fnmatch patterns of slugs
+    text_only_models: tuple[str, ...] = TEXT_ONLY_MODELS
+
+
 @dataclass(frozen=True)
 class RedisSettings:
     host: str = ""
@@ -110,13 +124,15 @@ class Settings:
     worker_class: str = "gevent"
     worker_connections: int = 1000
     graceful_timeout: int = 30
-    delete_conversation: bool = False         # need_delete_conversation_after_response
+    delete_conversation: bool = False         # need_delete_conversation_after_response: hide once answered
+    temporary_chat: TemporaryChat = field(default_factory=TemporaryChat)
     use_oaiusercontent_url: bool = False
     dalle_prompt_prefix: str = ""
     key_for_gpts_info: str = ""
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
     conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation (upstream/paths.py)
+    conversation_prepare: bool = False        # on /f/conversation: POST .../prepare first, forward its conduit token
     async_wait_seconds: float = 120.0         # polling for an async image or a handed-off answer, in all
     async_poll_seconds: float = 2.5           # between those polls
     keepalive_interval: float = 5.0
