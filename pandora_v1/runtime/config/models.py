@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from .reader import Reader
-from .settings import DEFAULT_CLAUDE_MODELS, AnthropicSettings, ModelEntry
+from .settings import DEFAULT_CLAUDE_MODELS, TEXT_ONLY_SLUGS, AnthropicSettings, ModelEntry
 
 # The reference products' alias keys: config key -> (upstream slug, default aliases).
 LEGACY_MODEL_KEYS = {
@@ -19,10 +19,6 @@ LEGACY_MODEL_KEYS = {
     "o1_new_name": ("o1", "o1"),
     "o3_mini_new_name": ("o3-mini", "o3-mini"),
 }
-
-# Upstream models known not to take image input; every other slug does.
-TEXT_ONLY_SLUGS = frozenset({"gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini",
-                             "text-davinci-002-render-sha"})
 
 
 def models(reader: Reader) -> tuple[ModelEntry, ...]:

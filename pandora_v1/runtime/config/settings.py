@@ -54,8 +54,9 @@ class AnthropicSettings:
 
 # Slugs whose turns may hand off (thinking and pro models always do; auto may route to one).
 HANDOFF_MODELS = ("*thinking*", "*-pro", "*-pro-*", "*-t-mini", "research", "auto")
-# Slugs with no tools: they neither draw nor hand off, the only ones a chat turn may be temporary on.
-TEXT_ONLY_MODELS = ("gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini", "text-davinci-002-render-sha")
+# Upstream models known not to take image input, and with no tools: they neither draw nor hand off, the
+# only ones a chat turn may be temporary on. Every other slug takes images.
+TEXT_ONLY_SLUGS = frozenset({"gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini", "text-davinci-002-render-sha"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class TemporaryChat:
     """Temporary chats (section ``temporary_chat``; answer/temporary.py decides per turn)."""
     enabled: bool = False                         # the configuration asks for temporary chats
     handoff_models: tuple[str, ...] = HANDOFF_MODELS     # fnmatch patterns of slugs
-    text_only_models: tuple[str, ...] = TEXT_ONLY_MODELS
+    text_only_models: tuple[str, ...] = tuple(sorted(TEXT_ONLY_SLUGS))
 
 
 @dataclass(frozen=True)
