@@ -9,8 +9,8 @@ never starts half-configured.
 One module per seam: settings.py (the dataclasses and their defaults),
 reader.py (typed reads that collect problems), connections.py (upstream,
 Redis), models.py (aliases, gpts.json), access.py (token exchange, upstream
-accounts, client keys), schedule.py (the daily job); this file puts them
-together (``parse``, ``load``).
+accounts, client keys), caps.py (per-key names and caps, the admin key),
+schedule.py (the daily job); this file puts them together (``parse``, ``load``).
 
 Nothing heavy is imported here: the gunicorn config reads it in the master
 process before the workers patch sockets.
@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from .access import gateway, token_exchange
+from .caps import admin_key, key_policies
 from .connections import conversation_path, redis, upstream
 from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, load_gpts, models
 from .reader import Reader
@@ -29,6 +30,7 @@ from .schedule import refresh_schedule
 from .settings import (
     BotMode,
     ConfigError,
+    KeyPolicy,
     ModelEntry,
     RedisSettings,
     RefreshSchedule,
@@ -38,7 +40,7 @@ from .settings import (
     UpstreamAccount,
 )
 
-__all__ = ["BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
+__all__ = ["BotMode", "ConfigError", "KeyPolicy", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
            "Settings", "TEXT_ONLY_SLUGS", "TokenExchange", "ToolSettings", "UpstreamAccount", "load",
            "load_gpts", "parse", "startup_warnings"]
 
@@ -61,6 +63,9 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
     refresh = r.section("refresh_ToAccess")
     exchange = token_exchange(r, refresh)
     accounts, client_keys = gateway(r, exchange)
+    aliases = models(r)
+    admin = admin_key(r)
+    policies = key_policies(r, client_keys, [entry.alias for entry in aliases + gpts], admin)
     timeouts = r.section("upstream_timeout")
     log_level = r.string("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -128,7 +133,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
             early_close=r.boolean("early_close", True, tools, "tools.early_close"),
         ),
         redis=redis(r),
-        models=models(r),
+        models=aliases,
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
         notes=tuple(r.notes),
@@ -139,6 +144,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                      "responses.store_ttl", minimum=1),
         upstream_accounts=accounts,
         client_keys=client_keys,
+        key_policies=policies,
+        admin_key=admin,
         config_path=config_path,
     )
     if r.problems:
