@@ -7,16 +7,23 @@ pieces (``batches`` while streaming, ``collect`` for one body), the usage and
 the finish reason; an encoder turns them into one API's wire format
 (``chat_output.py`` for chat completions). A stage that reworks pieces (tool
 calls, structured output) sits between ``Answer.batches`` and the encoder.
+
+Every encoder reports what its client received with ``account`` (the per-key
+usage, metering/). Limits the upstream reports (a 429 on the conversation, an
+image tool's rate limit and its reset from ``conversation/init``) are noted per
+account for the status page (metering/limits.py).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..auth.credentials import Credentials
 from ..errors import APIError
+from ..metering import ledger
+from ..metering import limits as upstream_limits
 from ..models.registry import conversation_mode
 from ..runtime.config import ModelEntry
 from ..services import Services
@@ -47,7 +54,14 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
                                    history_disabled=settings.delete_conversation,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
                                    system_hints=system_hints)
-    upstream = services.upstream.start_conversation(payload, creds)
+    try:
+        upstream = services.upstream.start_conversation(payload, creds)
+    except APIError as exc:
+        if exc.status == 429:     # the account reached the model's limit: the status page shows it
+            retry = exc.headers.get("Retry-After", "")
+            upstream_limits.note(services.store, entry.slug, exc.message,
+                                 time.time() + float(retry) if retry.strip().isdigit() else None)
+        raise
     renderer = Renderer(options)
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
                                                 keep_local=keep_media_local)
@@ -150,6 +164,38 @@ class Answer:
         if conversation_id and self.services.settings.delete_conversation:
             threading.Thread(target=_hide, args=(self.services, conversation_id, self.creds),
                              name="hide-conversation", daemon=True).start()
+        limited = [text for name, text in self.renderer.system_errors if "ratelimit" in name.lower()]
+        if limited:
+            caller = ledger.current().caller
+            threading.Thread(target=note_feature_limits, name="feature-limits", daemon=True,
+                             args=(self.services, self.creds, caller.account if caller else None, limited[0])).start()
+
+
+def account(answers: Iterable[Answer], input_tokens: int, output_tokens: int) -> None:
+    """What the current request's client received, for its key's usage: the tokens of the usage
+    it was sent (or counted anyway), the images it was shown, the searches the upstream ran."""
+    answers = list(answers)
+    ledger.current().answered(input_tokens, output_tokens,
+                              images=sum(len(answer.renderer.images) for answer in answers),
+                              searches=sum(answer.renderer.searches for answer in answers))
+
+
+def note_feature_limits(services: Services, creds: Credentials, account: str | None,
+                        message: str = "") -> list[tuple[str, int | None, float | None]]:
+    """An image tool said its limit is reached: note it for ``account``, with the reset the
+    upstream's ``conversation/init`` gives (its ``limits_progress``), and any other feature it
+    reports used up. The limits read, for a caller that wants a ``retry-after``."""
+    try:
+        found = upstream_limits.from_init(services.upstream.conversation_init(creds))
+    except Exception as exc:  # noqa: BLE001 - the limit is noted without its reset then
+        log.info("conversation/init gave no limits: %s", getattr(exc, "message", type(exc).__name__))
+        found = []
+    image = [reset for feature, _, reset in found if feature == "image_gen"]
+    upstream_limits.note(services.store, "image_gen", message, image[0] if image else None, account or "unknown")
+    for feature, remaining, reset in found:
+        if feature != "image_gen" and remaining == 0:
+            upstream_limits.note(services.store, feature, "", reset, account or "unknown")
+    return found
 
 
 def _hide(services: Services, conversation_id: str, creds: Credentials) -> None:

@@ -11,10 +11,11 @@ from ..answer import watch as client_watch
 from ..answer.pipeline import start_answer
 from ..answer.request import ChatRequest
 from ..errors import APIError, bad_request
+from ..metering import ledger
 from ..services import current_services
 from ..translate.render import RenderOptions
 from ..translate.request import ChatMessage
-from .common import read_json_body, request_credentials
+from .common import admit, read_json_body, request_credentials
 
 bp = Blueprint("images", __name__)
 
@@ -50,6 +51,7 @@ def generate():
     prompt, model, n, size, response_format = _options(read_json_body())
     g.model = model
     creds = request_credentials()
+    admit(model, images=True)
     # Whether the model draws is the upstream's answer (no image back: content_policy_violation
     # below); ``accepts_images`` is about image *input* and says nothing about drawing.
     entry = services.models.resolve(model)
@@ -85,4 +87,5 @@ def generate():
         else:
             item["url"] = image.url
         data.append(item)
+    ledger.current().answered(0, 0, images=len(data))   # no usage in this answer; its images count
     return jsonify({"created": int(time.time()), "data": data})

@@ -293,6 +293,10 @@ class UpstreamClient:
         return self.get_json(paths.conversation(conversation_id),
                              credentials, what="conversation")
 
+    def conversation_init(self, credentials: Credentials) -> dict:
+        """GET /backend-api/conversation/init: the account's ``limits_progress`` (feature limits, resets)."""
+        return self.get_json(paths.CONVERSATION_INIT, credentials, what="conversation init answer")
+
     def hide_conversation(self, conversation_id: str, credentials: Credentials) -> None:
         response = self.request("PATCH", paths.conversation(conversation_id),
                                 credentials, json={"is_visible": False})

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 CONVERSATION = "/backend-api/conversation"        # the default; the config may choose /f/conversation
 RESUME = "/backend-api/f/conversation/resume"     # where a handed-off answer streams from
 MODELS = "/backend-api/models"
+CONVERSATION_INIT = "/backend-api/conversation/init"   # limits_progress: feature limits and their resets
 ACCOUNTS_CHECK = "/backend-api/accounts/check/v4-2023-04-27"
 FILES = "/backend-api/files"                      # upload, step 1
 PROCESS_UPLOAD = "/backend-api/files/process_upload_stream"
