@@ -78,8 +78,9 @@ class Ledger:
 _current: ContextVar[Ledger | None] = ContextVar("pandora_v1_ledger", default=None)
 
 
-def begin(family: str = "openai") -> Ledger:
-    ledger = Ledger(family=family, started=time.time(), clock=time.perf_counter())
+def begin(family: str = "openai", started: float | None = None) -> Ledger:
+    """A new request's ledger; ``started`` (its wall clock time, default now) is the day it counts in."""
+    ledger = Ledger(family=family, started=time.time() if started is None else started, clock=time.perf_counter())
     _current.set(ledger)
     return ledger
 

@@ -247,7 +247,7 @@ def install(app: Flask, meter: Meter) -> None:
     (``call_on_close``: a stream's body has been sent, or was never started, by then)."""
     @app.before_request
     def open_ledger():
-        g.ledger = begin(caps.family_of(request.path))
+        g.ledger = begin(caps.family_of(request.path), meter.clock())
 
     @app.after_request
     def close_ledger(response: Response) -> Response:
