@@ -19,6 +19,9 @@ hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
 
+``GET``/``POST /backend-api/conversation/init`` answers ``limits_progress`` (``limits_progress``:
+tests may set it; an ``!image_limit`` turn uses up ``image_gen`` until its reset).
+
 Besides the conversation it serves the token endpoints of "Token refresh"
 (``POST …/api/auth/refresh`` proxy style, ``POST /oauth/token`` OAuth2
 style), ``GET /backend-api/gizmos/{id}`` and the accounts check. Every
@@ -41,6 +44,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import chain
@@ -530,6 +534,7 @@ TODAY_RECAP = "Thought for 12s"
 VARIANT_TWO = "The second variant's answer, never shown."
 IMAGE_LIMIT = ("You've hit the free plan limit for image generations requests. "
                "You can create more images when the limit resets in 23 hours and 5 minutes.")
+IMAGE_LIMIT_RESET = 23 * 3600 + 5 * 60
 CANVAS_NAME = "otter_notes"
 CANVAS = {"document": ("# Otter notes\n\nOtters hold hands while they sleep.\n", "hold hands", "hold paws"),
           "code/python": ("def otter():\n    return 'float'\n", "float", "swim")}
@@ -1214,6 +1219,10 @@ class _Handler(BaseHTTPRequestHandler):
         route = split_route(record.path)[1]
         if route and (not is_jwt(token) or (fake.require_issued and token not in fake.issued)):
             return self._json(401, {"detail": ERROR_DETAILS[401]})
+        if record.method in ("GET", "POST") and route == "/backend-api/conversation/init":
+            return self._json(200, {"type": "conversation_detail_metadata", "banner_info": None,
+                                    "blocked_features": [], "model_limits": [],
+                                    "limits_progress": fake.limits_progress, "default_model_slug": "auto"})
         if record.method == "POST" and route in ("/backend-api/conversation", "/backend-api/f/conversation"):
             return self._conversation(fake, record)
         document = re.fullmatch(r"/backend-api/conversation/([^/]+)", route or "")
@@ -1347,6 +1356,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if plan.status:
             return self._send(*error_response(plan.status))
+        if plan.image_limit:      # the account's image quota is used up until the reset IMAGE_LIMIT names
+            reset = datetime.fromtimestamp(time.time() + IMAGE_LIMIT_RESET, timezone.utc).isoformat()
+            fake.limits_progress = [e for e in fake.limits_progress if e.get("feature_name") != "image_gen"] + [
+                {"feature_name": "image_gen", "remaining": 0, "reset_after": reset}]
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user)
@@ -1513,6 +1526,7 @@ class FakeUpstream:
         self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
         self.resume_status: int | None = None     # answer the resume endpoint with this error
         self.document_errors: list[int] = []      # answer the next document GETs with these errors
+        self.limits_progress: list[dict] = []     # conversation/init's feature limits
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1542,6 +1556,7 @@ class FakeUpstream:
             self.missing_attachments.clear()
             self.resume_status = None
             self.document_errors.clear()
+            self.limits_progress = []
             self.files_status = None
             self.uploaded_minimal = False
             self.process_uploads = False

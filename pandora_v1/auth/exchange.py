@@ -13,10 +13,10 @@
   The operator decides accounts: the whole bearer value must be exactly a
   client key (``<key>,<account id>`` and ``<key>,`` are refused), so no
   client-supplied account id ever reaches the upstream.
-- Every request is a ``Caller`` first (``identify``): a client key's name and
-  caps, or in direct mode the masked id of the credential sent; the
-  ``on_caller`` hook (the meter) sees it before any exchange. The admin key is
-  never a client key.
+- Every request is a ``Caller`` (``identify``): a client key's name and caps
+  (the ``on_caller`` hook, the meter, sees it before any exchange), or in
+  direct mode the masked id of the credential sent (seen once it passed). The
+  admin key is never a client key.
 
 Store keys (all under the store's namespace; ``<h>`` is the SHA-256 of the
 refresh token the client sends):
@@ -163,11 +163,13 @@ class CredentialService:
 
     def resolve(self, header: str | None) -> Credentials:
         caller = self.identify(header)
-        self.on_caller(caller)
-        if caller.policy is not None:
+        if caller.policy is not None:     # one of our keys: its caps apply before any exchange
+            self.on_caller(caller)
             return self._gateway(caller.policy)
         token, account = parse_authorization(header)
-        return self.for_token(token, account)
+        credentials = self.for_token(token, account)
+        self.on_caller(caller)            # direct mode: a credential that passed is someone
+        return credentials
 
     def identify(self, header: str | None) -> Caller:
         """Who ``header`` is, without any exchange: 401 for a key that is none of ours."""

@@ -205,7 +205,8 @@ class Meter:
         if ledger.admitted:
             return {"requests": 1, "input_tokens": ledger.input_tokens, "output_tokens": ledger.output_tokens,
                     "images": ledger.images, "searches": ledger.searches, "errors": int(status >= 400)}
-        return {"errors": 1} if status >= 400 else {}
+        # A 401 is a credential that did not pass (the upstream refused it): nobody to count it for.
+        return {"errors": 1} if status >= 400 and status != 401 else {}
 
     def _model(self, ledger: Ledger, status: int) -> str:
         """The model a bucket is named by: a configured one, or one that answered (a GPT by id);
