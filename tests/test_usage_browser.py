@@ -10,19 +10,13 @@ import openai
 import pytest
 import requests
 
+from tests import test_pages_browser as pages
 from tests.conftest import ACCESS_TOKEN
-from tests.test_pages_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    PHONE,
-    browser,
-    expect,
-    no_sideways_scroll,
-    open_page,
-    screenshot,
-)
+from tests.test_pages_browser import PHONE, expect, no_sideways_scroll, screenshot
 from tests.test_usage_e2e import ACCOUNTS, ADMIN, ALICE, BOT, masked, sdk, settle, user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+browser, open_page = pages.browser, pages.open_page     # the browser tests' fixtures
 SECRETS = (ALICE, BOT, ADMIN, ACCESS_TOKEN)
 
 

@@ -239,3 +239,19 @@ def test_a_bad_key_config_stops_the_start_naming_the_key(tmp_path, upstream, ent
     lines = [line for line in log.splitlines() if "client_keys[" in line]
     assert len(lines) == 1 and f"client_keys[{masked(ALICE)}].{field}:" in lines[0], log
     assert ALICE not in log and "Traceback" not in log
+
+
+def test_a_stream_the_client_left_counts_what_it_was_sent(make_server, fake):
+    """No way around a token cap by hanging up before the end: what was sent counts."""
+    srv = gateway(make_server)
+    prompt = "!delay 0.01\n!tokens 200"
+    whole = sdk(srv, BOT).chat.completions.create(model="gpt-4o", messages=user(prompt)).usage
+    with requests.post(srv.url + "/v1/chat/completions", stream=True, timeout=30,
+                       headers={"Authorization": f"Bearer {ALICE}"},
+                       json={"model": "gpt-4o", "stream": True, "messages": user(prompt)}) as response:
+        chunks = response.iter_content(None)
+        for _ in range(5):
+            next(chunks)                                # a few words, then hang up
+    totals = settle(srv, ALICE, 1)["totals"]
+    assert totals["requests"] == 1 and totals["input_tokens"] == whole.prompt_tokens
+    assert 0 < totals["output_tokens"] < whole.completion_tokens
