@@ -182,3 +182,19 @@ def test_the_status_page_holds_no_usage_without_the_admin_key(make_app, fake, st
     page = web.get("/").get_data(as_text=True)
     assert 'id="usage"' in page and "alice" not in page and ALICE not in page and ADMIN not in page
     assert "alice" not in web.get("/status.json").get_data(as_text=True)
+
+
+def test_direct_mode_counts_a_credential_only_once_it_went_upstream(make_app, fake):
+    """Any JWT-shaped string passes as an access token until the upstream says otherwise: one that
+    never reached it (a 404 of ours, a bad body) gets no bucket, nor one the upstream refused (401)."""
+    from tests.conftest import make_jwt
+
+    web = make_app(admin_key=ADMIN).test_client()
+    made_up = [make_jwt(sub=f"nobody-{n}") for n in range(3)]
+    assert web.get("/v1/responses/resp_nothing", headers=bearer(made_up[0])).status_code == 404
+    assert web.post("/v1/responses", json={"model": "gpt-4o", "input": 3}, headers=bearer(made_up[1]),
+                    buffered=True).status_code == 400
+    assert web.get("/v1/usage?start_date=bad", headers=bearer(made_up[2])).status_code == 400
+    fake.require_issued = True                     # the upstream refuses tokens it did not issue
+    assert chat(web, made_up[0]).status_code == 401
+    assert web.get("/admin/usage.json", headers=bearer(ADMIN)).get_json()["data"] == []

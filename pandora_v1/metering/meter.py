@@ -200,12 +200,18 @@ class Meter:
 
     @staticmethod
     def _counts(ledger: Ledger, status: int) -> dict[str, int]:
+        """What a request adds to its key's counts. Direct mode (no policy): any JWT-shaped string
+        passes as an access token until the upstream says otherwise, so a credential is someone
+        only once the upstream was asked with it and did not refuse it (401); else every made-up
+        token would get a bucket of its own."""
+        direct = ledger.caller is None or ledger.caller.policy is None
         if ledger.rejected:
             return {"rejected": 1}
+        if direct and (status == 401 or not ledger.admitted):
+            return {}
         if ledger.admitted:
             return {"requests": 1, "input_tokens": ledger.input_tokens, "output_tokens": ledger.output_tokens,
                     "images": ledger.images, "searches": ledger.searches, "errors": int(status >= 400)}
-        # A 401 is a credential that did not pass (the upstream refused it): nobody to count it for.
         return {"errors": 1} if status >= 400 and status != 401 else {}
 
     def _model(self, ledger: Ledger, status: int) -> str:
