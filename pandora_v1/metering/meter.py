@@ -126,7 +126,8 @@ class Meter:
             return {}
         now = self.clock()
         state = ledger.rate
-        if state is None:   # refused or failed before admit: what the caps stand at
+        if state is None or (not ledger.admitted and ledger.rejected != "rpm"):
+            # failed before admit, or refused before the rpm window was read: what the caps stand at
             state = RateState(rpm=policy.rpm, tokens_per_day=policy.tokens_per_day)
             if policy.rpm is not None:
                 self._requests(state, self.store.window_take(f"rpm:{policy.name}", None, now, now - WINDOW,

@@ -77,8 +77,17 @@ def test_concurrent_places_end_with_the_request(store):
         meter.admit("gpt-4o")
     assert info.value.headers == {"retry-after": "1"} and info.value.code == "rate_limit_exceeded"
     meter.finish(first, 200, "/v1/chat/completions")
-    request(meter, policy)
+    second = request(meter, policy)
     meter.admit("gpt-4o")
+    meter.finish(second, 200, "/v1/chat/completions")
+    # With an rpm cap too, a refusal in flight says what is left of the minute (it took none of it).
+    both, rpm = meter_for(store, clock, concurrent=1, rpm=5)
+    request(both, rpm)
+    both.admit("gpt-4o")
+    refused = request(both, rpm)
+    with pytest.raises(caps.Refusal):
+        both.admit("gpt-4o")
+    assert both.headers(refused)["x-ratelimit-remaining-requests"] == "4"
 
 
 def test_the_daily_caps_read_what_the_day_spent(store):
