@@ -99,14 +99,12 @@ class Meter:
     def _refuse(self, ledger: Ledger, cap: str, message: str, retry_after: float | None = None,
                 now: float = 0.0) -> caps.Refusal:
         ledger.rejected = cap
-        state = ledger.rate
-        if state is not None:
-            if cap == "rpm":
-                state.requests_left = 0
-            elif cap == "tokens_per_day":
-                state.tokens_left = 0
-        return caps.refusal(ledger.family, cap, message, retry_after, state if cap in ("rpm", "tokens_per_day")
-                            else None, now)
+        state, own = ledger.rate, None      # the refusal carries its own cap's headers, nothing left
+        if state is not None and cap == "rpm":
+            own = RateState(rpm=state.rpm, requests_reset=state.requests_reset)
+        elif state is not None and cap == "tokens_per_day":
+            own = RateState(tokens_per_day=state.tokens_per_day, tokens_reset=state.tokens_reset)
+        return caps.refusal(ledger.family, cap, message, retry_after, own, now)
 
     @staticmethod
     def _requests(state: RateState, window, now: float) -> None:

@@ -112,6 +112,13 @@ def test_the_daily_caps_read_what_the_day_spent(store):
     with pytest.raises(caps.Refusal) as info:
         meter2.admit("gpt-4o", images=True)
     assert info.value.code == "insufficient_quota" and info.value.headers == {"retry-after": str(12 * 3600)}
+    # With an rpm cap too, the token refusal says what is left of the minute (after_request adds it).
+    meter3, policy3 = meter_for(store, clock, tokens_per_day=100, rpm=9)
+    refused = request(meter3, policy3)
+    with pytest.raises(caps.Refusal) as info:
+        meter3.admit("gpt-4o")
+    assert "x-ratelimit-remaining-requests" not in info.value.headers
+    assert meter3.headers(refused)["x-ratelimit-remaining-requests"] == "9"
     clock.now = NOON + 12 * 3600 + 1            # the next UTC day
     request(meter, policy)
     meter.admit("gpt-4o")
