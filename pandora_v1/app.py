@@ -33,10 +33,11 @@ def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
     from .auth.exchange import CredentialService
-    from .blueprints import accounts, chat, images, media, messages, models, ops, pages, responses
+    from .blueprints import accounts, admin, chat, images, media, messages, models, ops, pages, responses, usage
     from .files.fetch import SafeFetcher
     from .files.media import MediaStore
     from .files.uploads import Uploader
+    from .metering import meter as metering
     from .models.gpts import GptCatalog
     from .models.registry import ModelRegistry
     from .runtime import metrics as observe
@@ -58,17 +59,20 @@ def create_app(config_path: str | os.PathLike | None = None,
     store = open_store(settings)
     creds = CredentialService(settings, store, transport=upstream)
     creds.on_exchange = lambda outcome: metrics.refresh_exchanges.labels(outcome).inc()
+    meter = metering.Meter(settings, store, metrics)
+    creds.on_caller = meter.identify
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
     install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
         Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
-        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds)))
+        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds), meter=meter))
     observe.install(app, metrics)
+    metering.install(app, meter)
 
     prefix = settings.api_path or None
-    for api in (accounts, chat, images, messages, models, responses):
+    for api in (accounts, chat, images, messages, models, responses, usage):
         app.register_blueprint(api.bp, url_prefix=prefix)
-    for site in (media, ops, pages):
+    for site in (admin, media, ops, pages):
         app.register_blueprint(site.bp)
     _install_http_behaviour(app)
     return app

@@ -164,6 +164,13 @@ _PAGING = [
     {"name": "include", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}]
 
 
+_DATES = [
+    {"name": "start_date", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "YYYY-MM-DD, UTC, inclusive; default today"},
+    {"name": "end_date", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "YYYY-MM-DD, UTC, inclusive; default today; at most 366 days after start_date"}]
+
+
 def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -209,6 +216,19 @@ def document(api: str = "") -> dict:
         f"{api}/v1/models": {"get": {"summary": "Every model name", "responses": _answers("A model list")}},
         f"{api}/v1/models/{{name}}": {"get": {"summary": "One model", "parameters": name,
                                               "responses": _answers("A model")}},
+        f"{api}/v1/usage": {"get": {
+            "summary": "The key's own usage by day and model, and its caps; every key's with the admin key",
+            "security": auth, "parameters": [*_DATES, {
+                "name": "key", "in": "query", "schema": {"type": "string"},
+                "description": "with the admin key: one key's name (or masked id)"}],
+            "responses": _answers("A list of usage.bucket objects, totals and limits")}},
+        "/admin/usage.json": {"get": {
+            "summary": "Every key's usage, caps and today, the last 100 requests, upstream limits (admin key)",
+            "security": auth, "parameters": _DATES, "responses": _answers("The admin view's figures")}},
+        "/admin/{rest}": {"get": {"summary": "Any other admin URL: 401 without the admin key, else 404",
+                                  "security": auth, "parameters": [
+                                      {"name": "rest", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                  "responses": _answers("Nothing")}},
         f"{api}/getAccountID": {"post": {"summary": "The Plus and Team accounts of a token", "security": auth,
                                          "responses": _answers("Account ids")}},
         "/images/{name}": {"get": {"summary": "A saved image", "parameters": name,

@@ -21,13 +21,13 @@ function slots(live) {
 }
 
 // Bars: series is [{cls, values}], drawn in order, each from the baseline (later ones in front),
-// or stacked on the ones before when stacked is true.
-function drawBars(svg, series, { stacked = false } = {}) {
+// or stacked on the ones before when stacked is true; slots bars across (usage.js draws 30 days).
+function drawBars(svg, series, { stacked = false, slots = SLOTS } = {}) {
   const totals = series[0].values.map((_, i) =>
     stacked ? series.reduce((sum, s) => sum + (s.values[i] || 0), 0) : Math.max(...series.map((s) => s.values[i] || 0)));
   const peak = Math.max(0, ...totals), scale = Math.max(1, peak);
-  const step = WIDTH / SLOTS;
-  const base = new Array(SLOTS).fill(0);
+  const step = WIDTH / slots;
+  const base = new Array(slots).fill(0);
   for (const { cls, values } of series) {
     values.forEach((value, i) => {
       if (!value) return;

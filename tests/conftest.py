@@ -185,9 +185,10 @@ def fake(upstream):
 
 
 def _collect_secrets(config: dict) -> None:
-    """The secrets a test config holds: GPT key, client keys, the operator's upstream tokens."""
-    if isinstance(config.get("key_for_gpts_info"), str):
-        SECRETS_USED.add(config["key_for_gpts_info"])
+    """The secrets a test config holds: GPT key, admin key, client keys, the operator's upstream tokens."""
+    for secret in ("key_for_gpts_info", "admin_key"):
+        if isinstance(config.get(secret), str):
+            SECRETS_USED.add(config[secret])
     if isinstance(config.get("client_keys"), dict):
         SECRETS_USED.update(k for k in config["client_keys"] if isinstance(k, str))
     for account in (config.get("upstream_accounts") or {}).values() if isinstance(

@@ -83,4 +83,8 @@ def test_image_quota_reset_from_its_text_when_init_is_not_there(client, fake, in
 @pytest.mark.parametrize("stream", [False, True])
 def test_image_quota_in_a_chat_answer_is_readable_text(client, fake, stream):
     assert chat(client, "!image_limit\nI couldn't draw it.", stream) == f"{IMAGE_LIMIT}\n\nI couldn't draw it."
-    assert not [r for r in fake.requests if r.path == "/backend-api/conversation/init"]
+    # The reset is read once, after the answer, off the request path: for the status page (issue 23).
+    fake.wait_for(lambda r: r.path == "/backend-api/conversation/init")
+    paths = [r.path for r in fake.requests]
+    assert paths.count("/backend-api/conversation/init") == 1
+    assert paths.index("/backend-api/conversation/init") > paths.index("/backend-api/conversation")

@@ -10,12 +10,16 @@ import pytest
 from pandora_v1.runtime import config
 from pandora_v1.runtime.store import RedisStore, SQLiteStore, StoreUnavailable, open_store
 from tests.unit.test_store import (  # noqa: F401  (collected here again, with the Redis store below)
+    test_a_window_holds_at_most_its_limit_and_forgets_old_members,
+    test_a_window_limit_and_counters_hold_across_processes,
     test_add_is_set_if_absent,
+    test_counters_add_up_and_expire,
     test_delete_if_only_deletes_its_own_value,
     test_get_set_delete,
     test_keys_by_prefix,
     test_lock_helpers,
     test_namespaces_keep_stores_apart,
+    test_recent_lists_keep_the_newest,
     test_set_if_absent_has_one_winner_across_processes,
     test_ttl_expires,
     test_values_are_text_and_json,
@@ -64,7 +68,9 @@ def test_redis_down_mid_run_is_unavailable_and_recovers(own_redis):
     store.set("k", "v")
     own_redis.stop()
     for call in (lambda: store.get("k"), lambda: store.set("k", "v"), lambda: store.add("k", "v", 1),
-                 lambda: store.delete_if("k", "v"), lambda: store.keys("")):
+                 lambda: store.delete_if("k", "v"), lambda: store.keys(""),
+                 lambda: store.add_counts("c", {"n": 1}), lambda: store.window_take("w", "m", 1.0, 0.0, 1),
+                 lambda: store.push_recent("l", "v", 5)):
         with pytest.raises(StoreUnavailable) as info:
             call()
         error = info.value.api_error()

@@ -7,16 +7,23 @@ pieces (``batches`` while streaming, ``collect`` for one body), the usage and
 the finish reason; an encoder turns them into one API's wire format
 (``chat_output.py`` for chat completions). A stage that reworks pieces (tool
 calls, structured output) sits between ``Answer.batches`` and the encoder.
+
+Every encoder reports what its client received with ``account`` (the per-key
+usage, metering/). Limits the upstream reports (a 429 on the conversation, an
+image tool's rate limit and its reset from ``conversation/init``) are noted per
+account for the status page (metering/limits.py).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..auth.credentials import Credentials
 from ..errors import APIError
+from ..metering import ledger
+from ..metering import limits as upstream_limits
 from ..models.registry import conversation_mode
 from ..runtime.config import ModelEntry
 from ..services import Services
@@ -27,6 +34,7 @@ from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
 from ..upstream.client import UpstreamClient
 from ..usage import tokens
+from . import limits
 from .request import ChatRequest
 from .temporary import HistoryChoice, Turn, history_choice
 
@@ -59,7 +67,14 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
         token = services.upstream.prepare_conversation(prepare_body(payload), creds)
         if token:
             payload["client_prepare_state"] = "success"
-    upstream = services.upstream.start_conversation(payload, creds, conduit_token=token)
+    try:
+        upstream = services.upstream.start_conversation(payload, creds, conduit_token=token)
+    except APIError as exc:
+        if exc.status == 429:     # the account reached the model's limit: the status page shows it
+            retry = exc.headers.get("Retry-After", "")
+            upstream_limits.note(services.store, entry.slug, exc.message,
+                                 time.time() + float(retry) if retry.strip().isdigit() else None)
+        raise
     renderer = Renderer(options)
     renderer.expect_history(payload["messages"])   # a replayed history is not the answer
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
@@ -114,6 +129,7 @@ class Answer:
         self.creds = creds
         self.upstream_status = upstream_status
         self._finished = False
+        self.limit_answered = False     # the caller answers a tool's limit itself (and notes it)
         self._started = started or time.perf_counter()
         self._ttft = services.metrics.ttft.labels(chat.model)
         self._first = True
@@ -165,6 +181,22 @@ class Answer:
         if conversation_id and self.history.hide:
             threading.Thread(target=_hide, args=(self.services, conversation_id, self.creds),
                              name="hide-conversation", daemon=True).start()
+        limited = [text for name, text in self.renderer.system_errors if "ratelimit" in name.lower()]
+        if limited and not self.limit_answered:
+            caller = ledger.current().caller
+            threading.Thread(target=limits.note, name="feature-limits", daemon=True,
+                             args=(self.services, self.creds, "image_gen", limited[0],
+                                   caller.account if caller else "unknown")).start()
+
+
+def account(answers: Iterable[Answer], input_tokens: int, output_tokens: int) -> None:
+    """What the current request's client received, for its key's usage: the tokens of the usage
+    it was sent (or counted anyway), the images it was shown, the searches the upstream ran."""
+    answers = list(answers)
+    ledger.current().answered(input_tokens, output_tokens,
+                              images=sum(len(answer.renderer.images) for answer in answers),
+                              searches=sum(answer.renderer.searches for answer in answers))
+
 
 
 def _hide(services: Services, conversation_id: str, creds: Credentials) -> None:

@@ -13,6 +13,10 @@
   The operator decides accounts: the whole bearer value must be exactly a
   client key (``<key>,<account id>`` and ``<key>,`` are refused), so no
   client-supplied account id ever reaches the upstream.
+- Every request is a ``Caller`` (``identify``): a client key's name and caps
+  (the ``on_caller`` hook, the meter, sees it before any exchange), or in
+  direct mode the masked id of the credential sent (seen once it passed). The
+  admin key is never a client key.
 
 Store keys (all under the store's namespace; ``<h>`` is the SHA-256 of the
 refresh token the client sends):
@@ -36,8 +40,10 @@ import orjson
 import requests
 
 from ..errors import APIError
+from ..metering.ledger import Caller
 from ..runtime import store as store_module
-from ..runtime.masking import mask, scrub
+from ..runtime.config import KeyPolicy
+from ..runtime.masking import key_id, mask, scrub
 from ..upstream.client import UpstreamClient
 from .credentials import NOT_CONFIGURED, Credentials, is_jwt, jwt_claims, parse_authorization, token_hash
 
@@ -139,11 +145,15 @@ class CredentialService:
         self.store = store
         self.endpoint = endpoint or TokenEndpoint(settings, clock, transport)
         self.on_exchange: Callable[[str], None] = lambda outcome: None   # metrics hook
+        self.on_caller: Callable[[Caller], None] = lambda caller: None   # the meter's hook (may refuse)
         self.clock = clock
         self.accounts = {account.name: account for account in settings.upstream_accounts}
         # Client keys are compared as SHA-256 digests: equal lengths, constant time.
-        self._client_keys = [(hashlib.sha256(key.encode()).digest(), name)
+        policies = {policy.key: policy for policy in settings.key_policies}
+        self._client_keys = [(hashlib.sha256(key.encode()).digest(),
+                              policies.get(key) or KeyPolicy(key, key_id(key), name))
                              for key, name in settings.client_keys]
+        self._admin = hashlib.sha256(settings.admin_key.encode()).digest() if settings.admin_key else None
         # Deadlines: an exchange holds its lock at most this long; waiters give up after.
         connect, read = self.endpoint.timeout
         self.lock_ttl = connect + read + 5.0
@@ -152,11 +162,36 @@ class CredentialService:
     # ----- keys -> credentials
 
     def resolve(self, header: str | None) -> Credentials:
+        caller = self.identify(header)
+        if caller.policy is not None:     # one of our keys: its caps apply before any exchange
+            self.on_caller(caller)
+            return self._gateway(caller.policy)
         token, account = parse_authorization(header)
+        credentials = self.for_token(token, account)
+        self.on_caller(caller)            # direct mode: a credential that passed is someone
+        return credentials
+
+    def identify(self, header: str | None) -> Caller:
+        """Who ``header`` is, without any exchange: 401 for a key that is none of ours."""
+        token, _ = parse_authorization(header)
+        value = (header or "").strip().partition(" ")[2].strip()
+        if self.is_admin(header):
+            raise APIError(401, "This is the admin key: it opens the admin view and the admin API, "
+                                "and is not accepted as a client key.", code="invalid_api_key")
         if self._client_keys:
             # The whole value, comma and all: only an exact client key matches.
-            return self._gateway((header or "").strip().partition(" ")[2].strip())
-        return self.for_token(token, account)
+            policy = self._match(value)
+            return Caller(policy.name, policy.account, policy)
+        return Caller(key_id(token), key_id(token))
+
+    def is_admin(self, header: str | None) -> bool:
+        if self._admin is None or not header:
+            return False
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        value = value.strip()
+        return hmac.compare_digest(hashlib.sha256(value.encode()).digest(), self._admin)
 
     def for_token(self, token: str, account_id: str | None = None) -> Credentials:
         """An access token as it is; a refresh token exchanged (or from the cache)."""
@@ -171,15 +206,18 @@ class CredentialService:
         token, _, account = key.partition(",")
         return self.for_token(token.strip(), account.strip() or None)
 
-    def _gateway(self, key: str) -> Credentials:
+    def _match(self, key: str) -> KeyPolicy:
         digest = hashlib.sha256(key.encode()).digest()
         found = None
-        for candidate, name in self._client_keys:   # every key, no early exit
+        for candidate, policy in self._client_keys:   # every key, no early exit
             if hmac.compare_digest(candidate, digest):
-                found = name
+                found = policy
         if found is None:
             raise APIError(401, f"Incorrect API key provided: {mask(key)}.", code="invalid_api_key")
-        upstream = self.accounts[found]
+        return found
+
+    def _gateway(self, policy: KeyPolicy) -> Credentials:
+        upstream = self.accounts[policy.account]
         account_id = upstream.account_id or None
         if upstream.access_token:
             return Credentials(upstream.access_token, account_id)

@@ -13,7 +13,7 @@ from ..chat import output as chat_output
 from ..chat.request import parse_chat_request
 from ..services import current_services
 from ..translate.render import RenderOptions
-from .common import model_entry, read_json_body, request_credentials
+from .common import admit, model_entry, read_json_body, request_credentials
 
 bp = Blueprint("chat", __name__)
 
@@ -25,6 +25,7 @@ def chat_completions():
     chat = parse_chat_request(read_json_body())
     g.model, g.stream = chat.model, chat.stream
     creds = request_credentials()
+    admit(chat.model)
     entry = model_entry(services, chat.model, creds)
     # Agents: tool history rendered; tools / response_format go through the engine.
     turn = agent_answer.plan(services, chat.messages, chat.tools)

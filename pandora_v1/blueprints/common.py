@@ -1,4 +1,5 @@
-"""What the API routes share: a strict JSON body reader, the caller's credentials, the model a request names."""
+"""What the API routes share: a strict JSON body reader, the caller's credentials, the caps of the caller's
+key (``admit``), the model a request names."""
 from __future__ import annotations
 
 import orjson
@@ -68,3 +69,9 @@ def request_credentials(header: str | None = None):
     if header is None:
         header = request.headers.get("Authorization")
     return current_services().credentials.resolve(header)
+
+
+def admit(model: str, *, images: bool = False) -> None:
+    """The caps of the caller's key, checked before anything of the request reaches the upstream
+    (after its credentials and body: a refusal names the model); ``images``: it asks for images."""
+    current_services().meter.admit(model, images=images)

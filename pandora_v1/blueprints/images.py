@@ -12,10 +12,11 @@ from ..answer.limits import limit_error
 from ..answer.pipeline import start_answer
 from ..answer.request import ChatRequest
 from ..errors import APIError, bad_request
+from ..metering import ledger
 from ..services import current_services
 from ..translate.render import RenderOptions
 from ..translate.request import ChatMessage
-from .common import read_json_body, request_credentials
+from .common import admit, read_json_body, request_credentials
 
 bp = Blueprint("images", __name__)
 
@@ -51,6 +52,7 @@ def generate():
     prompt, model, n, size, response_format = _options(read_json_body())
     g.model = model
     creds = request_credentials()
+    admit(model, images=True)
     # Whether the model draws is the upstream's answer (no image back: content_policy_violation
     # below); ``accepts_images`` is about image *input* and says nothing about drawing.
     entry = services.models.resolve(model)
@@ -65,6 +67,7 @@ def generate():
                           system_hints=("picture_v2",))
     g.upstream_status = answer.upstream_status
     client_watch.watch(answer, request.environ, stream=False)
+    answer.limit_answered = True     # an image limit is this route's 429 (limit_error notes it)
     reply, _ = answer.collect()
     images = answer.renderer.images[:n]
     if not images and answer.renderer.system_errors:
@@ -87,4 +90,5 @@ def generate():
         else:
             item["url"] = image.url
         data.append(item)
+    ledger.current().answered(0, 0, images=len(data))   # no usage in this answer; its images count
     return jsonify({"created": int(time.time()), "data": data})

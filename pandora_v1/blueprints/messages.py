@@ -13,7 +13,7 @@ from ..messages.prompt import input_tokens, plan_prompt
 from ..messages.request import parse_messages_request
 from ..messages.run import MessageRun
 from ..services import current_services
-from .common import model_entry, read_json_body, request_credentials
+from .common import admit, model_entry, read_json_body, request_credentials
 
 bp = Blueprint("messages", __name__)
 PATH = "/v1/messages"
@@ -51,6 +51,7 @@ def create_message():
     creds = _credentials()
     req = parse_messages_request(read_json_body())
     g.model, g.stream = req.chat.model, req.stream
+    admit(req.chat.model)
     entry = model_entry(services, req.chat.model, creds)
     environ = request.environ   # read now: a retry starts its answer after the request context ended
     run = MessageRun.start(services, req, entry, creds, public_url=request.host_url, started=g.get("started"),

@@ -60,7 +60,9 @@ def protect(response):
 
 @bp.get("/")
 def index():
-    return render_template("index.html", info=overview(), jobs=jobs.next_runs(current_services()))
+    services = current_services()
+    return render_template("index.html", info=overview(), jobs=jobs.next_runs(services),
+                           admin=bool(services.settings.admin_key))
 
 
 @bp.get("/playground")

@@ -12,7 +12,7 @@ from ..responses.request import parse_responses_request
 from ..responses.run import ResponseRun
 from ..responses.state import ResponseStore, owner_of
 from ..services import current_services
-from .common import model_entry, read_json_body, request_credentials
+from .common import admit, model_entry, read_json_body, request_credentials
 
 bp = Blueprint("responses", __name__)
 
@@ -31,6 +31,7 @@ def create_response():
     states = _states(creds)
     req = parse_responses_request(read_json_body(), states)
     g.model, g.stream = req.chat.model, req.stream
+    admit(req.chat.model)
     entry = model_entry(services, req.chat.model, creds)
     environ = request.environ   # read now: a retry starts its answer after the request context ended
     run = ResponseRun.start(services, req, entry, creds, states, public_url=request.host_url, started=g.get("started"),

@@ -22,9 +22,10 @@ from itertools import groupby
 from operator import itemgetter
 
 from ..answer.agent import AgentAnswer
-from ..answer.pipeline import Answer
+from ..answer.pipeline import Answer, account
 from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
+from ..metering import ledger
 from ..translate.render import CONTENT, Piece
 from . import chunks
 from .chunks import SSE_DONE, ChunkEncoder, sse
@@ -39,9 +40,24 @@ def completion(answer: Answer, errors_as_text: bool = False) -> dict:
         if not errors_as_text:
             raise
         answer.content.append(error_text(exc, bool(answer.content)))
+    usage = _accounted([answer], answer.usage())
     return chunks.completion(answer.chat.model, "".join(answer.content), "".join(answer.reasoning),
-                                    answer.finish_reason, answer.usage(),
-                                    annotations=answer.renderer.annotations)
+                                    answer.finish_reason, usage, annotations=answer.renderer.annotations)
+
+
+def _accounted(answers, usage: dict) -> dict:
+    """``usage`` as sent (or counted, for a stream without it), reported for the key's usage."""
+    account(answers, usage["prompt_tokens"], usage["completion_tokens"])
+    return usage
+
+
+def _account_what_was_sent(answers, usage) -> None:
+    """A stream that broke off (an error, the client gone): what was handed out until then counts."""
+    if not ledger.current().noted:
+        try:
+            _accounted(answers, usage())
+        except Exception:  # noqa: BLE001 - accounting must not hide the stream's own ending
+            log.exception("counting the usage of a broken stream failed")
 
 
 def stream(answer: Answer, keepalive: float, pause: float = 0.0,
@@ -53,6 +69,7 @@ def stream(answer: Answer, keepalive: float, pause: float = 0.0,
     finally:
         # After [DONE] went out, so waiting for the upstream's last bytes costs the client nothing.
         answer.finish(drain=0.05)
+        _account_what_was_sent([answer], answer.usage)
 
 
 def _chunks(answer: Answer, keepalive: float, pause: float, errors_as_text: bool) -> Iterator[bytes]:
@@ -74,8 +91,9 @@ def _chunks(answer: Answer, keepalive: float, pause: float, errors_as_text: bool
             raise
         yield encoder.content(error_text(exc, bool(answer.content)))
     yield encoder.finish(answer.finish_reason)
+    usage = _accounted([answer], answer.usage())     # counted with include_usage or without
     if chat.include_usage:
-        yield encoder.usage(answer.usage())
+        yield encoder.usage(usage)
 
 
 def in_openai_shape(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -115,7 +133,7 @@ def agent_completion(agent: AgentAnswer) -> dict:
     finally:
         agent.finish()
     return chunks.completion(agent.chat.model, turn.content, turn.reasoning, turn.finish_reason,
-                                    agent.usage(), turn.calls, turn.legacy,
+                                    _accounted(agent.answers, agent.usage()), turn.calls, turn.legacy,
                                     annotations=agent.annotations(turn.content))
 
 
@@ -125,6 +143,7 @@ def agent_stream(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
         yield SSE_DONE
     finally:
         agent.finish(drain=0.05)
+        _account_what_was_sent(agent.answers, agent.usage)
 
 
 def _agent_chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
@@ -141,5 +160,6 @@ def _agent_chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
     if not encoder.role_sent:
         yield encoder.role()
     yield encoder.finish(turn.finish_reason)
+    usage = _accounted(agent.answers, agent.usage())
     if chat.include_usage:
-        yield encoder.usage(agent.usage())
+        yield encoder.usage(usage)

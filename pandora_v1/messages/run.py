@@ -23,7 +23,9 @@ from collections.abc import Iterator
 
 from ..answer.agent import AgentAnswer
 from ..answer.budget import OutputBudget
+from ..answer.pipeline import account
 from ..errors import APIError
+from ..metering import ledger
 from ..translate.render import CONTENT, REASONING
 from ..usage import tokens
 from .errors import error_event
@@ -88,7 +90,7 @@ class MessageRun:
                 pass
         finally:
             self.finish()
-        return self.encoder.message(*self._stop(), self._usage())
+        return self.encoder.message(*self._stop(), self._accounted())
 
     def events(self, keepalive: float) -> Iterator[bytes]:
         """The event stream: ``message_start`` first, ``ping`` while the upstream is silent, ``error`` last
@@ -104,9 +106,14 @@ class MessageRun:
                 log.exception("messages stream failed")
                 yield error_event(APIError(500, "The server failed while streaming the answer."))
                 return
-            yield self.encoder.finish(*self._stop(), self._usage())
+            yield self.encoder.finish(*self._stop(), self._accounted())
         finally:
             self.finish(drain=0.05)
+            if not ledger.current().noted:      # the client left or it failed: what was sent counts
+                try:
+                    self._accounted()
+                except Exception:  # noqa: BLE001 - accounting must not hide the stream's own ending
+                    log.exception("counting the usage of a broken stream failed")
 
     # --------------------------------------------------------- the loop
 
@@ -149,6 +156,12 @@ class MessageRun:
         if self.budget.reached:
             return "max_tokens", None
         return STOP_REASONS.get(self.engine.finish_reason, "end_turn"), None
+
+    def _accounted(self) -> dict:
+        """The usage as sent, written down for the key's usage (metering/)."""
+        sent = self._usage()
+        account(getattr(self.agent, "answers", ()), sent["input_tokens"], sent["output_tokens"])
+        return sent
 
     def _usage(self) -> dict:
         texts = [*self.budget.texts.values(), self._hidden]

@@ -23,8 +23,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..answer.agent import AgentAnswer, plan
+from ..answer.pipeline import account
 from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
+from ..metering import ledger
 from ..runtime.store import StoreUnavailable
 from ..translate.render import CONTENT, REASONING
 from ..usage import tokens
@@ -103,6 +105,11 @@ class ResponseRun:
             yield self._ending()[1]
         finally:
             self._finish(drain=0.05)
+            if not ledger.current().noted:      # the client left: what it was sent until then counts
+                try:
+                    self._accounted(self._usage())
+                except Exception:  # noqa: BLE001 - accounting must not hide the stream's own ending
+                    log.exception("counting the usage of a broken stream failed")
 
     # --------------------------------------------------------- the loop
 
@@ -162,16 +169,22 @@ class ResponseRun:
         # The rendered prompt: the injected tool protocol counts, as in chat.
         return objects.usage(tokens.prompt_tokens(self.agent.chat.messages, slug), output, reasoning)
 
+    def _accounted(self, usage: dict) -> dict:
+        """``usage`` as the Response carries it, reported for the key's usage."""
+        account(getattr(self.agent, "answers", ()), usage["input_tokens"], usage["output_tokens"])
+        return usage
+
     def _ending(self, failure: tuple[str, str] | None = None) -> tuple[dict, bytes]:
         encoder = self.encoder
+        usage = self._accounted(self._usage())
         if failure is not None:
-            final, out = encoder.failed(*failure, usage=self._usage())
+            final, out = encoder.failed(*failure, usage=usage)
         else:
             reason = "length" if self._cut else self.engine.finish_reason
             if reason in _INCOMPLETE:
-                final, out = encoder.incomplete(self._usage(), _INCOMPLETE[reason])
+                final, out = encoder.incomplete(usage, _INCOMPLETE[reason])
             else:
-                final, out = encoder.completed(self._usage())
+                final, out = encoder.completed(usage)
         if self.request.store:
             try:
                 self.states.save(final, self.request.items)

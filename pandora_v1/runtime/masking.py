@@ -10,9 +10,12 @@ use one.
 - ``redact``: the log formatter's last line of defence, for whatever a log call
   was given: bearer tokens, JWTs and long ``Bearer`` values.
 - ``masked_settings``: the effective settings for ``check-config``.
+- ``key_id``: the stable stand-in for a key in usage, metrics and the admin view
+  (``k-`` and 12 hex digits of its SHA-256: the same key, the same id, everywhere).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 SECRET_SETTING_WORDS = ("token", "password", "secret", "key", "prefixes")
@@ -28,6 +31,11 @@ def mask(secret: str | None, keep: int = 6) -> str:
     if not secret:
         return "<none>"
     return f"{secret[:min(keep, len(secret) // 4)]}…({len(secret)})"
+
+
+def key_id(secret: str) -> str:
+    """``k-`` + the first 12 hex digits of the SHA-256 of ``secret`` (usage-spec.md, 1)."""
+    return "k-" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
 def scrub(text: str, *secrets: str | None) -> str:

@@ -42,6 +42,13 @@ class Metrics:
                                     ["kind"], registry=r)
         self.refresh_exchanges = Counter("pandora_v1_refresh_exchanges", "Refresh-token exchanges.",
                                          ["outcome"], registry=r)
+        # Per client key (metering/): ``key`` is its name or masked id, at most 100 of them, then "other".
+        self.key_requests = Counter("pandora_v1_key_requests", "Requests answered, per client key.",
+                                    ["key", "model", "status"], registry=r)
+        self.key_tokens = Counter("pandora_v1_key_tokens", "Tokens in the usage answered, per client key.",
+                                  ["key", "model", "kind"], registry=r)
+        self.key_rejected = Counter("pandora_v1_key_rejected", "Requests a cap of the client key refused.",
+                                    ["key", "reason"], registry=r)
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

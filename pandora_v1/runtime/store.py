@@ -2,7 +2,7 @@
 
 Everything that must survive a restart or be shared between Gunicorn workers
 and between instances lives here: exchanged access tokens, known refresh
-tokens, GPT info, scheduler locks.
+tokens, GPT info, scheduler locks, per-key usage and caps (metering/).
 
 - ``SQLiteStore``: the embedded default. One file under ``data_dir`` in WAL
   mode; every operation is one statement (atomic), so any number of worker
@@ -11,6 +11,10 @@ tokens, GPT info, scheduler locks.
   server. Several instances on one Redis share everything.
 
 Values are strings (callers store JSON through ``get_json``/``set_json``).
+Three more shapes, each changed atomically (the usage counts of two instances
+add up, a cap holds across them): counters (integer fields added to), timed
+windows (a bounded set of members with a time each: a rolling 60 s, the
+requests in flight) and recent lists (the newest N values).
 Keys live under a namespace (``pandora_v1:``), so a shared Redis database is
 fine. A backend that cannot be reached raises ``StoreUnavailable``, an
 ``APIError`` (503 ``store_unavailable``) that requests answer with as they are.
@@ -25,6 +29,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +91,35 @@ class Store:
     def close(self) -> None:
         pass
 
+    # Counters: integer fields under one key (Redis: a hash). ``ttl`` is the whole key's, renewed
+    # by every addition.
+    def add_counts(self, key: str, amounts: dict[str, int], ttl: float | None = None) -> dict[str, int]:
+        """Add ``amounts`` to the fields of ``key`` in one atomic step; the fields' new values."""
+        raise NotImplementedError
+
+    def counts(self, key: str) -> dict[str, int]:
+        """Every field of the counter ``key`` ({} when there is none)."""
+        raise NotImplementedError
+
+    # Timed windows: members with a time each (Redis: a sorted set), at most ``limit`` of them.
+    def window_take(self, key: str, member: str | None, now: float, since: float, limit: int,
+                    ttl: float | None = None) -> Window:
+        """In one atomic step: forget members timed at or before ``since``; then put ``member`` in at
+        ``now`` if it is there already or fewer than ``limit`` are; say how it went. ``member`` None
+        only looks. ``ttl`` is the whole key's, renewed when a member goes in."""
+        raise NotImplementedError
+
+    def window_drop(self, key: str, member: str) -> None:
+        raise NotImplementedError
+
+    # Recent lists: the newest values first, at most ``keep``.
+    def push_recent(self, key: str, value: str, keep: int, ttl: float | None = None) -> None:
+        raise NotImplementedError
+
+    def recent(self, key: str, count: int) -> list[str]:
+        """The newest ``count`` values of the list ``key``, newest first."""
+        raise NotImplementedError
+
     # JSON helpers shared by both backends.
     def get_json(self, key: str) -> Any:
         raw = self.get(key)
@@ -102,12 +136,30 @@ class Store:
         self.set(key, orjson.dumps(value).decode(), ttl)
 
 
+@dataclass(frozen=True)
+class Window:
+    """What ``window_take`` found: whether the member is in, how many are, the oldest one's time."""
+    taken: bool
+    count: int
+    oldest: float | None
+
+
 def _check_ttl(ttl: float | None) -> None:
     if ttl is not None and ttl <= 0:
         raise ValueError(f"ttl must be positive, got {ttl}")
 
 
 # ------------------------------------------------------------------ SQLite
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS counters (key TEXT NOT NULL, field TEXT NOT NULL, value INTEGER NOT NULL, "
+    "expires REAL, PRIMARY KEY (key, field))",
+    "CREATE TABLE IF NOT EXISTS windows (key TEXT NOT NULL, member TEXT NOT NULL, score REAL NOT NULL, "
+    "expires REAL, PRIMARY KEY (key, member))",
+    "CREATE TABLE IF NOT EXISTS lists (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+    "value TEXT NOT NULL, expires REAL)",
+    "CREATE INDEX IF NOT EXISTS lists_by_key ON lists (key, id)",
+)
 
 class SQLiteStore(Store):
     """One table ``kv(key, value, expires)`` in a WAL-mode SQLite file."""
@@ -137,6 +189,8 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
                          "expires REAL)")
+            for table in _TABLES:
+                conn.execute(table)
             os.chmod(self.path, 0o600)   # it holds tokens
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(self.where, str(exc)) from None
@@ -150,13 +204,31 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:
                 raise StoreUnavailable(self.where, str(exc)) from None
 
+    def _atomic(self, work):
+        """``work(connection)`` in one write transaction: atomic across threads and processes."""
+        with self._lock:
+            try:
+                conn = self._connect()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(self.where, str(exc)) from None
+        self._written()
+        return result
+
     def _written(self) -> None:
         self._writes += 1
         if self._writes % self.PURGE_EVERY == 0:
             self.purge()
 
     def purge(self) -> None:
-        self._run("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
+        for table in ("kv", "counters", "windows", "lists"):
+            self._run(f"DELETE FROM {table} WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
 
     @staticmethod
     def _expires(ttl: float | None) -> float | None:
@@ -186,7 +258,8 @@ class SQLiteStore(Store):
         return cursor.rowcount == 1
 
     def delete(self, key: str) -> None:
-        self._run("DELETE FROM kv WHERE key = ?", (self.namespace + key,))
+        for table in ("kv", "counters", "windows", "lists"):
+            self._run(f"DELETE FROM {table} WHERE key = ?", (self.namespace + key,))
 
     def delete_if(self, key: str, value: str) -> bool:
         return self._run("DELETE FROM kv WHERE key = ? AND value = ?",
@@ -195,9 +268,69 @@ class SQLiteStore(Store):
     def keys(self, prefix: str) -> list[str]:
         start = self.namespace + prefix
         # A range instead of LIKE: no escaping of % and _ in keys.
-        rows = self._run("SELECT key FROM kv WHERE key >= ? AND key < ? AND (expires IS NULL OR expires > ?)",
-                         (start, start + "\U0010ffff", time.time())).fetchall()
+        live = "key >= ? AND key < ? AND (expires IS NULL OR expires > ?)"
+        bounds = (start, start + "\U0010ffff", time.time())
+        rows = self._run(" UNION ".join(f"SELECT key FROM {table} WHERE {live}"
+                                        for table in ("kv", "counters", "windows", "lists")), bounds * 4).fetchall()
         return [row[0][len(self.namespace):] for row in rows]
+
+    def add_counts(self, key: str, amounts: dict[str, int], ttl: float | None = None) -> dict[str, int]:
+        key, expires, now = self.namespace + key, self._expires(ttl), time.time()
+
+        def work(conn):
+            # A row whose time is up starts again from the amount.
+            values = {field: conn.execute(
+                "INSERT INTO counters (key, field, value, expires) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key, field) DO UPDATE SET value = CASE WHEN counters.expires IS NOT NULL "
+                "AND counters.expires <= ? THEN excluded.value ELSE counters.value + excluded.value END, "
+                "expires = excluded.expires RETURNING value", (key, field, int(amount), expires, now)).fetchone()[0]
+                for field, amount in amounts.items()}
+            conn.execute("UPDATE counters SET expires = ? WHERE key = ?", (expires, key))
+            return values
+        return self._atomic(work)
+
+    def counts(self, key: str) -> dict[str, int]:
+        rows = self._run("SELECT field, value FROM counters WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                         (self.namespace + key, time.time())).fetchall()
+        return dict(rows)
+
+    def window_take(self, key: str, member: str | None, now: float, since: float, limit: int,
+                    ttl: float | None = None) -> Window:
+        key, expires = self.namespace + key, self._expires(ttl)
+
+        def work(conn):
+            conn.execute("DELETE FROM windows WHERE key = ? AND (score <= ? OR (expires IS NOT NULL AND "
+                         "expires <= ?))", (key, since, time.time()))
+            count, oldest = conn.execute("SELECT COUNT(*), MIN(score) FROM windows WHERE key = ?", (key,)).fetchone()
+            if member is None:
+                return Window(False, count, oldest)
+            there = conn.execute("SELECT 1 FROM windows WHERE key = ? AND member = ?", (key, member)).fetchone()
+            if not there and count >= limit:
+                return Window(False, count, oldest)
+            conn.execute("INSERT INTO windows (key, member, score, expires) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT(key, member) DO UPDATE SET score = excluded.score", (key, member, now, expires))
+            conn.execute("UPDATE windows SET expires = ? WHERE key = ?", (expires, key))
+            count, oldest = conn.execute("SELECT COUNT(*), MIN(score) FROM windows WHERE key = ?", (key,)).fetchone()
+            return Window(True, count, oldest)
+        return self._atomic(work)
+
+    def window_drop(self, key: str, member: str) -> None:
+        self._run("DELETE FROM windows WHERE key = ? AND member = ?", (self.namespace + key, member))
+
+    def push_recent(self, key: str, value: str, keep: int, ttl: float | None = None) -> None:
+        key, expires = self.namespace + key, self._expires(ttl)
+
+        def work(conn):
+            conn.execute("INSERT INTO lists (key, value, expires) VALUES (?, ?, ?)", (key, value, expires))
+            conn.execute("DELETE FROM lists WHERE key = ? AND id NOT IN (SELECT id FROM lists WHERE key = ? "
+                         "ORDER BY id DESC LIMIT ?)", (key, key, keep))
+            conn.execute("UPDATE lists SET expires = ? WHERE key = ?", (expires, key))
+        self._atomic(work)
+
+    def recent(self, key: str, count: int) -> list[str]:
+        rows = self._run("SELECT value FROM lists WHERE key = ? AND (expires IS NULL OR expires > ?) "
+                         "ORDER BY id DESC LIMIT ?", (self.namespace + key, time.time(), count)).fetchall()
+        return [row[0] for row in rows]
 
     def ping(self) -> None:
         self._run("SELECT 1")
@@ -212,6 +345,20 @@ class SQLiteStore(Store):
 # ------------------------------------------------------------------- Redis
 
 _DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# KEYS[1]; ARGV: member ("" only looks), now, since, limit, ttl in ms ("" none) -> {taken, count, oldest}
+_WINDOW_TAKE = """
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+local taken = 0
+if ARGV[1] ~= '' then
+  if redis.call('zscore', KEYS[1], ARGV[1]) or redis.call('zcard', KEYS[1]) < tonumber(ARGV[4]) then
+    redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+    if ARGV[5] ~= '' then redis.call('pexpire', KEYS[1], ARGV[5]) end
+    taken = 1
+  end
+end
+local oldest = redis.call('zrange', KEYS[1], 0, 0, 'WITHSCORES')[2] or ''
+return {taken, redis.call('zcard', KEYS[1]), oldest}
+"""
 
 
 def redis_address(host: str = "", port: int = 6379, url: str = "") -> str:
@@ -245,6 +392,7 @@ class RedisStore(Store):
         else:
             self.client = redis.Redis(host=host, port=port, password=password or None, db=db, **options)
         self._delete_if = self.client.register_script(_DELETE_IF)
+        self._window_take = self.client.register_script(_WINDOW_TAKE)
 
     def _call(self, method: str, *args, **kwargs):
         try:
@@ -288,6 +436,54 @@ class RedisStore(Store):
 
     def close(self) -> None:
         self.client.close()
+
+    def _transaction(self, build) -> list:
+        """Commands queued by ``build(pipeline)``, run as one MULTI/EXEC."""
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            build(pipe)
+            return pipe.execute()
+        except self._errors as exc:
+            raise StoreUnavailable(self.where, str(exc) or type(exc).__name__) from None
+
+    def add_counts(self, key: str, amounts: dict[str, int], ttl: float | None = None) -> dict[str, int]:
+        key, px, fields = self.namespace + key, self._px(ttl), list(amounts)
+
+        def build(pipe):
+            for field in fields:
+                pipe.hincrby(key, field, int(amounts[field]))
+            if px is not None:
+                pipe.pexpire(key, px)
+        return dict(zip(fields, self._transaction(build), strict=False))
+
+    def counts(self, key: str) -> dict[str, int]:
+        return {field: int(value) for field, value in self._call("hgetall", self.namespace + key).items()}
+
+    def window_take(self, key: str, member: str | None, now: float, since: float, limit: int,
+                    ttl: float | None = None) -> Window:
+        px = self._px(ttl)
+        try:
+            taken, count, oldest = self._window_take(keys=[self.namespace + key], args=[
+                member or "", repr(now), repr(since), limit, "" if px is None else px])
+        except self._errors as exc:
+            raise StoreUnavailable(self.where, str(exc) or type(exc).__name__) from None
+        return Window(bool(taken), int(count), float(oldest) if oldest else None)
+
+    def window_drop(self, key: str, member: str) -> None:
+        self._call("zrem", self.namespace + key, member)
+
+    def push_recent(self, key: str, value: str, keep: int, ttl: float | None = None) -> None:
+        key, px = self.namespace + key, self._px(ttl)
+
+        def build(pipe):
+            pipe.lpush(key, value)
+            pipe.ltrim(key, 0, keep - 1)
+            if px is not None:
+                pipe.pexpire(key, px)
+        self._transaction(build)
+
+    def recent(self, key: str, count: int) -> list[str]:
+        return self._call("lrange", self.namespace + key, 0, count - 1)
 
 
 def _glob_escape(text: str) -> str:

@@ -58,6 +58,9 @@ _IMAGE_DISPLAYED = "<<ImageDisplayed>>"
 _QUIET_TOOLS = ("dalle.", "t2uay3k.", "image_gen", "web.run", "web.", "bio", "canmore.",
                 "research_kickoff_tool", "file_search", "myfiles_browser")
 
+# Calls to these tools are upstream searches (counted per request: metering's ``searches``).
+_SEARCH_TOOLS = ("web.run", "web.search", "browser")
+
 # (author role, content type, who, lane) -> handler name. Grow this table, not branches.
 _ROWS = {
     ("assistant", "text", "all", "final"): "_text",
@@ -178,6 +181,7 @@ class Renderer:
         self.pending_images: set[str] = set()   # image tool messages not finished yet
         self.routed = False                     # some message of the turn was for the client
         self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
+        self.searches = 0                       # upstream search calls the turn made
         self.citations = Rewriter(self.options.citation_links, self._sandbox_link)
         self._states: dict[str, Any] = {}
         self._open: str | None = None           # id of the message whose fence is open
@@ -274,6 +278,8 @@ class Renderer:
             if role == "user":
                 self._note_user(message)
             return False
+        if role == "assistant" and (message.get("recipient") or "").startswith(_SEARCH_TOOLS):
+            self.searches += 1     # seen once: a message is routed once
         if (message.get("metadata") or {}).get("is_visually_hidden_from_conversation"):
             return False
         if role == "assistant" and (self._sent_ids or self._sent_texts) and self._replayed(message):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _SPAN = re.compile(r"\b(\d+)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", re.I)
@@ -33,31 +33,44 @@ def reset_in_text(text: str) -> int | None:
     return None
 
 
-def _seconds_until(value) -> float | None:
+def reset_at(value, now: float) -> float | None:
+    """A ``reset_after`` as a Unix time: an ISO 8601 instant (UTC when it names no zone), a Unix
+    time, or seconds from ``now``; None when it is none of those."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return value - time.time() if value > 1e9 else float(value)   # an epoch, or seconds from now
+        return float(value) if value > 1e9 else now + value if value > 0 else None
     if isinstance(value, str) and value.strip():
         text = value.strip()
         try:
-            return _seconds_until(float(text))
+            return reset_at(float(text), now)
         except ValueError:
             pass
         try:
             instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        if instant.tzinfo is None:
-            return None
-        return instant.timestamp() - time.time()
+        return (instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)).timestamp()
     return None
+
+
+def limits_of(init: dict, now: float | None = None) -> list[tuple[str, int | None, float | None]]:
+    """``limits_progress`` of a conversation/init answer: (feature, remaining, reset as a Unix time) each."""
+    now = time.time() if now is None else now
+    found = []
+    for entry in init.get("limits_progress") or () if isinstance(init, dict) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("feature_name"), str):
+            continue
+        remaining = entry.get("remaining")
+        remaining = remaining if isinstance(remaining, int) and not isinstance(remaining, bool) else None
+        found.append((entry["feature_name"], remaining, reset_at(entry.get("reset_after"), now)))
+    return found
 
 
 def reset_of(init: dict, feature: str) -> int | None:
     """Seconds until ``feature``'s limit resets, from a conversation/init answer (None: not said)."""
-    for entry in init.get("limits_progress") or () if isinstance(init, dict) else ():
-        if isinstance(entry, dict) and entry.get("feature_name") == feature:
-            seconds = _seconds_until(entry.get("reset_after"))
-            return max(1, math.ceil(seconds)) if seconds is not None else None
+    now = time.time()
+    for name, _, at in limits_of(init, now):
+        if name == feature:
+            return max(1, math.ceil(at - now)) if at is not None else None
     return None

@@ -3,12 +3,21 @@ redis-server too: tests/test_store_redis.py collects them again with a Redis ``s
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import time
 
 import pytest
 
-from pandora_v1.runtime.store import RedisStore, SQLiteStore, StoreUnavailable, acquire, redis_address, release
+from pandora_v1.runtime.store import (
+    RedisStore,
+    SQLiteStore,
+    StoreUnavailable,
+    Window,
+    acquire,
+    redis_address,
+    release,
+)
 
 
 @pytest.fixture
@@ -99,6 +108,71 @@ def test_lock_helpers(store):
     assert acquire(store, "job", 5)
 
 
+def test_counters_add_up_and_expire(store):
+    assert store.counts("day") == {}
+    assert store.add_counts("day", {"requests": 1, "input_tokens": 30}, ttl=60) == {"requests": 1, "input_tokens": 30}
+    assert store.add_counts("day", {"requests": 1, "output_tokens": 7}, ttl=60) == {"requests": 2, "output_tokens": 7}
+    assert store.counts("day") == {"requests": 2, "input_tokens": 30, "output_tokens": 7}
+    store.add_counts("short", {"n": 5}, ttl=0.2)
+    time.sleep(0.3)
+    assert store.counts("short") == {}
+    assert store.add_counts("short", {"n": 1}, ttl=5) == {"n": 1}     # starts again after its time
+    assert "day" in store.keys("da")
+    store.delete("day")
+    assert store.counts("day") == {}
+
+
+def test_a_window_holds_at_most_its_limit_and_forgets_old_members(store):
+    first = store.window_take("rpm", "a", now=100.0, since=40.0, limit=2, ttl=60)
+    assert (first.taken, first.count, first.oldest) == (True, 1, 100.0)
+    assert store.window_take("rpm", "b", now=101.5, since=41.5, limit=2, ttl=60).count == 2
+    full = store.window_take("rpm", "c", now=102.0, since=42.0, limit=2, ttl=60)
+    assert (full.taken, full.count, full.oldest) == (False, 2, 100.0)
+    again = store.window_take("rpm", "a", now=103.0, since=43.0, limit=2, ttl=60)   # a member already in stays in
+    assert (again.taken, again.count, again.oldest) == (True, 2, 101.5)
+    later = store.window_take("rpm", "c", now=162.0, since=102.0, limit=2, ttl=60)  # b's time is up
+    assert (later.taken, later.count, later.oldest) == (True, 2, 103.0)
+    look = store.window_take("rpm", None, now=162.0, since=102.0, limit=2)
+    assert (look.taken, look.count) == (False, 2)
+    store.window_drop("rpm", "a")
+    assert store.window_take("rpm", None, now=162.0, since=102.0, limit=2).count == 1
+    assert store.window_take("empty", None, now=1.0, since=0.0, limit=1) == Window(False, 0, None)
+    store.window_take("brief", "x", now=time.time(), since=float("-inf"), limit=5, ttl=0.2)
+    time.sleep(0.3)                               # the whole window's time ran out
+    assert store.window_take("brief", None, now=time.time(), since=float("-inf"), limit=5).count == 0
+
+
+def test_recent_lists_keep_the_newest(store):
+    for n in range(7):
+        store.push_recent("last", f"v{n}", keep=5, ttl=60)
+    assert store.recent("last", 100) == ["v6", "v5", "v4", "v3", "v2"]
+    assert store.recent("last", 2) == ["v6", "v5"]
+    assert store.recent("none", 10) == []
+
+
+def _take(args):
+    kind, where, barrier = args
+    backend = SQLiteStore(where) if kind == "sqlite" else RedisStore(url=where)
+    barrier.wait()
+    now = time.time()
+    taken = [backend.window_take("shared", f"{os.getpid()}-{i}", now, now - 60, 10, 60).taken for i in range(5)]
+    backend.add_counts("sum", {"n": 5}, 60)
+    backend.close()
+    return taken.count(True)
+
+
+def test_a_window_limit_and_counters_hold_across_processes(store):
+    """Six workers race for ten places: exactly ten get one, and every count adds up."""
+    kind, where = ("sqlite", str(store.path)) if isinstance(store, SQLiteStore) else ("redis", _url(store))
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(6)
+        with ctx.Pool(6) as pool:
+            results = pool.map(_take, [(kind, where, barrier)] * 6)
+    assert sum(results) == 10
+    assert store.counts("sum") == {"n": 30}
+
+
 def _race(args):
     kind, where, barrier = args
     backend = SQLiteStore(where) if kind == "sqlite" else RedisStore(url=where)
@@ -149,6 +223,14 @@ def test_sqlite_purges_expired_rows(tmp_path):
     with sqlite3.connect(store.path) as conn:
         assert [row[0] for row in conn.execute("SELECT key FROM kv ORDER BY key")] == \
             ["pandora_v1:b", "pandora_v1:c"]
+    store.add_counts("n", {"x": 1}, ttl=0.05)
+    store.window_take("w", "m", time.time(), 0, 5, ttl=0.05)
+    store.push_recent("l", "v", 5, ttl=0.05)
+    time.sleep(0.1)
+    store.purge()
+    with sqlite3.connect(store.path) as conn:
+        assert [conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("counters", "windows", "lists")] == [0, 0, 0]
     store.close()
 
 

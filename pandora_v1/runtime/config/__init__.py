@@ -9,8 +9,9 @@ never starts half-configured.
 One module per seam: settings.py (the dataclasses and their defaults),
 reader.py (typed reads that collect problems), connections.py (upstream,
 Redis), models.py (aliases, gpts.json), turns.py (temporary chats), access.py
-(token exchange, upstream accounts, client keys), schedule.py (the daily job);
-this file puts them together (``parse``, ``load``).
+(token exchange, upstream accounts, client keys), caps.py (per-key names and caps,
+the admin key), schedule.py (the daily job); this file puts them together
+(``parse``, ``load``).
 
 Nothing heavy is imported here: the gunicorn config reads it in the master
 process before the workers patch sockets.
@@ -22,6 +23,7 @@ import os
 from pathlib import Path
 
 from .access import gateway, token_exchange
+from .caps import admin_key, key_policies
 from .connections import conversation_path, conversation_prepare, redis, upstream
 from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, anthropic, load_gpts, models
 from .reader import Reader
@@ -30,6 +32,7 @@ from .settings import (
     AnthropicSettings,
     BotMode,
     ConfigError,
+    KeyPolicy,
     ModelEntry,
     RedisSettings,
     RefreshSchedule,
@@ -41,9 +44,9 @@ from .settings import (
 )
 from .turns import temporary_chat
 
-__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings",
-           "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange", "ToolSettings",
-           "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
+__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "KeyPolicy", "LEGACY_MODEL_KEYS", "ModelEntry",
+           "RedisSettings", "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange",
+           "ToolSettings", "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
 GPTS_ENV = "PANDORA_V1_GPTS"
@@ -65,6 +68,9 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
     refresh = r.section("refresh_ToAccess")
     exchange = token_exchange(r, refresh)
     accounts, client_keys = gateway(r, exchange)
+    aliases = models(r)
+    admin = admin_key(r)
+    policies = key_policies(r, client_keys, [entry.alias for entry in aliases + gpts], admin)
     timeouts = r.section("upstream_timeout")
     log_level = r.string("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -135,7 +141,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         ),
         anthropic=anthropic(r),
         redis=redis(r),
-        models=models(r),
+        models=aliases,
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
         notes=tuple(r.notes),
@@ -146,6 +152,8 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                      "responses.store_ttl", minimum=1),
         upstream_accounts=accounts,
         client_keys=client_keys,
+        key_policies=policies,
+        admin_key=admin,
         config_path=config_path,
     )
     if r.problems:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..masking import mask
+from ..masking import key_id
 from .reader import Reader, http_url
 from .settings import TokenExchange, UpstreamAccount
 
@@ -51,12 +51,16 @@ def gateway(reader: Reader, exchange: TokenExchange):
                                    "enableOai with oai_token_url)")
         accounts[name] = UpstreamAccount(name, access, refresh, account_id)
     keys = []
-    for client_key, name in reader.section("client_keys").items():
-        key = f"client_keys[{mask(client_key)}]"
+    for client_key, spec in reader.section("client_keys").items():
+        # "key": "account", or {"account": ..., caps...} (the caps: caps.py)
+        key = f"client_keys[{key_id(client_key)}]"
+        field, name = (f"{key}.account", spec.get("account")) if isinstance(spec, dict) else (key, spec)
         if not client_key.strip() or "," in client_key or any(c.isspace() for c in client_key):
             reader.problems.append(f"{key}: a client key must be non-empty, without spaces or commas")
+        elif name is None and isinstance(spec, dict):
+            reader.problems.append(f"{field}: required in the object form (an upstream_accounts name)")
         elif not isinstance(name, str) or name not in accounts:
-            reader.problems.append(f"{key}: names {json.dumps(name)}, which is not in upstream_accounts")
+            reader.problems.append(f"{field}: names {json.dumps(name)}, which is not in upstream_accounts")
         else:
             keys.append((client_key, name))
     return tuple(accounts.values()), tuple(keys)

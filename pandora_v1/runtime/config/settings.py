@@ -111,6 +111,27 @@ class UpstreamAccount:
 
 
 @dataclass(frozen=True)
+class KeyPolicy:
+    """A client key's name and caps (the object form of ``client_keys``, usage-spec.md 1); a key of
+    the string form has its masked id as name and no caps. None: no cap."""
+    key: str
+    name: str
+    account: str
+    rpm: int | None = None                     # requests per rolling 60 s
+    concurrent: int | None = None              # requests in flight (a stream until it ends)
+    tokens_per_day: int | None = None          # input + output tokens per UTC day
+    images_per_day: int | None = None          # images returned per UTC day
+    models: tuple[str, ...] | None = None      # allowed client-facing names, globs; None: all
+    expires: str | None = None                 # as configured
+    expires_at: float | None = None            # ... as a time: after it the key is refused
+
+    @property
+    def capped(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.concurrent, self.tokens_per_day,
+                                            self.images_per_day, self.models, self.expires_at))
+
+
+@dataclass(frozen=True)
 class Settings:
     upstream_base_url: str = "http://127.0.0.1:8181"
     upstream_prefixes: tuple[str, ...] = ("",)
@@ -165,6 +186,8 @@ class Settings:
     responses_store_ttl: float = 7 * 86400      # responses.store_ttl: how long stored responses live (s)
     upstream_accounts: tuple[UpstreamAccount, ...] = ()
     client_keys: tuple[tuple[str, str], ...] = ()  # (client key, account name)
+    key_policies: tuple[KeyPolicy, ...] = ()       # one per client key: its name and caps
+    admin_key: str = ""                            # the admin view's key; never a client key
     config_path: str = ""
 
     @property
