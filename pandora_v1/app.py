@@ -32,7 +32,7 @@ def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
     from .auth.exchange import CredentialService
-    from .blueprints import accounts, chat, images, media, models, ops, pages, responses
+    from .blueprints import accounts, audio, chat, images, media, models, ops, pages, responses
     from .files.fetch import SafeFetcher
     from .files.media import MediaStore
     from .files.uploads import Uploader
@@ -60,12 +60,12 @@ def create_app(config_path: str | os.PathLike | None = None,
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
     install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
-        Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
+        Uploader(upstream, fetcher, store, settings.max_file_bytes, settings.upload_processing_seconds), metrics,
         store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds)))
     observe.install(app, metrics)
 
     prefix = settings.api_path or None
-    for api in (accounts, chat, images, models, responses):
+    for api in (accounts, audio, chat, images, models, responses):
         app.register_blueprint(api.bp, url_prefix=prefix)
     for site in (media, ops, pages):
         app.register_blueprint(site.bp)
