@@ -72,7 +72,7 @@ def _convert(data: bytes, output_format: str, compression: int) -> tuple[bytes, 
             backdrop.save(out, "JPEG", quality=max(1, min(compression, 95)))
             transparent = False
         elif output_format == "webp":
-            image.save(out, "WEBP", quality=compression, lossless=compression == 100)
+            image.save(out, "WEBP", quality=compression, lossless=compression == 100, exact=True)
         else:
             image.save(out, "PNG")
         return out.getvalue(), size, "transparent" if transparent else "opaque"
