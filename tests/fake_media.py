@@ -223,8 +223,10 @@ def process_upload(handler, fake, record) -> None:
             if name == "file.processing.completed":
                 upload["ready"] = True
         out.close()
+        upload["processing_outcome"] = "complete"
     except up.CONNECTION_GONE:
         handler.close_connection = True
+        upload["processing_outcome"] = "client_gone"
 
 
 # ---------------------------------------------------------------- speech to text
