@@ -13,7 +13,7 @@ model answered in words instead, which OpenAI calls a moderation block.
 The turns run on threads (greenlets under gevent) and report through one
 queue, so a stream can write each event as it comes and keep the client's
 connection alive meanwhile; each watches the client (watch.py), and ``stop``
-ends them all when the client leaves.
+ends them all at their next read when the client leaves.
 """
 from __future__ import annotations
 
@@ -87,9 +87,8 @@ class Turn:
         return images
 
     def stop(self) -> None:
+        """The client left: the turn ends at its next read (its own greenlet closes the upstream)."""
         self.stopped = True
-        if self.answer is not None:
-            self.answer.finish()
 
 
 def distinct(images: list[ResolvedImage]) -> list[ResolvedImage]:
