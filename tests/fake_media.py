@@ -67,6 +67,7 @@ class MediaState:
     spoken: dict[str, dict] = field(default_factory=dict)    # conversation id -> {temporary, messages}
     hidden: set[str] = field(default_factory=set)            # conversations PATCHed is_visible false
     drawn: list[dict] = field(default_factory=list)          # every picture drawn, in order
+    lose_pictures: bool = False           # the finished picture's download answers 404
     files: dict[str, bytes] = field(default_factory=dict)    # file id -> bytes the download routes serve
     synthesized: list[dict] = field(default_factory=list)    # every synthesize call's query
 
@@ -143,6 +144,8 @@ def picture_turn(fake, plan, turn, payload: dict, user: dict) -> tuple[list, lis
         hashlib.sha256(fake.uploads[i]["bytes"]).hexdigest() for i in inputs]).encode()).hexdigest()
     final = f"file_{seed[:24]}"
     fake.media.files[final] = png(width, height, seed, transparent)
+    if fake.media.lose_pictures:
+        fake.missing_files.add(final)
     previews = [f"file_{seed[:16]}preview{i}" for i in range(plan.partials)]
     for index, preview in enumerate(previews):
         fake.media.files[preview] = png(max(width // 8, 1), max(height // 8, 1), f"{seed}{index}", transparent)

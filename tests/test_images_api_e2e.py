@@ -144,6 +144,28 @@ def test_a_refusal_mid_stream_is_an_error_event(client, fake):
     assert info.value.body["code"] == "moderation_blocked"
 
 
+def test_upstream_errors_keep_their_status_in_a_stream_too(client, fake):
+    with pytest.raises(openai.RateLimitError):            # before any event: the HTTP status itself
+        list(client.images.generate(model="gpt-image-1", prompt="!status 429", stream=True))
+    with pytest.raises(openai.RateLimitError):
+        client.images.generate(model="gpt-image-1", prompt="!status 429", n=2)
+
+
+def test_a_picture_that_cannot_be_fetched_is_502_not_a_refusal(client, fake):
+    fake.media.lose_pictures = True
+    with pytest.raises(openai.InternalServerError) as info:
+        client.images.generate(model="gpt-image-1", prompt="!picture\nA ghost")
+    assert info.value.status_code == 502 and info.value.body["code"] == "upstream_error"
+
+
+def test_a_picture_never_finished_is_504(make_server, fake):
+    srv = make_server(async_wait_seconds=1, async_poll_seconds=0.2)
+    client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
+    with pytest.raises(openai.APIStatusError) as info:
+        client.images.generate(model="gpt-image-1", prompt="!picture\n!partials 1\n!image_async\n!polls 1000\nSlow")
+    assert info.value.status_code == 504 and info.value.body["code"] == "upstream_timeout"
+
+
 # ------------------------------------------------------------------ edits
 
 def test_edit_one_image(client, fake):

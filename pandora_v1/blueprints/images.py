@@ -80,6 +80,10 @@ def _draw(asked: params.ImageRequest, kind: str, inputs: list[InputFile] | None 
     drawing = Drawing(order, asked.n, settings.images_concurrency)
     base_url = (settings.backend_container_url or request.host_url).rstrip("/")
     if asked.stream:
+        refused = drawing.first_start()
+        if refused is not None:
+            drawing.stop()
+            raise refused
         response = Response(_stream(drawing, asked, kind, text, input_tokens, settings.keepalive_interval),
                             mimetype="text/event-stream", headers=SSE_HEADERS)
         response.call_on_close(drawing.stop)

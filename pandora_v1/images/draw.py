@@ -27,7 +27,7 @@ from ..answer import watch as client_watch
 from ..answer.pipeline import Answer, start_answer
 from ..answer.request import ChatRequest
 from ..auth.credentials import Credentials
-from ..errors import APIError, ClientGone
+from ..errors import APIError, ClientGone, upstream_error
 from ..files.parts import ResolvedImage
 from ..runtime.config import ModelEntry
 from ..services import Services
@@ -59,13 +59,21 @@ class Turn:
         self.order, self.index = order, index
         self.answer: Answer | None = None
         self.stopped = False
+        self.started = threading.Event()          # the upstream took the turn, or refused it
+        self.refused: APIError | None = None      # how it refused it, before any answer
 
     def run(self, partial: Callable[[int, bytes], None]) -> list[ResolvedImage]:
         order = self.order
-        # picture_v2 asks today's upstream for its image tool; older ones ignore the hint.
-        answer = self.answer = start_answer(order.services, order.chat, order.entry, order.creds, OPTIONS,
-                                            public_url=order.public_url, started=order.started,
-                                            keep_media_local=True, system_hints=PICTURE_HINTS)
+        try:
+            # picture_v2 asks today's upstream for its image tool; older ones ignore the hint.
+            answer = self.answer = start_answer(order.services, order.chat, order.entry, order.creds, OPTIONS,
+                                                public_url=order.public_url, started=order.started,
+                                                keep_media_local=True, system_hints=PICTURE_HINTS)
+        except APIError as exc:
+            self.refused = exc
+            raise
+        finally:
+            self.started.set()
         if order.environ is not None:
             client_watch.watch(answer, order.environ, stream=False)
         try:
@@ -100,8 +108,14 @@ def distinct(images: list[ResolvedImage]) -> list[ResolvedImage]:
 
 
 def failure(answer: Answer) -> APIError:
-    """Why a turn shows no image: the tool's own error, else a refusal in words."""
+    """Why a turn shows no image: the tool's own error, an image the upstream drew but did not give
+    (or did not finish), else a refusal in words."""
     renderer = answer.renderer
+    if renderer.lost_images:
+        return upstream_error("The upstream drew the image, but it could not be fetched.")
+    if renderer.previews:
+        return APIError(504, "The upstream did not finish the image in time (async_wait_seconds).",
+                        code="upstream_timeout")
     if renderer.system_errors:
         name, text = renderer.system_errors[0]
         if "ratelimit" in name.lower() or "limit" in text.lower():
@@ -139,6 +153,15 @@ class Drawing:
             except Exception:  # noqa: BLE001 - a turn's bug is that turn's failure, never a lost request
                 log.exception("an image turn failed")
                 self._queue.put(("failed", turn.index, APIError(500, "The server failed while drawing the image.")))
+            finally:
+                turn.started.set()
+
+    def first_start(self) -> APIError | None:
+        """Wait until the upstream took the first turn; the error if it refused it (a 429, a bad key),
+        which a stream can still answer with its own HTTP status."""
+        first = self.turns[0]
+        first.started.wait()
+        return first.refused
 
     def events(self, keepalive: float | None = None) -> Iterator[tuple | None]:
         left = len(self.turns)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from ..errors import upstream_error
 from ..runtime import loop
 from ..usage import tokens
 from .params import ImageRequest
@@ -50,8 +51,11 @@ class Picture:
 
 def picture(data: bytes, request: ImageRequest, revised_prompt: str | None = None, upstream_url: str = "") -> Picture:
     """The upstream's bytes in the format asked (in gevent's thread pool: Pillow releases the GIL)."""
-    converted, size, background = loop.off_loop(lambda: _convert(data, request.output_format,
-                                                                 request.output_compression))
+    try:
+        converted, size, background = loop.off_loop(lambda: _convert(data, request.output_format,
+                                                                     request.output_compression))
+    except (OSError, ValueError):      # (Pillow's UnidentifiedImageError is an OSError)
+        raise upstream_error("The upstream's image could not be read.") from None
     return Picture(converted, size, background, revised_prompt, upstream_url, converted is not data)
 
 

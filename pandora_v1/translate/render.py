@@ -180,6 +180,7 @@ class Renderer:
         self.answered = False                   # the final-lane answer ended the turn (end_turn)
         self.pending_images: set[str] = set()   # image tool messages not finished yet
         self.previews: list[str] = []           # pointers of their partial previews (collect_images)
+        self.lost_images = 0                    # images shown that could not be fetched
         self.routed = False                     # some message of the turn was for the client
         self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
         self.citations = Rewriter(self.options.citation_links, self._sandbox_link)
@@ -557,6 +558,7 @@ class Renderer:
         for pointer, prompt, gen_id in pointers:
             image = self.media.image(pointer) if self.media and pointer else None
             if image is None:
+                self.lost_images += 1
                 if self.options.image_style != "none":
                     pieces.extend(self._block("(the image could not be loaded)\n\n"))
                 continue
