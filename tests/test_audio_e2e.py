@@ -79,14 +79,12 @@ def test_verbose_json_language_is_the_english_name(client, fake):
 
 
 def test_diarized_json(client, fake):
-    response = requests.post(client.base_url.__str__() + "audio/transcriptions", headers=AUTH, timeout=30,
-                             files={"file": ("a.wav", CLIP)},
-                             data={"model": "gpt-4o-transcribe-diarize", "response_format": "diarized_json"})
-    body = response.json()
-    assert body["task"] == "transcribe" and body["duration"] == 3.2 and body["text"] == TEXT
-    assert body["segments"] == [{"type": "transcript.text.segment", "id": "seg_0", "start": 0.0, "end": 3.2,
-                                 "speaker": "A", "text": TEXT}]
-    assert body["usage"]["type"] == "tokens"
+    result = client.audio.transcriptions.create(model="gpt-4o-transcribe-diarize", file=("a.wav", CLIP),
+                                                response_format="diarized_json")
+    assert (result.task, result.duration, result.text) == ("transcribe", 3.2, TEXT)
+    assert [s.model_dump() for s in result.segments] == [{"type": "transcript.text.segment", "id": "seg_0",
+                                                          "start": 0.0, "end": 3.2, "speaker": "A", "text": TEXT}]
+    assert result.usage.type == "tokens"
 
 
 def test_token_usage_for_the_gpt_4o_models(client, fake):
@@ -97,10 +95,13 @@ def test_token_usage_for_the_gpt_4o_models(client, fake):
     assert usage.output_tokens > 0 and usage.total_tokens == usage.input_tokens + usage.output_tokens
 
 
-def test_stream_for_the_models_that_stream(client, fake):
-    events = list(client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=("a.wav", CLIP),
-                                                     stream=True))
-    assert [e.type for e in events] == ["transcript.text.delta", "transcript.text.done"]
+@pytest.mark.parametrize("model, types", [
+    ("gpt-4o-mini-transcribe", ["transcript.text.delta", "transcript.text.done"]),
+    ("gpt-4o-transcribe-diarize", ["transcript.text.delta", "transcript.text.segment", "transcript.text.done"])])
+def test_stream_for_the_models_that_stream(client, fake, model, types):
+    events = list(client.audio.transcriptions.create(model=model, file=("a.wav", CLIP), stream=True))
+    assert [e.type for e in events] == types
+    events = [e for e in events if e.type != "transcript.text.segment"]
     assert "".join(e.delta for e in events[:-1]) == events[-1].text == TEXT
     assert events[-1].usage.type == "tokens"
 
