@@ -187,7 +187,7 @@ def test_edit_one_image(client, fake):
 
 
 def test_edit_two_images_as_image_array(client, fake):
-    first, second = png(colour=(1, 2, 3)), png(80, 80, colour=(4, 5, 6))
+    first, second = png(colour=(21, 22, 23)), png(80, 80, colour=(24, 25, 26))
     result = client.images.edit(model="gpt-image-1", image=[("a.png", first, "image/png"), ("b.png", second, "image/png")],
                                 prompt="!picture\nPut them side by side")
     [drawn] = fake.media.drawn
@@ -219,7 +219,7 @@ def test_edit_stream_events(client, fake):
 
 def test_edit_form_with_blob_names_and_string_values(server, fake):
     """The AI SDK's form: file name "blob", every value a string."""
-    files = [("image[]", ("blob", png(), "image/png")), ("image[]", ("blob", png(colour=(9, 9, 9)), "image/png"))]
+    files = [("image[]", ("blob", png(), "image/png")), ("image[]", ("blob", png(colour=(27, 27, 27)), "image/png"))]
     form = {"model": "gpt-image-1", "prompt": "!picture\nMerge", "n": "1", "stream": "false", "output_compression": "100",
             "size": "1024x1024", "partial_images": "0"}
     response = requests.post(server.url + "/v1/images/edits", headers=AUTH, files=files, data=form, timeout=60)
