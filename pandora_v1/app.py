@@ -33,7 +33,7 @@ def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
     from .auth.exchange import CredentialService
-    from .blueprints import accounts, admin, chat, images, media, messages, models, ops, pages, responses, usage
+    from .blueprints import accounts, admin, audio, chat, images, media, messages, models, ops, pages, responses, usage
     from .files.fetch import SafeFetcher
     from .files.media import MediaStore
     from .files.uploads import Uploader
@@ -64,13 +64,13 @@ def create_app(config_path: str | os.PathLike | None = None,
     fetcher = SafeFetcher(settings.max_file_bytes, settings.url_fetch_timeout, settings.allow_private_urls)
     install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
-        Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
+        Uploader(upstream, fetcher, store, settings.max_file_bytes, settings.upload_processing_seconds), metrics,
         store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds), meter=meter))
     observe.install(app, metrics)
     metering.install(app, meter)
 
     prefix = settings.api_path or None
-    for api in (accounts, chat, images, messages, models, responses, usage):
+    for api in (accounts, audio, chat, images, messages, models, responses, usage):
         app.register_blueprint(api.bp, url_prefix=prefix)
     for site in (admin, media, ops, pages):
         app.register_blueprint(site.bp)

@@ -47,3 +47,47 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
 def upstream_error(message: str, upstream_status: int | str | None = None) -> APIError:
     """The upstream failed or answered something we cannot use: a 502 naming what went wrong."""
     return APIError(502, message, code="upstream_error", upstream_status=upstream_status)
+
+
+# OpenAI's wordings for a bad parameter (the form APIs: images, audio).
+
+def json_type(value) -> str:
+    """A value's type as OpenAI's messages name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "decimal"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def wrong_type(name: str, expected: str, value) -> APIError:
+    """``expected`` with its article: "an integer", "a string"."""
+    kind = json_type(value)
+    article = "an" if kind[0] in "aeiou" else "a"
+    return bad_request(f"Invalid type for '{name}': expected {expected}, but got {article} {kind} instead.",
+                       name, code="invalid_type")
+
+
+def unsupported_value(name: str, value, supported) -> APIError:
+    listed = [f"'{v}'" for v in supported]
+    choices = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])}, and {listed[-1]}"
+    return bad_request(f"Invalid value: '{value}'. Supported values are: {choices}.", name, code="invalid_value")
+
+
+def missing_parameter(name: str) -> APIError:
+    return bad_request(f"Missing required parameter: '{name}'.", name, code="missing_required_parameter")
+
+
+def out_of_range(name: str, kind: str, value, low=None, high=None) -> APIError:
+    """``kind`` is "integer" or "decimal"; one of ``low`` / ``high`` is the bound broken."""
+    if low is not None:
+        return bad_request(f"Invalid '{name}': {kind} below minimum value. Expected a value >= {low}, "
+                           f"but got {value} instead.", name, code=f"{kind}_below_min_value")
+    return bad_request(f"Invalid '{name}': {kind} above maximum value. Expected a value <= {high}, "
+                       f"but got {value} instead.", name, code=f"{kind}_above_max_value")

@@ -152,9 +152,42 @@ _MESSAGES_FIELDS: dict = {
 _MESSAGES = {"type": "object", "required": ["model", "messages"], "properties": _MESSAGES_FIELDS}
 _CREATE_MESSAGE = {"type": "object", "required": ["model", "messages", "max_tokens"], "properties": {
     **_MESSAGES_FIELDS, "max_tokens": {"type": "integer", "minimum": 1}, "stream": {"type": "boolean"}}}
-_IMAGES = {"type": "object", "required": ["prompt"], "properties": {
-    "model": {"type": "string"}, "prompt": {"type": "string"}, "n": {"type": "integer"},
-    "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]}}}
+def _enum(*values: str) -> dict:
+    return {"type": "string", "enum": list(values)}
+
+
+# gpt-image's parameter set (platform spec 4.1); a form sends each as a string.
+_IMAGE_OPTIONS = {
+    "model": {"type": "string", "description": "any: dall-e-2, dall-e-3, gpt-image-1, ... or an alias"},
+    "prompt": {"type": "string", "maxLength": 32000},
+    "n": {"type": "integer", "minimum": 1, "maximum": 10, "description": "one upstream turn per image"},
+    "size": {"type": "string", "description": "auto or WIDTHxHEIGHT (said in the prompt)"},
+    "quality": _enum("auto", "low", "medium", "high", "xhigh", "max", "standard", "hd"),
+    "background": _enum("transparent", "opaque", "auto"), "output_format": _enum("png", "jpeg", "webp"),
+    "output_compression": {"type": "integer", "minimum": 0, "maximum": 100},
+    "moderation": _enum("low", "auto"), "partial_images": {"type": "integer", "minimum": 0, "maximum": 3},
+    "stream": {"type": "boolean", "description": "image_generation.* / image_edit.* events, no [DONE]"},
+    "response_format": _enum("url", "b64_json"), "style": _enum("vivid", "natural"), "user": {"type": "string"}}
+_IMAGES = {"type": "object", "required": ["prompt"], "properties": _IMAGE_OPTIONS}
+_BINARY = {"type": "string", "format": "binary"}
+_IMAGE_EDIT = {"type": "object", "required": ["image", "prompt"], "properties": {
+    "image": {**_BINARY, "description": "one PNG, JPEG or WebP (or image[] repeated, up to 16)"},
+    "image[]": {"type": "array", "items": _BINARY, "maxItems": 16},
+    "mask": {**_BINARY, "description": "a PNG with alpha: its transparent region is described in the prompt"},
+    "input_fidelity": _enum("high", "low"), **_IMAGE_OPTIONS}}
+_TRANSCRIPTION = {"type": "object", "required": ["file", "model"], "properties": {
+    "file": {**_BINARY, "description": "flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav or webm; at most 25 MB"},
+    "model": {"type": "string", "description": "whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, ..."},
+    "language": {"type": "string", "description": "ISO-639-1"}, "prompt": {"type": "string"},
+    "response_format": _enum("json", "text", "srt", "verbose_json", "vtt", "diarized_json"),
+    "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+    "timestamp_granularities[]": {"type": "array", "items": _enum("word", "segment")},
+    "stream": {"type": "boolean", "description": "transcript.text.* events (not for whisper-1)"}}}
+_SPEECH = {"type": "object", "required": ["model", "input", "voice"], "properties": {
+    "model": {"type": "string"}, "input": {"type": "string", "maxLength": 4096},
+    "voice": {"type": "string", "description": "alloy, ash, coral, echo, fable, onyx, nova, sage, shimmer, ..."},
+    "response_format": _enum("mp3", "opus", "aac", "flac", "wav", "pcm"),
+    "speed": {"type": "number", "minimum": 0.25, "maximum": 4}, "instructions": {"type": "string"}}}
 
 
 _PAGING = [
@@ -173,6 +206,10 @@ _DATES = [
 
 def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _form_body(schema: dict) -> dict:
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
 
 def _answers(description: str, kind: str = "application/json", error: dict = _ERROR) -> dict:
@@ -211,8 +248,17 @@ def document(api: str = "") -> dict:
             "security": anthropic_auth, "requestBody": _json_body(_MESSAGES),
             "responses": _answers("{\"input_tokens\": n}", error=_ANTHROPIC_ERROR)}},
         f"{api}/v1/images/generations": {"post": {
-            "summary": "Images through DALL·E", "security": auth,
-            "requestBody": _json_body(_IMAGES), "responses": _answers("The images")}},
+            "summary": "Images by the upstream's image tool (picture_v2)", "security": auth,
+            "requestBody": _json_body(_IMAGES), "responses": _answers("The images or their event stream")}},
+        f"{api}/v1/images/edits": {"post": {
+            "summary": "Images edited by the upstream's image tool", "security": auth,
+            "requestBody": _form_body(_IMAGE_EDIT), "responses": _answers("The images or their event stream")}},
+        f"{api}/v1/audio/transcriptions": {"post": {
+            "summary": "Speech to text through the upstream's transcribe", "security": auth,
+            "requestBody": _form_body(_TRANSCRIPTION), "responses": _answers("The transcription")}},
+        f"{api}/v1/audio/speech": {"post": {
+            "summary": "Text to speech by the upstream's read-aloud", "security": auth,
+            "requestBody": _json_body(_SPEECH), "responses": _answers("The audio", "audio/*")}},
         f"{api}/v1/models": {"get": {"summary": "Every model name", "responses": _answers("A model list")}},
         f"{api}/v1/models/{{name}}": {"get": {"summary": "One model", "parameters": name,
                                               "responses": _answers("A model")}},

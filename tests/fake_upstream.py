@@ -31,6 +31,10 @@ their ``metadata.writing_blocks``; ``!files`` reads the attachment first;
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
 
+The capabilities on request (images drawn and edited, transcribe, read-aloud,
+documents processed and read: ``!picture``, ``!read_files``, the media routes)
+live in fake_media.py, which this module dispatches to.
+
 Besides the conversation it serves the token endpoints of "Token refresh"
 (``POST …/api/auth/refresh`` proxy style, ``POST /oauth/token`` OAuth2
 style), ``GET /backend-api/gizmos/{id}`` and the accounts check. Every
@@ -147,6 +151,11 @@ class Plan:
     files: bool = False             # the model reads the attached files (myfiles_browser) first
     echo_history: str | None = None  # replay the request's history: "messages" before the answer, "prefix" first
     invalid_body: bool = False      # the upstream finds the body invalid (422, as for a bad thinking_effort)
+    # Capabilities on request (fake_media.py): the image tool drawing (or editing) one picture, with
+    # this many partial previews first; an answer about the turn's attachments.
+    picture: bool = False
+    partials: int = 0
+    read_files: bool = False
 
     @property
     def modern(self) -> bool:
@@ -165,11 +174,11 @@ class Plan:
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
          "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event",
          "today", "memory", "thinking", "commentary", "search", "canvas_update", "variants", "image_limit",
-         "gpt_image", "image_async", "handoff", "files", "invalid_body"}
+         "gpt_image", "image_async", "handoff", "files", "invalid_body", "picture", "read_files"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
     "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float, "polls": int,
-    "canvas": str, "echo_history": str}
+    "canvas": str, "echo_history": str, "partials": int}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -1288,11 +1297,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"status": "success", "file_name": f"{attachment.group(1)}.png",
                                     "download_url": f"/backend-api/estuary/content?id={attachment.group(1)}&sig=abc"})
         if record.method == "GET" and route == "/backend-api/estuary/content" and record.query.get("sig") == "abc":
-            return self._send(200, {"Content-Type": "image/png"}, blob_bytes(record.query.get("id", "")))
+            key = record.query.get("id", "")
+            return self._send(200, {"Content-Type": "image/png"}, fake.media.files.get(key) or blob_bytes(key))
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
             if route.rsplit("/", 1)[1] in fake.temporary:       # not in the history: nothing to hide
                 return self._json(404, {"detail": ERROR_DETAILS[404]})
+            if (record.json or {}).get("is_visible") is False:
+                fake.media.hidden.add(route.rsplit("/", 1)[1])
             return self._json(200, {"success": True})
+        from tests import fake_media
+        if record.method == "POST" and route == "/backend-api/transcribe":
+            return fake_media.transcribe(self, fake, record)
+        if record.method == "GET" and route == "/backend-api/synthesize":
+            return fake_media.synthesize(self, fake, record)
+        if record.method == "GET" and route == "/backend-api/settings/voices":
+            return fake_media.voices(self)
         if record.method == "GET" and route == "/backend-api/models":
             return self._json(200, {"models": MODELS})
         if record.method == "POST" and route == "/backend-api/files":
@@ -1306,14 +1325,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(200, {"status": "success", "file_id": uploaded.group(1)})
             return self._json(200, {"status": "success", "download_url": f"{fake.url}/_blob/{uploaded.group(1)}"})
         if record.method == "POST" and route == "/backend-api/files/process_upload_stream":
-            body = record.json if isinstance(record.json, dict) else {}
-            if not fake.process_uploads or body.get("file_id") not in fake.uploads:
-                return self._json(404, {"detail": "Not Found"})
-            fake.uploads[body["file_id"]]["processed"] = body
-            events = [{"file_id": body["file_id"], "event": f"file.processing.{e}", "message": e, "progress": p}
-                      for e, p in (("started", 0), ("indexing", 50), ("completed", 100))]
-            return self._send(200, {"Content-Type": "application/x-ndjson"},
-                              b"".join(orjson.dumps(e) + b"\n" for e in events))
+            return fake_media.process_upload(self, fake, record)
         if record.method == "GET" and route:
             file_route = re.fullmatch(r"/backend-api/files/([^/]+)/download", route)
             if file_route:
@@ -1348,6 +1360,8 @@ class _Handler(BaseHTTPRequestHandler):
             if name in fake.uploads and "bytes" in fake.uploads[name]:
                 return self._send(200, {"Content-Type": fake.uploads[name]["content_type"]},
                                   fake.uploads[name]["bytes"])
+            if name in fake.media.files:
+                return self._send(200, {"Content-Type": "application/octet-stream"}, fake.media.files[name])
             return self._blob(fake, name)
         if record.method == "PUT" and record.path.startswith("/_upload/"):
             if name not in fake.uploads or record.headers.get("x-ms-blob-type") != "BlockBlob":
@@ -1398,10 +1412,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"Content-Type": "application/json"}, orjson.dumps(obj))
 
     def _conversation(self, fake: "FakeUpstream", record: Recorded) -> None:
+        from tests import fake_media
+
         payload = record.json if isinstance(record.json, dict) else {}
         user = last_user_message(payload)
         try:
-            plan = parse_prompt(agent_prompt(payload))
+            plan = Plan() if fake_media.is_read_aloud(payload) else parse_prompt(agent_prompt(payload))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if fake_refusals.too_long(payload, fake.message_limit):
@@ -1422,7 +1438,19 @@ class _Handler(BaseHTTPRequestHandler):
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user,
                     tuple(m for m in messages if m is not user and m.get("id") != user.get("id")))
-        if plan.modern:
+        if plan.read_files:
+            plan.text = fake_media.read_files_answer(fake, user)
+        if fake_media.is_read_aloud(payload):
+            steps = fake_media.read_aloud_turn(fake, plan, turn, payload)
+            stored = StoredConversation(None, conversation_document(steps, turn.conversation_id))
+        elif plan.picture:
+            drawn = fake_media.picture_turn(fake, plan, turn, payload, user)
+            if isinstance(drawn, str):
+                return self._json(400, {"detail": f"fake upstream: {drawn}"})
+            steps, full, ready_after = drawn
+            stored = StoredConversation(conversation_document(steps, turn.conversation_id) if ready_after else None,
+                                        conversation_document(full, turn.conversation_id), ready_after)
+        elif plan.modern:
             today = today_turn(plan, turn)
             steps = today.stream
             stored = StoredConversation(conversation_document(today.stream, turn.conversation_id),
@@ -1599,6 +1627,8 @@ class FakeUpstream:
         self.resume_status: int | None = None     # answer the resume endpoint with this error
         self.document_errors: list[int] = []      # answer the next document GETs with these errors
         self._reset_refusals()
+        from tests.fake_media import MediaState
+        self.media = MediaState()                 # the media routes' memory and switches (fake_media.py)
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1631,6 +1661,7 @@ class FakeUpstream:
             self.files_status = None
             self.uploaded_minimal = False
             self.process_uploads = False
+            self.media = type(self.media)()
             self._reset_tokens()
             self._reset_refusals()
 
@@ -1715,4 +1746,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the package's copy (tests.fake_upstream), the one fake_media.py builds its turns with.
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    from tests.fake_upstream import main as package_main
+
+    package_main()

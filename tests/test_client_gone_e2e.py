@@ -129,3 +129,21 @@ def test_a_client_leaving_while_an_image_is_polled_stops_the_polling(make_server
     time.sleep(1.5)
     later = len([r for r in fake.requests if r.method == "GET" and "/backend-api/conversation/" in r.path])
     assert later == polls, f"still polling after the client left ({polls} -> {later})"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_client_leaving_the_images_api_ends_every_turn(make_server, fake, stream):
+    """n = 2: two upstream turns, each watching the client; both end when it leaves."""
+    srv = make_server(keepalive_interval=5, upstream_timeout={"read": 120})
+    sock = send_raw(srv, "/v1/images/generations", {"model": "gpt-image-1", "n": 2, "stream": stream,
+                                                    "prompt": "!picture\n!stall_first 30\nA slow lighthouse"})
+    fake.wait_for(lambda r: len([c for c in fake.requests if c.path.endswith("/backend-api/conversation")]) == 2)
+    turns = [r for r in fake.requests if r.path.endswith("/backend-api/conversation")]
+    time.sleep(0.5)
+    sock.close()
+    for turn in turns:
+        fake.wait_for(lambda r, turn=turn: r is turn and r.stream_outcome is not None, timeout=10)
+        assert turn.stream_outcome == "client_gone"
+    import requests
+    assert requests.get(srv.url + "/healthz", timeout=5).ok
+    assert "Traceback" not in srv.log()

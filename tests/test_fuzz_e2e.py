@@ -23,10 +23,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 # PANDORA_V1_FUZZ_TOTAL overrides both.
 FUZZ_TOTAL = int(os.environ.get("PANDORA_V1_FUZZ_TOTAL")
                  or (10_000 if os.environ.get("CI", "").lower() in ("true", "1") else 1_000))
-# Operations with few possible inputs (GET /healthz) run out early; the rest carry the count: 12
-# operations take generated input in the positive mode and 9 in the negative one, so 1/20 of the
-# total each reaches it (test_the_fuzzer_sent_enough checks that it did) without sending twice as much.
-EXAMPLES_PER_OPERATION = max(FUZZ_TOTAL // 20, 25)
+# Operations with few possible inputs (GET /healthz) run out early; the rest carry the count: 15
+# operations take generated input in the positive mode and 12 in the negative one (the Messages API
+# and the media routes, multipart forms included), so 1/25 of the total each reaches it
+# (test_the_fuzzer_sent_enough checks that it did) without sending twice as much.
+EXAMPLES_PER_OPERATION = max(FUZZ_TOTAL // 25, 25)
 UPSTREAM_OUTCOMES = {"upstream_error", "upstream_unreachable", "upstream_timeout", "store_unavailable"}
 # Anthropic's errors carry no code: there a mapped upstream outcome is its status, 529 (overloaded) or 504.
 ANTHROPIC_UPSTREAM_STATUSES = {529, 504}

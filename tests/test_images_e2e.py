@@ -29,11 +29,16 @@ def test_an_alias_of_a_text_only_model_draws(seeds_server, fake, model):
     assert sent["model"] == ("gpt-4-mobile" if model == "dall-e-3" else "o1-mini")
 
 
-def test_no_image_back_is_still_content_policy_violation(seeds_server, fake):
+def test_no_image_back_is_a_moderation_block(seeds_server, fake):
+    # platform-spec 4.4: an upstream answer in words instead of an image is OpenAI's moderation_blocked
+    # (it was content_policy_violation before issue 20).
     client = openai.OpenAI(base_url=seeds_server.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="dall-e-3", prompt="I only talk, I never draw.")
-    assert info.value.body["code"] == "content_policy_violation"
+    assert info.value.body["code"] == "moderation_blocked"
+    assert info.value.body["type"] == "image_generation_user_error"
+    assert info.value.body["message"].startswith("Your request was rejected by the safety system.")
+    assert "I only talk, I never draw." in info.value.body["message"]
 
 
 def test_image_input_is_still_refused_by_a_text_only_alias(seeds_server, fake):

@@ -279,7 +279,7 @@ def test_image_generation_form(server, fake, open_page):
     error = page.locator("#image-error")
     expect(error).to_be_visible()
     expect(error).to_contain_text("No image was generated")
-    expect(error).to_contain_text("content_policy_violation")
+    expect(error).to_contain_text("moderation_blocked")     # platform-spec 4.4 (issue 20)
 
 
 def test_errors_are_shown(server, fake, open_page):

@@ -137,10 +137,11 @@ def test_images_generation_b64_and_prefix_and_size(make_server, fake):
     assert sent.startswith("Draw exactly this:\n!dalle 1\nan otter") and "1024x1792" in sent
 
 
-def test_images_generation_refused_is_content_policy_violation(client, fake):
+def test_images_generation_refused_is_a_moderation_block(client, fake):
+    # platform-spec 4.4 (issue 20): OpenAI's moderation_blocked, no longer content_policy_violation
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="gpt-4o", prompt="!dalle_refuse\nI can't draw that.")
-    assert info.value.body["code"] == "content_policy_violation"
+    assert info.value.body["code"] == "moderation_blocked"
     assert "I can't draw that." in info.value.body["message"]
 
 

@@ -94,6 +94,7 @@ def test_the_counts_are_the_usage_the_clients_received(make_server, fake):
     add("bot", searched.usage.prompt_tokens, searched.usage.completion_tokens)
     drawn = bot.images.generate(model="gpt-4o", prompt="!dalle 2\notters", n=2)
     assert len(drawn.data) == 2
+    add("bot", drawn.usage.input_tokens, drawn.usage.output_tokens)     # the images API's usage counts too
 
     mine = settle(srv, ALICE, 6)
     assert [(row["key"], row["model"]) for row in mine["data"]] == [("alice", "gpt-4o"), ("alice", "gpt-4o-mini")]

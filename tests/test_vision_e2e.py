@@ -47,8 +47,10 @@ def test_png_data_url_is_uploaded_and_pointed_to(client, fake):
     created = calls(fake, "POST", "/backend-api/files")
     assert len(created) == 1
     digest = hashlib.sha256(image).hexdigest()
+    # width and height in the create body, as the web app sends them (upstream-protocol.md, "Image generation
+    # and editing"; added with issue 20)
     assert created[0].json == {"file_name": f"{digest}.png", "file_size": len(image), "use_case": "multimodal",
-                               "mime_type": "image/png"}
+                               "mime_type": "image/png", "width": 64, "height": 48}
     put = calls(fake, "PUT", "")[0]
     assert put.body == image and put.headers["x-ms-blob-type"] == "BlockBlob"
     assert put.headers["content-type"] == "image/png"

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def limit_error(services: Services, creds: Credentials, system_errors: list[tuple[str, str]],
-                feature: str) -> APIError | None:
+                feature: str, account: str | None = None) -> APIError | None:
     """The first failed tool of ``system_errors`` ((name, text) pairs) that is a limit of ``feature``
     (``image_gen``, ``deep_research``, …), as a 429 ``rate_limit_exceeded``; None when none is."""
     for name, text in system_errors:
@@ -28,7 +28,7 @@ def limit_error(services: Services, creds: Credentials, system_errors: list[tupl
             break
     else:
         return None
-    reset = reset_of(note(services, creds, feature, text), feature) or reset_in_text(text)
+    reset = reset_of(note(services, creds, feature, text, account), feature) or reset_in_text(text)
     return APIError(429, text or f"The upstream's {feature} limit was reached.", code="rate_limit_exceeded",
                     headers={"Retry-After": str(reset)} if reset else {})
 

@@ -1,5 +1,5 @@
-"""What the API routes share: a strict JSON body reader, the caller's credentials, the caps of the caller's
-key (``admit``), the model a request names."""
+"""What the API routes share: strict JSON and form body readers, the caller's credentials, the caps of the
+caller's key (``admit``), the model a request names."""
 from __future__ import annotations
 
 import orjson
@@ -36,6 +36,19 @@ def read_json_body():
     if big:
         loop.pause()                 # the other streams run between parsing and what follows
     return body
+
+
+def read_form():
+    """A multipart/form-data body as (form, files), within the same size cap as JSON bodies (413 above it,
+    also for a chunked body: werkzeug stops reading there)."""
+    limit = current_services().settings.max_request_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise APIError(413, f"The request body is larger than {limit} bytes.", code="request_too_large")
+    if request.mimetype != "multipart/form-data":
+        raise bad_request("This endpoint takes multipart/form-data (the file as a form field).",
+                          code="invalid_content_type")
+    request.max_content_length = limit
+    return request.form, request.files
 
 
 def _read_body(limit: int) -> bytes | bytearray:

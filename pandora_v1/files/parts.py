@@ -23,6 +23,7 @@ class InputFile:
     data: bytes | None = None        # from a data: URL or file_data
     url: str | None = None           # an http(s) URL to fetch
     declared_type: str | None = None
+    name: str | None = None          # the client's file name (a file part's filename)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class UploadedFile:
         item = {"id": self.file_id, "name": self.name, "size": self.size, "mime_type": self.mime_type}
         if self.is_image:
             item.update(width=self.width, height=self.height)
+        else:   # a document the model reads (upstream-protocol.md, "Documents")
+            item.update(source="local", is_big_paste=False)
         return item
 
     def pointer(self) -> dict:
@@ -94,7 +97,8 @@ def input_file(part: dict, param: str) -> InputFile:
         except (binascii.Error, ValueError):
             raise bad_request("file.file_data is not valid base64.", f"{param}.file.file_data",
                               code="invalid_base64") from None
-    return InputFile(param, data=data, declared_type=mime)
+    name = file.get("filename") if isinstance(file.get("filename"), str) else None
+    return InputFile(param, data=data, declared_type=mime, name=name)
 
 
 @dataclass
@@ -103,3 +107,4 @@ class ResolvedImage:
     url: str
     data: bytes | None = None          # the bytes, when they were fetched (b64_json needs no disk)
     revised_prompt: str | None = None
+    gen_id: str | None = None          # the upstream's generation id: revisions of one image share it

@@ -138,12 +138,18 @@ def _partial(content: dict) -> bool:
     return False
 
 
-def _image_pointers(content: dict) -> list[tuple[str, str | None]]:
+# (pointer, DALL·E's revised prompt, generation id: revisions of one image share it)
+ImagePointer = tuple[str, str | None, str | None]
+
+
+def _image_pointers(content: dict) -> list[ImagePointer]:
     pointers = []
     for part in content.get("parts") or ():
         if isinstance(part, dict) and part.get("content_type") == "image_asset_pointer":
-            prompt = ((part.get("metadata") or {}).get("dalle") or {}).get("prompt")
-            pointers.append((part.get("asset_pointer") or "", prompt))
+            metadata = part.get("metadata") or {}
+            dalle, generation = metadata.get("dalle") or {}, metadata.get("generation") or {}
+            pointers.append((part.get("asset_pointer") or "", dalle.get("prompt"),
+                             generation.get("gen_id") or dalle.get("gen_id")))
     return pointers
 
 
@@ -179,6 +185,8 @@ class Renderer:
         self.images: list[ResolvedImage] = []   # every image shown, for /v1/images/generations
         self.answered = False                   # the final-lane answer ended the turn (end_turn)
         self.pending_images: set[str] = set()   # image tool messages not finished yet
+        self.previews: list[str] = []           # pointers of their partial previews (collect_images)
+        self.lost_images = 0                    # images shown that could not be fetched
         self.routed = False                     # some message of the turn was for the client
         self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
         self.searches = 0                       # upstream search calls the turn made
@@ -521,8 +529,8 @@ class Renderer:
         if finished:
             state.done = True
             result = (message.get("metadata") or {}).get("aggregate_result") or {}
-            charts: list[tuple[str, str | None]] = [(m.get("image_url") or "", None) for m in result.get("messages") or ()
-                      if isinstance(m, dict) and m.get("message_type") == "image"]
+            charts: list[ImagePointer] = [(m.get("image_url") or "", None, None) for m in result.get("messages") or ()
+                                          if isinstance(m, dict) and m.get("message_type") == "image"]
             pieces.extend(self._images(charts))
         return pieces
 
@@ -533,6 +541,8 @@ class Renderer:
         content = message.get("content") or {}
         if not finished or _partial(content):
             self.pending_images.add(message_id)   # shown once complete: never a partial preview
+            if self.options.collect_images:       # ... but the images API streams them when asked
+                self.previews.extend(p for p, _, _ in _image_pointers(content) if p and p not in self.previews)
             return []
         state.done = True
         self.pending_images.discard(message_id)
@@ -568,17 +578,19 @@ class Renderer:
         self.system_errors.append((str(content.get("name") or ""), text))
         return self._block(f"{text}\n\n") if text else []
 
-    def _images(self, pointers: list[tuple[str, str | None]]) -> list[Piece]:
+    def _images(self, pointers: list[ImagePointer]) -> list[Piece]:
         pieces: list[Piece] = []
         if self.options.image_style == "none" and not self.options.collect_images:
             return pieces
-        for pointer, prompt in pointers:
+        for pointer, prompt, gen_id in pointers:
             image = self.media.image(pointer) if self.media and pointer else None
             if image is None:
+                self.lost_images += 1
                 if self.options.image_style != "none":
                     pieces.extend(self._block("(the image could not be loaded)\n\n"))
                 continue
             image.revised_prompt = image.revised_prompt or prompt
+            image.gen_id = image.gen_id or gen_id
             self.images.append(image)
             style = self.options.image_style
             if style == "markdown":

@@ -56,9 +56,10 @@ def conversation_payload(messages, slug: str, mode: dict, *,
                          system_hints: tuple[str, ...] = ()) -> dict:
     """The upstream request. ``slug`` is opaque (``gpt-4o``, ``gpt-5-thinking``, ``auto``, …);
     ``system_hints`` asks for a tool (``picture_v2``: image generation)."""
+    upstream_messages = [upstream_message(m, uploaded) for m in messages]
     payload = {
         "action": "next",
-        "messages": [upstream_message(m, uploaded) for m in messages],
+        "messages": upstream_messages,
         "parent_message_id": str(uuid.uuid4()),
         "model": slug,
         "conversation_mode": mode,
@@ -74,6 +75,9 @@ def conversation_payload(messages, slug: str, mode: dict, *,
         payload["supported_encodings"] = ["v1"]
     if system_hints:
         payload["system_hints"] = list(system_hints)
+        users = [m for m in upstream_messages if m["author"]["role"] == "user"]
+        if users:    # the web app puts them on the message too (upstream-protocol.md, "Image generation")
+            users[-1]["metadata"]["system_hints"] = list(system_hints)
     return payload
 
 

@@ -107,26 +107,34 @@ class UpstreamClient:
         return f"{self.base_url}/{prefix}{path}" if prefix else f"{self.base_url}{path}"
 
     def request(self, method: str, path: str, credentials: Credentials | None, *,
-                json: dict | None = None, stream: bool = False,
-                headers: dict | None = None, read_timeout: float | None = None) -> requests.Response:
+                json: dict | None = None, stream: bool = False, headers: dict | None = None,
+                body: bytes | None = None, read_timeout: float | None = None) -> requests.Response:
         """Send to the first prefix that answers; non-2xx answers raise APIError.
-        ``read_timeout`` shortens the wait for a call the answer does not depend on."""
-        send = self._via_requests
-        if read_timeout is not None:
-            timeout = (self.timeout[0], min(self.timeout[1], read_timeout))
-            send = functools.partial(self._via_requests, timeout=timeout)
-        return self._failover(send, method, path, credentials, json, stream, headers)
 
-    def _failover(self, send, method, path, credentials, json, stream, headers):
+        ``body`` is sent as it is (a form: its Content-Type in ``headers``);
+        ``read_timeout`` shortens the wait for each read.
+        """
+        send = self._via_requests if read_timeout is None else \
+            functools.partial(self._via_requests, timeout=(self.timeout[0], min(read_timeout, self.timeout[1])))
+        return self._failover(send, method, path, credentials, json, stream, headers, body)
+
+    def post_form(self, path: str, credentials: Credentials, fields: dict[str, str],
+                  files: dict[str, tuple[str, bytes, str]]) -> requests.Response:
+        """A multipart/form-data POST (the transcribe endpoint): ``files`` maps a field to
+        (file name, bytes, content type)."""
+        body, content_type = urllib3.encode_multipart_formdata({**fields, **files})
+        return self.request("POST", path, credentials, body=body, headers={"Content-Type": content_type})
+
+    def _failover(self, send, method, path, credentials, json, stream, headers, body=None):
         sent_headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if stream:
             sent_headers["Accept-Encoding"] = "identity"   # an event stream gains nothing from gzip
         if credentials:
             sent_headers.update(credentials.headers())
-        sent_headers.update(headers or {})
-        data = orjson.dumps(json) if json is not None else None
-        if data is not None:
+        data = orjson.dumps(json) if json is not None else body
+        if json is not None:
             sent_headers["Content-Type"] = "application/json"
+        sent_headers.update(headers or {})
         failure: APIError | None = None
         for prefix in self._prefix_order():
             try:

@@ -13,7 +13,8 @@ CONVERSATION_INIT = "/backend-api/conversation/init"   # limits_progress: usage 
 MODELS = "/backend-api/models"
 ACCOUNTS_CHECK = "/backend-api/accounts/check/v4-2023-04-27"
 FILES = "/backend-api/files"                      # upload, step 1
-PROCESS_UPLOAD = "/backend-api/files/process_upload_stream"
+PROCESS_UPLOAD = "/backend-api/files/process_upload_stream"   # makes a document readable (NDJSON progress)
+TRANSCRIBE = "/backend-api/transcribe"            # speech to text: multipart file (+ language)
 
 
 def _id(value: str) -> str:
@@ -23,6 +24,18 @@ def _id(value: str) -> str:
 def conversation(conversation_id: str) -> str:
     """GET: the conversation document; PATCH: hide it."""
     return f"/backend-api/conversation/{_id(conversation_id)}"
+
+
+def file_info(file_id: str) -> str:
+    """GET: an uploaded file (older upstreams: its ``retrieval_index_status``)."""
+    return f"/backend-api/files/{_id(file_id)}"
+
+
+def synthesize(message_id: str, conversation_id: str, voice: str, audio_format: str) -> str:
+    """Read aloud: a message of a stored conversation, as audio."""
+    query = urlencode({"message_id": message_id, "conversation_id": conversation_id, "voice": voice,
+                       "format": audio_format})
+    return f"/backend-api/synthesize?{query}"
 
 
 def file_uploaded(file_id: str) -> str:

@@ -150,6 +150,11 @@ class Settings:
     temporary_chat: TemporaryChat = field(default_factory=TemporaryChat)
     use_oaiusercontent_url: bool = False
     dalle_prompt_prefix: str = ""
+    images_model: str = "auto"                # the slug that draws for image model names no alias names
+    images_concurrency: int = 4               # n > 1: this many image turns at once
+    speech: bool = True                       # /v1/audio/speech by read-aloud; false: 501
+    speech_model: str = "auto"                # the slug of the read-aloud conversation
+    upload_processing_seconds: float = 60.0   # the wait for a document's processing (process_upload_stream)
     key_for_gpts_info: str = ""
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
