@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 
 import httptools
-from requests.structures import CaseInsensitiveDict
 
 from ..errors import APIError
 from .errors import Unreachable
@@ -33,6 +32,21 @@ log = logging.getLogger(__name__)
 NO_BODY = frozenset({204, 304})
 
 
+class Headers(dict):
+    """A response's header fields by lower-cased name (a repeated field's values joined by ", ")."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def get(self, name: str, default=None):
+        return dict.get(self, name.lower(), default)
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name.lower())
+
+
 class _Events:
     """What llhttp reports while it parses (the parser's protocol object).
 
@@ -40,6 +54,7 @@ class _Events:
     freed as soon as they are dropped (no cycle for the collector)."""
 
     __slots__ = ("fields", "pieces", "on_body", "head_done", "complete", "extra")
+    on_status = on_chunk_header = on_chunk_complete = None   # not wanted (found without an AttributeError)
 
     def __init__(self):
         self.fields: list[tuple[bytes, bytes]] = []   # the head being parsed
@@ -73,7 +88,7 @@ class Framing:
         self._events = _Events()
         self._parser = httptools.HttpResponseParser(self._events)
         self.status = 0
-        self.headers: CaseInsensitiveDict = CaseInsensitiveDict()
+        self.headers = Headers()
         self.until_close = False     # no length and not chunked: the body ends when the connection does
         self.keep_alive = False      # the connection may carry the next request once the body is read
 
@@ -108,11 +123,12 @@ class Framing:
         version = self._parser.get_http_version()
         if version not in ("1.1", "1.0"):
             raise _refused("not an HTTP response")
-        headers = self.headers
+        fields: dict[str, str] = {}
         for raw_name, raw_value in events.fields:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1").strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip()
+            fields[name] = f"{fields[name]}, {value}" if name in fields else value
         events.fields.clear()
+        self.headers = headers = Headers(fields)
         coding = headers.get("Transfer-Encoding")
         if coding is not None and coding.lower() != "chunked":
             raise _refused("a transfer coding other than chunked")
