@@ -17,7 +17,8 @@ process, starts the fake upstream, and measures CPU in this one thread
 2. replay: those answers' recorded bytes handed to the transport by a
    socket stand-in (no kernel, no fake upstream), so that only our code
    runs: one chunk per read (an event at a time, a quiet machine) and 16
-   per read (a busy one).
+   per read (a busy one); and a 4,000-token format A answer (~50 MB of
+   snapshots) in 64 KB reads, per answer.
 
 Sockets are gevent's, as in a worker; every side sets TCP_NODELAY and,
 after the head, TCP_QUICKACK as UpstreamBody does (the fake upstream's
@@ -59,6 +60,7 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json
            "Accept": "text/event-stream", "Accept-Encoding": "identity", "User-Agent": "bench"}
 SHORT = "!pieces 100\nOK"                     # bench_start.py's one-event answer
 LONG = "!format B\n!tokens 4000"
+SNAPSHOTS = "!format A\n!tokens 4000"
 
 
 def load_before(commit: str, folder: Path):
@@ -184,6 +186,12 @@ def reads(raw: bytes, per_read: int) -> list[bytes]:
     return pieces
 
 
+def cut_reads(raw: bytes, size: int = 65536) -> list[bytes]:
+    """``raw`` as reads of ``size`` bytes after the head, wherever the chunks fall."""
+    end = raw.index(b"\r\n\r\n") + 4
+    return [raw[:end]] + [raw[i:i + size] for i in range(end, len(raw), size)]
+
+
 def cpu(call, args: tuple, times: int) -> float:
     gc.collect()
     started = time.thread_time()
@@ -217,10 +225,12 @@ def main() -> None:
             assert side.answer(url, long).count(b"\n\n") == events, side.name
         recorded = {"start": record(port, short), "event": record(port, long)}
         replays = {(kind, per_read): reads(raw, per_read) for kind, raw in recorded.items() for per_read in (1, 16)}
+        replays["snapshots", "64k"] = cut_reads(record(port, upstream_body(SNAPSHOTS, "A")))
         for pieces in replays.values():
             for side in sides[1:]:
                 assert side.replay(pieces) == sides[2].replay(pieces), side.name
         replay_events = {per_read: sides[2].replay(replays["event", per_read]).count(b"\n\n") for per_read in (1, 16)}
+        # replays[kind, per_read]: "start" and "event" in microseconds per start / per event, "snapshots" per answer
         live: dict[str, dict[str, list[float]]] = {side.name: {"start": [], "event": []} for side in sides}
         replay: dict[str, dict[str, list[float]]] = {side.name: {} for side in sides[1:]}
         for round_ in range(args.rounds):
@@ -232,7 +242,7 @@ def main() -> None:
                 if side.name == "direct":
                     continue
                 for (kind, per_read), pieces in replays.items():
-                    times = args.starts * 4 if kind == "start" else args.answers * 4
+                    times = {"start": args.starts * 4, "event": args.answers * 4}.get(kind, args.answers)
                     seconds = cpu(side.replay, (pieces,), times)
                     if kind == "event":
                         seconds /= replay_events[per_read]
