@@ -1,6 +1,6 @@
-"""Memory per worker: at start, after warm-up and over many requests.
+"""Memory per worker and of the whole deployment: at start, after warm-up and over many requests.
 
-    .venv/bin/python bench/bench_memory.py [--requests 10000] [--workers 2]
+    .venv/bin/python bench/bench_memory.py [--requests 10000] [--workers 2] [--token-server on|off]
 
 A mix of non-streaming answers, streamed answers and streams the client
 drops after the first chunk, 20 at a time, for models of both token tables
@@ -10,6 +10,12 @@ this process holds) in MB: at start, after the 100 warm-up requests, every
 2,000 and after all of them; and the master's and the token server's (which
 holds tiktoken's tables for all workers). A leak shows as readings that keep
 climbing.
+
+The total is what the deployment costs the machine: the sum of PSS over
+the master, the workers and the token server (PSS counts a page shared by
+n processes as 1/n in each, so the sum counts every page once). With
+``--token-server off`` (config ``token_server: false``) the master builds
+the tables before the fork and the workers share them.
 """
 from __future__ import annotations
 
@@ -60,33 +66,48 @@ def readings_of(pids: list[int]) -> dict:
     return {str(i): memory_mb(pid) for i, pid in enumerate(pids)}
 
 
+def total_pss(services: Services) -> dict:
+    """PSS of every process of the deployment, MB, and their sum."""
+    processes = {"master": services.server.pid, "token_server": services.token_server_pid(),
+                 **{f"worker_{i}": pid for i, pid in enumerate(services.worker_pids())}}
+    pss = {name: memory_mb(pid)["pss"] for name, pid in processes.items() if pid}
+    return {**pss, "total": round(sum(pss.values()), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--token-server", choices=["on", "off"], default="on")
     args = parser.parse_args()
-    services = Services(workers=args.workers)
+    services = Services(workers=args.workers, extra={"token_server": args.token_server == "on"})
     checkpoints = sorted({100, *range(2000, args.requests, 2000), args.requests})
-    readings = {}
+    readings, totals = {}, {}
     try:
         pool = gevent.pool.Pool(20)
         workers = services.worker_pids()
         readings["start"] = readings_of(workers)
+        totals["start"] = total_pss(services)
         done = 0
         for mark in checkpoints:
             pool.map(lambda i: request(services.port, i), range(done, mark))
             done = mark
             gevent.sleep(1)
             readings[str(mark)] = readings_of(workers)
+            totals[str(mark)] = total_pss(services)
         master = memory_mb(services.server.pid)
-        token_server = memory_mb(services.token_server_pid())
+        pid = services.token_server_pid()
+        token_server = memory_mb(pid) if pid else None
     finally:
         services.close()
     first, last = readings["100"], readings[str(args.requests)]
-    print(json.dumps({"requests": args.requests, "workers": args.workers,
+    print(json.dumps({"requests": args.requests, "workers": args.workers, "token_server": args.token_server,
+                      "total_pss_mb": totals,
                       "per_worker_mb": readings, "master_mb": master, "token_server_mb": token_server,
                       "rss_growth_mb_after_warm_up": {w: round(last[w]["rss"] - first[w]["rss"], 1)
-                                                      for w in first}}, indent=2))
+                                                      for w in first},
+                      "total_pss_growth_mb_after_warm_up": round(totals[str(args.requests)]["total"]
+                                                                 - totals["100"]["total"], 1)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -79,8 +79,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--config", type=json.loads, default={},
+                        help='config keys for pandora_v1, as JSON (e.g. \'{"token_server": true}\')')
     args = parser.parse_args()
-    services = Services(workers=1)
+    services = Services(workers=1, extra=args.config)
     try:
         cpu = [cpu_per_start(services, args.requests) for _ in range(args.rounds)]
         bursts = [burst(services, args.burst) for _ in range(args.rounds)]

@@ -315,8 +315,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="*", default=[100])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--only", choices=["ttft", "cpu", "concurrency", "tools", "messages"], help="run one part")
+    parser.add_argument("--config", type=json.loads, default={},
+                        help='config keys for pandora_v1, as JSON (e.g. \'{"token_server": true}\')')
     args = parser.parse_args()
-    services = Services(workers=args.workers)
+    services = Services(workers=args.workers, extra=args.config)
     report = {}
     try:
         if args.only in (None, "ttft"):

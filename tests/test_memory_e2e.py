@@ -1,6 +1,8 @@
-"""Memory per worker: tiktoken's tables live in the token server, one process for all
-workers, so a warmed-up worker holds none of them and stays under 80 MB RSS (RSS counts
-pages shared with the master too: tables shared after a fork would still count ~66 MB)."""
+"""Memory per worker with ``token_server: true``: tiktoken's tables live in the token server,
+one process for all workers, so a warmed-up worker holds none of them and stays under 80 MB RSS
+(RSS counts pages shared with the master too: tables shared after a fork would still count
+~66 MB). The default shares them from the master instead (less in all by PSS at 2 workers:
+bench/RESULTS.md); tests/test_token_server_e2e.py checks that layout."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +28,7 @@ def maps_tiktoken(pid: int) -> bool:
 
 
 def test_warmed_up_workers_stay_under_80_mb_rss(make_server, fake):
-    srv = make_server(process_workers=2)
+    srv = make_server(process_workers=2, token_server=True)
     # Both tables in use (gpt-4o: o200k_base, gpt-4-s -> gpt-4: cl100k_base), stream and not.
     for i in range(40):
         answer = requests.post(srv.url + "/v1/chat/completions", timeout=30,

@@ -2,9 +2,13 @@
 socket servers that misbehave on purpose, plain and TLS."""
 from __future__ import annotations
 
+import gzip
+import os
+import resource
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import time
 
@@ -143,8 +147,9 @@ def test_an_idle_connection_the_upstream_closed_is_noticed_before_reuse(servers)
     assert server.connections == 2 and len(server.requests) == 2     # sent once, on the new connection
 
 
-def test_a_reused_connection_that_closes_on_the_request_is_sent_again_once(servers):
+def test_a_reused_connection_that_closes_after_the_request_is_not_sent_again(servers):
     # The close races our liveness check: the request reaches a connection that then ends unanswered.
+    # The upstream may have read it (and started the answer): it is never sent a second time.
     def closes_on_second_request(server, conn):
         server.read_request(conn)
         conn.sendall(SSE)
@@ -153,10 +158,159 @@ def test_a_reused_connection_that_closes_on_the_request_is_sent_again_once(serve
     server = servers(closes_on_second_request, answers(SSE))
     conversations = pool()
     whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {}))
+    with pytest.raises(upstream_conn.Unreachable) as dropped:
+        conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    assert dropped.value.why == "connection closed before an answer" and dropped.value.sent
+    assert server.connections == 1 and len(server.requests) == 2
+
+
+def test_a_conversation_the_upstream_may_have_read_goes_to_no_other_prefix(servers, make_app):
+    """Through the client: the dropped request is the usual 502, and no mirror gets it again."""
+    from pandora_v1.errors import APIError
+    from pandora_v1.services import current_services
+
+    def closes_on_second_request(server, conn):
+        server.read_request(conn)
+        conn.sendall(SSE)
+        server.read_request(conn)
+
+    server = servers(closes_on_second_request, answers(SSE))
+    app = make_app(upstream_base_url=f"http://127.0.0.1:{server.port}", upstream_api_prefix=["a", "b"])
+    upstream = current_services(app).upstream
+    assert whole(upstream.start_conversation({"action": "next"}, None)) == b"data: hello\n\n"
+    with pytest.raises(APIError) as failure:
+        upstream.start_conversation({"action": "next"}, None)
+    assert failure.value.status == 502 and failure.value.code == "upstream_unreachable"
+    assert len(server.requests) == 2 and server.connections == 1
+
+
+def test_a_request_whose_first_write_failed_is_sent_on_a_new_connection(servers, monkeypatch):
+    """The one resend: the reused connection was reset before our write, so no byte of the request
+    left (the liveness check is made to miss it, as in the race with a close)."""
+    def resets_when_idle(server, conn):
+        server.read_request(conn)
+        conn.sendall(SSE)
+        time.sleep(0.1)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close with RST
+
+    server = servers(resets_when_idle, answers(SSE))
+    conversations = pool()
+    whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {}))
+    time.sleep(0.3)
+    monkeypatch.setattr(upstream_conn, "_closed_while_idle", lambda sock: False)
     assert whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
-    assert server.connections == 2 and len(server.requests) == 3
+    assert server.connections == 2 and len(server.requests) == 2
 
 
+def test_idle_connections_on_descriptors_past_1023_are_reused(servers):
+    """select() cannot watch a descriptor >= 1024 (a few hundred open streams): the idle check must
+    still tell a live connection from a closed one, not drop every one of them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip("the descriptor limit is below 1200")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    server = servers(answers(SSE, SSE))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    try:
+        conversations = pool()
+        response = conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+        assert response.sock.fileno() >= 1024
+        whole(response)
+        assert whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
+        assert server.connections == 1
+        conversations.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        if soft < 1200:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize("headers", [{"X-Note": "one\r\nInjected: yes"}, {"X-Note": "line\nbreak"},
+                                     {"X-Note": "nul\x00"}, {"X-Bad\r\nInjected": "yes"}, {"X-Bad\x00": "v"}],
+                         ids=["crlf-value", "lf-value", "nul-value", "crlf-name", "nul-name"])
+def test_header_fields_with_line_breaks_or_nul_are_refused_before_sending(servers, headers):
+    from pandora_v1.errors import APIError
+
+    server = servers(answers(SSE))
+    with pytest.raises(APIError) as refused:
+        pool().post(f"http://127.0.0.1:{server.port}/c", b"{}", headers)
+    assert refused.value.status == 502 and "Injected" not in refused.value.message
+    time.sleep(0.1)
+    assert server.requests == [] and server.connections == 0
+
+
+def test_a_credential_with_a_nul_is_refused_on_every_path(servers, make_app):
+    """requests and http.client let a NUL through: the client refuses it before any of them sends."""
+    from pandora_v1.auth.credentials import Credentials
+    from pandora_v1.errors import APIError
+    from pandora_v1.services import current_services
+
+    server = servers(answers(SSE))
+    upstream = current_services(make_app(upstream_base_url=f"http://127.0.0.1:{server.port}")).upstream
+    for call in (lambda creds: upstream.get_json("/backend-api/models", creds),
+                 lambda creds: upstream.start_conversation({"action": "next"}, creds)):
+        with pytest.raises(APIError) as refused:
+            call(Credentials("eyJ.a\x00b.c"))
+        assert refused.value.status == 502
+    time.sleep(0.1)
+    assert server.requests == [] and server.connections == 0
+
+
+@pytest.mark.parametrize("reply", [b"HTTP/1.1 204 No Content\r\n\r\n",
+                                   b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"], ids=["204", "304"])
+def test_no_content_and_not_modified_have_no_body(servers, reply):
+    server = servers(answers(reply, SSE))
+    conversations = pool()
+    response = conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    body = UpstreamBody(response, 5.0)
+    assert body.complete and body.read(0) == b""      # nothing to wait for
+    body.close()
+    assert whole(conversations.post(f"http://127.0.0.1:{server.port}/c", b"{}", {})) == b"data: hello\n\n"
+    assert server.connections == 1                     # the connection was clean for the next request
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 13\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 2000 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 200OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nno colon in this line\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n",
+], ids=["length-then-chunked", "chunked-then-length", "chunked-gzip", "gzip-chunked", "two-codings",
+        "four-digit-status", "status-without-space", "line-without-colon", "space-before-colon"])
+def test_ambiguous_framing_and_loose_heads_are_refused(servers, head):
+    """A body whose end two readers would place differently is not read at all (RFC 9112 §6.1, §6.3):
+    Content-Length with chunked, a transfer coding we never asked for (we send no TE, so only
+    ``chunked`` may come), a status line or header line that is not HTTP's."""
+    server = servers(answers(head + b"d\r\ndata: hello\n\n\r\n0\r\n\r\n"))
+    with pytest.raises(upstream_conn.Unreachable) as refused:
+        pool().post(f"http://127.0.0.1:{server.port}/c", b"{}", {})
+    assert refused.value.sent       # a request that was answered, however badly, is not sent elsewhere
+
+
+def test_framing_on_our_own_connections(servers):
+    """Chunk extensions and trailers, Content-Length, a body until close and gzip, read off our own
+    sockets (tests/test_upstream_body.py reads the same through urllib3's)."""
+    packed = gzip.compress(b"data: zipped\n\n")
+    chunked = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"7;ext=\"x\"\r\ndata: 1\r\n2\r\n\n\n\r\n0\r\nX-Trailer: t\r\nX-Other: o\r\n\r\n")
+    counted = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 9\r\n\r\ndata: 2\n\n"
+    zipped = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)) + packed
+    until_close = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 3\n\n"
+    server = servers(answers(chunked, counted, zipped, until_close, then_close=True))
+    conversations = pool()
+    url = f"http://127.0.0.1:{server.port}/c"
+    first = conversations.post(url, b"{}", {})
+    assert whole(first) == b"data: 1\n\n" and "x-trailer" not in first.headers
+    assert whole(conversations.post(url, b"{}", {})) == b"data: 2\n\n"
+    assert whole(conversations.post(url, b"{}", {})) == b"data: zipped\n\n"
+    assert whole(conversations.post(url, b"{}", {})) == b"data: 3\n\n"
+    assert server.connections == 1
 def test_a_new_connection_closed_unanswered_is_unreachable_not_retried(servers):
     server = servers(reads_then_closes)
     with pytest.raises(upstream_conn.Unreachable):

@@ -2,7 +2,10 @@
 
 The address is checked twice: the name's addresses before connecting, and
 the address actually connected to before a byte is sent (a name that
-resolves differently the second time, a redirect to a private host).
+resolves differently the second time, a redirect to a private host). The
+second check sits in urllib3's private ``_new_conn``, reached in
+``guarded_connection`` alone; should an upgrade move it, the check goes in
+the public ``connect``: after a TLS handshake, still before the request.
 """
 from __future__ import annotations
 
@@ -30,16 +33,32 @@ def refused_address(address: str, allow_private: bool = False) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-class _GuardedMixin:
-    """Checks the address actually connected to before a single byte is sent."""
+def guarded_connection(base: type, refuse) -> type:
+    """``base`` (urllib3's HTTPConnection or HTTPSConnection), checking the address it connected to.
 
-    def _new_conn(self):
-        sock = super()._new_conn()
+    The only place that reaches into urllib3 (tests/test_private_reaches.py checks it): its
+    private ``_new_conn`` makes the TCP connection before any TLS handshake, so the check comes
+    before a single byte is sent. If an upgrade moved it, the public ``connect`` is checked
+    instead, after the handshake but still before a byte of the request.
+    """
+    def check(sock) -> None:
         peer = sock.getpeername()[0]
-        if self.refuse(peer):
+        if refuse(peer):
             sock.close()
             raise _RefusedAddress(peer)
+
+    def _new_conn(self):
+        sock = super(guarded, self)._new_conn()
+        check(sock)
         return sock
+
+    def connect(self):
+        super(guarded, self).connect()
+        check(self.sock)
+
+    hook = {"_new_conn": _new_conn} if callable(getattr(base, "_new_conn", None)) else {"connect": connect}
+    guarded = type(f"Guarded{base.__name__}", (base,), hook)
+    return guarded
 
 
 class _RefusedAddress(urllib3.exceptions.HTTPError):
@@ -53,9 +72,8 @@ class SafeFetcher:
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.refuse = refuse or (lambda address: refused_address(address, allow_private))
-        guard = {"refuse": staticmethod(self.refuse)}
-        http_conn = type("GuardedHTTPConnection", (_GuardedMixin, HTTPConnection), guard)
-        https_conn = type("GuardedHTTPSConnection", (_GuardedMixin, HTTPSConnection), guard)
+        http_conn = guarded_connection(HTTPConnection, self.refuse)
+        https_conn = guarded_connection(HTTPSConnection, self.refuse)
         pools = {"http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
                  "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})}
 

@@ -75,18 +75,39 @@ accesslog = None
 
 
 def on_starting(server):
-    # One token server holds tiktoken's tables (~66 MB) for all workers, which count through it
-    # (the path is inherited). Should it fail to start, the tables are built here, before the
-    # fork, and the workers share their pages instead.
+    # With ``token_server`` one process holds tiktoken's tables (~66 MB) for all workers, which
+    # count through it (the path is inherited). Without it, or should it fail to start, the
+    # tables are built here, before the fork, and the workers share their pages instead.
     from ..usage import server as token_server
 
-    path = token_server.start()
+    path = token_server.start() if _settings.token_server else None
     if path:
         os.environ[token_server.SOCKET_ENV] = path
     else:
         from ..usage import tables as token_tables
 
         token_tables.warm_up()
+    _share_with_workers()
+
+
+# Modules the master imports before the fork, so that the workers share their pages instead of
+# each importing its own copy: the pure stages and what they use, none of them network code
+# (gevent patches sockets in each worker after the fork: nothing here may hold one, or a lock,
+# from before; tests/unit/test_layers.py checks what they load).
+SHARED_MODULES = ("jsonschema", "regex", "orjson", "pandora_v1.translate.stream", "pandora_v1.translate.request",
+                  "pandora_v1.tools.turn", "pandora_v1.tools.detector")
+
+
+def _share_with_workers() -> None:
+    import gc
+    import importlib
+
+    for name in SHARED_MODULES:
+        importlib.import_module(name)
+    # What the master holds now lives as long as it does: the workers' collector never touches
+    # it, so its pages stay shared (a collection writes to every object it visits).
+    gc.collect()
+    gc.freeze()
 
 
 def on_exit(server):

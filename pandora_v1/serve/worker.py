@@ -11,12 +11,21 @@
   one stops accepting as soon as the signal arrives (a libev signal watcher
   wakes the loop at once); the streams already running keep their
   ``graceful_timeout`` as before.
+
+Both replace names of gunicorn's that are not its documented API, reached in
+``gunicorn_internals`` alone. Should an upgrade move them, gunicorn's own
+behaviour stays: its HTML error pages, and a worker that stops accepting at
+its next look at ``alive`` (within a second).
 """
 from __future__ import annotations
 
+import logging
 import signal
+from types import ModuleType
 
 import orjson
+
+log = logging.getLogger(__name__)
 
 # gunicorn's client-error statuses -> a code a client can branch on.
 _CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
@@ -35,13 +44,40 @@ def json_error_response(status: int, reason: str, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-def install_json_errors() -> None:
+def gunicorn_internals() -> tuple[ModuleType | None, ModuleType | None]:
+    """The only place that names gunicorn's undocumented internals (tests/test_private_reaches.py):
+
+    - ``gunicorn.util.write_error(sock, status, reason, message)``, how gunicorn
+      answers a request it refuses, and ``util.write_nonblock``, what it writes with;
+    - ``gunicorn.workers.ggevent.StreamServer``, the server class its gevent
+      worker builds inside ``run()``.
+
+    (util, or None if those moved; ggevent, or None if that moved)."""
     from gunicorn import util
 
-    def write_error(sock, status_int, reason, mesg):
-        util.write_nonblock(sock, json_error_response(int(status_int), reason, mesg))
+    errors = util if callable(getattr(util, "write_error", None)) and callable(
+        getattr(util, "write_nonblock", None)) else None
+    try:
+        from gunicorn.workers import ggevent
+    except (ImportError, RuntimeError):   # no gevent
+        servers = None
+    else:
+        servers = ggevent if isinstance(getattr(ggevent, "StreamServer", None), type) else None
+    return errors, servers
 
-    util.write_error = write_error
+
+def install_json_errors() -> None:
+    util, _ = gunicorn_internals()
+    if util is None:
+        log.warning("gunicorn.util.write_error has moved: requests gunicorn refuses get its HTML page "
+                    "(see gunicorn_internals in serve/worker.py)")
+        return
+    write_nonblock = util.write_nonblock
+
+    def write_error(sock, status_int, reason, mesg):
+        write_nonblock(sock, json_error_response(int(status_int), reason, mesg))
+
+    setattr(util, "write_error", write_error)   # noqa: B010  (util is a ModuleType here)
 
 
 try:
@@ -66,9 +102,12 @@ if _GeventWorker is not None:
                     super().start()
                     worker.servers.append(self)
 
-            from gunicorn.workers import ggevent
-
-            ggevent.StreamServer = NotedServer   # this process runs only this worker
+            _, ggevent = gunicorn_internals()
+            if ggevent is None:
+                log.warning("gunicorn's ggevent.StreamServer has moved: SIGTERM stops accepting within a "
+                            "second, not at once (see gunicorn_internals in serve/worker.py)")
+            else:
+                ggevent.StreamServer = NotedServer   # this process runs only this worker
             super().init_process()
 
         def init_signals(self):

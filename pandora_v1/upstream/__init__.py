@@ -3,6 +3,7 @@
 client.py  ``UpstreamClient``: prefixes and failover, JSON calls, downloads, uploads, the conversation
 pool.py    the conversation POST on pooled sockets of our own
 body.py    the event stream read straight off its socket
+framing.py the responses' HTTP/1.1 framing, by llhttp (httptools)
 paths.py   every /backend-api/ path
 errors.py  upstream failures -> the client's APIError (413 too long, 422 invalid body, 429 resets)
 limits.py  usage limits and their resets (limit texts, limits_progress)

@@ -4,7 +4,8 @@ http.client hands a chunked body over one HTTP chunk per call (a readline
 for the size, a read for the data, a read for the CRLF), each one a trip
 through the socket layer; per upstream event that was a quarter of a
 stream's cost. Here every read takes whatever the network has (many events
-at once under load) and the chunk framing comes off in one pass.
+at once under load) and llhttp (framing.py) takes the framing off it in one
+call.
 
 A read can also wait with a limit and come back empty-handed, so the
 request's own thread writes keep-alives while the upstream is silent: no
@@ -13,11 +14,14 @@ helper thread or queue per stream.
 When the body ends cleanly its connection goes back to its pool, so the
 next conversation skips the connect.
 
-It reads our own connections (upstream_conn.py) and, through a proxy,
-urllib3's; for those it reads private attributes of urllib3's and
-http.client's responses, fenced in ``_raw_parts`` alone. Should an upgrade
-move them, ``open_body`` falls back to ``PlainBody``: urllib3's own reads,
-slower and without keep-alives while the upstream is silent, but correct.
+It reads our own connections (pool.py) and, through a proxy, urllib3's;
+for those it reads private attributes of urllib3's and http.client's
+responses, fenced in ``_raw_parts`` alone. http.client has parsed that
+head already: the same parser is given a head with the framing http.client
+found (chunked, a length, or until close) and reads the body as on our own
+connections. Should an upgrade move those attributes, ``open_body`` falls
+back to ``PlainBody``: urllib3's own reads, slower and without keep-alives
+while the upstream is silent, but correct.
 """
 from __future__ import annotations
 
@@ -31,12 +35,12 @@ import urllib3
 
 from ..errors import APIError, ClientGone
 from . import pool as upstream_conn
+from .framing import Framing
 
 log = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
 _QUICKACK = getattr(socket, "TCP_QUICKACK", 0)   # Linux only
-_MAX_LINE = 4096           # a chunk-size or trailer line longer than this is not HTTP
 
 
 def _dropped() -> APIError:
@@ -115,7 +119,7 @@ class PlainBody:
 
 class _Urllib3Wire:
     """A urllib3 response's connection, as UpstreamBody reads it: what upstream_conn.Response
-    offers for our own (sock, chunked, length, take_buffered, release, close)."""
+    offers for our own (sock, framing, take_buffered, release, close)."""
 
     def __init__(self, response: urllib3.BaseHTTPResponse):
         parts = _raw_parts(response)
@@ -123,8 +127,8 @@ class _Urllib3Wire:
             raise _dropped()
         self.response = response
         self._http, self.sock = parts
-        self.chunked = bool(self._http.chunked)
-        self.length = self._http.length
+        self.framing = Framing()
+        self.framing.head(_framing_head(bool(self._http.chunked), self._http.length))
 
     def take_buffered(self) -> bytes:
         """What http.client already read past the headers, without waiting for more."""
@@ -145,6 +149,15 @@ class _Urllib3Wire:
         self.response.release_conn()   # a closed connection's place in the pool is kept
 
 
+def _framing_head(chunked: bool, length: int | None) -> bytes:
+    """A head that frames the body as http.client found it (it has read and checked the real one)."""
+    if chunked:
+        return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    if length is not None:
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length
+    return b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+
+
 class UpstreamBody:
     """``read(wait)``: the next body bytes; None if none came within ``wait``; b"" at the end."""
 
@@ -157,23 +170,22 @@ class UpstreamBody:
             raise _dropped()
         self._sock = sock
         self._pool_timeout = self._sock.gettimeout()   # put back when the connection returns to the pool
-        self._chunked = self._wire.chunked
-        self._left = self._wire.length          # Content-Length still to come; None: until close
+        self._framing: Framing = self._wire.framing
         self._decompress = _decompressor(response.headers.get("Content-Encoding", ""))
         self._timeout: float | None = -1.0      # what the socket is set to (-1: not set yet)
         self._last_data = time.monotonic()
         self._started = False
-        self.complete = self._left == 0 and not self._chunked   # the body ended where its framing says
-        # chunk framing state
-        self._pending = b""                     # an incomplete size/CRLF/trailer line
-        self._chunk_left = 0
-        self._expect = "size"                   # "size" | "crlf" (after a chunk's data) | "trailer"
+        self.complete = self._framing.complete   # the body ended where its framing says (204, 304, length 0)
         # client_watch.py: set while a read waits on the socket / when the client has left.
         self.client_watch = None
         self.waiting = False
         self.client_gone = False
         self.probe_every: float | None = None   # a streaming client sent EOF: keep-alives this often
         self._ack_now()                         # for the headers, just read
+        if self.complete:                       # no body (204, 304, length 0): nothing to wait for
+            self._started = True
+            if not self._wire.take_buffered():  # bytes past an empty body: the connection is not clean
+                self._release()
 
     def read(self, wait: float | None = None) -> bytes | None:
         deadline = None if wait is None else time.monotonic() + wait
@@ -184,11 +196,14 @@ class UpstreamBody:
             if data is None:
                 return None
             if not data:
-                if self._chunked or self._left:
+                if not self._framing.until_close:
                     raise _dropped()         # closed before the framing said the body ends
                 self.complete = True
                 return self._flush()
-            payload = self._unframe(data) if self._chunked else self._counted(data)
+            framing = self._framing
+            payload = framing.body(data)
+            if framing.complete:
+                self.complete = True
             if self._decompress:
                 try:
                     payload = self._decompress.decompress(payload)
@@ -280,7 +295,7 @@ class UpstreamBody:
 
     def _release(self) -> None:
         """The whole body was read: the connection is clean, the pool may reuse it."""
-        if self._pending:
+        if self._framing.extra:
             return
         try:
             self._sock.settimeout(self._pool_timeout)
@@ -288,79 +303,8 @@ class UpstreamBody:
         except Exception:  # noqa: BLE001 - reuse is an optimisation; close() still cleans up
             log.debug("could not return the upstream connection to the pool", exc_info=True)
 
-    # -- framing ------------------------------------------------------------
-
-    def _counted(self, data: bytes) -> bytes:
-        if self._left is None:
-            return data
-        data = data[:self._left]
-        self._left -= len(data)
-        self.complete = self._left == 0
-        return data
-
-    def _unframe(self, data: bytes) -> bytes:
-        """Take HTTP/1.1 chunk framing off ``data``; framing split across reads is kept."""
-        if self._pending:
-            data, self._pending = self._pending + data, b""
-        out = []
-        view = memoryview(data)                 # slices of it are not copies; the join copies once
-        pos, end = 0, len(data)
-        while pos < end:
-            left = self._chunk_left
-            if left:
-                take = min(left, end - pos)
-                out.append(view[pos:pos + take])
-                pos += take
-                self._chunk_left = left - take
-                if take == left:
-                    self._expect = "crlf"
-                continue
-            if self._expect == "crlf" and data.startswith(b"\r\n", pos):   # the usual case
-                pos += 2
-                self._expect = "size"
-                continue
-            eol = data.find(b"\n", pos)
-            if eol < 0:
-                if end - pos > _MAX_LINE:
-                    raise _bad_framing()
-                self._pending = data[pos:]
-                break
-            line = data[pos:eol]
-            pos = eol + 1
-            if self._expect == "size":
-                self._chunk_left = _chunk_size(line)
-                if not self._chunk_left:
-                    self._expect = "trailer"
-            elif self._expect == "crlf":
-                if line.strip():
-                    raise _bad_framing()
-                self._expect = "size"
-            elif not line.strip():              # the blank line after the trailers: the end
-                self.complete = True
-                if pos < end:                   # bytes after the body: never reuse this connection
-                    self._pending = data[pos:]
-                break
-        return b"".join(out)
-
     def _flush(self) -> bytes:
         return self._decompress.flush() if self._decompress else b""
-
-
-def _chunk_size(line: bytes) -> int:
-    try:
-        size = int(line, 16)                    # int() ignores the surrounding whitespace / CR
-    except ValueError:
-        try:
-            size = int(line.split(b";", 1)[0], 16)   # a chunk extension
-        except ValueError:
-            raise _bad_framing() from None
-    if size < 0:
-        raise _bad_framing()
-    return size
-
-
-def _bad_framing() -> APIError:
-    return APIError(502, "The upstream sent a malformed chunked body.", code="upstream_error")
 
 
 def _decompressor(encoding: str):

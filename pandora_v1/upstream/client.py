@@ -16,7 +16,9 @@ to urllib3's ProxyManager directly, still without requests' layers.
 Prefixes (``upstream_api_prefix`` as a list) are equivalent mirrors: each
 request starts at the next one in turn, and a connection failure or a 5xx
 before the answer starts moves on to the following one. A 429 is never
-retried elsewhere: it goes back to the client as it is.
+retried elsewhere: it goes back to the client as it is. Nor is a
+conversation the upstream may have read (written, then the connection
+ended without an answer): it is a 502, never a second conversation.
 """
 from __future__ import annotations
 
@@ -135,6 +137,7 @@ class UpstreamClient:
         if json is not None:
             sent_headers["Content-Type"] = "application/json"
         sent_headers.update(headers or {})
+        upstream_conn.check_fields(sent_headers)   # requests and http.client would let a NUL through
         failure: APIError | None = None
         for prefix in self._prefix_order():
             try:
@@ -146,6 +149,9 @@ class UpstreamClient:
                 suffix = " (connect timeout)" if exc.why == "connect timeout" else ""
                 failure = APIError(502, f"The upstream could not be reached{suffix}.",
                                    code="upstream_unreachable", upstream_status="unreachable")
+                if exc.sent:     # it may have read the request: another prefix would get it twice
+                    self.on_error(str(failure.upstream_status))
+                    raise failure from None
             except TimedOut:
                 self.on_error("timeout")
                 raise APIError(504, "The upstream did not answer in time.",
@@ -186,6 +192,8 @@ class UpstreamClient:
             raise Unreachable("connect timeout") from None
         except urllib3.exceptions.ReadTimeoutError:
             raise TimedOut() from None
+        except urllib3.exceptions.ProtocolError as exc:   # the connection ended during the exchange
+            raise Unreachable(type(exc).__name__, sent=True) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise Unreachable(type(exc).__name__) from None
         return response, response.status, response.headers

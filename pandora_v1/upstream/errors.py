@@ -9,10 +9,13 @@ from .limits import reset_in_text
 
 
 class Unreachable(Exception):
-    """No answer started: the next prefix may be tried. ``why`` is for the log."""
+    """No answer started. ``why`` is for the log. ``sent``: the request may have reached the
+    upstream (written, then no usable answer), so it goes to no other prefix: sending it again
+    could start the conversation twice (RFC 9110 §9.2.2)."""
 
-    def __init__(self, why: str):
+    def __init__(self, why: str, sent: bool = False):
         self.why = why
+        self.sent = sent
 
 
 class TimedOut(Exception):

@@ -2,8 +2,9 @@
 
 A worker that held the tables itself would count ~66 MB of them in its RSS
 (o200k_base ~43 MB, cl100k_base ~23 MB), even when they are shared with the
-master. Under gunicorn the master starts this process once (``start``, from
-serve/gunicorn_conf.py's ``on_starting``) and the workers ask it over a Unix socket
+master. With ``token_server: true`` the master starts this process once
+(``start``, from serve/gunicorn_conf.py's ``on_starting``) and the workers
+ask it over a Unix socket
 whose path they inherit in ``PANDORA_V1_TOKEN_SOCKET`` (tokens.py). Its
 threads count in parallel (tiktoken releases the GIL), and a worker's event
 loop only waits on a socket meanwhile.

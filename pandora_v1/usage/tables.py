@@ -8,7 +8,10 @@ fetched at run time.
 Memory: tiktoken keeps the ranks twice, in its Rust encoder and in a Python
 dict (``_mergeable_ranks``) that only pickling reads. The dict is dropped
 once the encoder is built (~37 MB for both tables) and the freed heap handed
-back to the system. Under gunicorn the tables live in the token server
+back to the system. That and the count of a long text straight from the
+Rust encoder's buffer are tiktoken's private names, read in
+``_tiktoken_internals`` alone; should an upgrade move them, counts stay the
+same (the ranks are kept twice, long texts are counted by ``encode``). Under gunicorn the tables live in the token server
 (token_server.py), not in the workers; this module is what it runs, and
 what a process without one (tests, a degraded worker) counts with.
 """
@@ -21,6 +24,7 @@ import gc
 import gzip
 import hashlib
 import threading
+from collections.abc import Callable
 from importlib import resources
 
 import tiktoken
@@ -37,6 +41,7 @@ _SHA256 = {
 
 _lock = threading.Lock()
 _encodings: dict[str, tiktoken.Encoding] = {}
+_buffer_counts: dict[str, Callable[[str], int] | None] = {}   # per table, from _tiktoken_internals
 
 
 def _bundled_ranks(name: str) -> dict[bytes, int]:
@@ -61,8 +66,26 @@ def _build(name: str) -> tiktoken.Encoding:
     encoding = tiktoken.Encoding(spec["name"], pat_str=spec["pat_str"],
                                  mergeable_ranks=spec["mergeable_ranks"],
                                  special_tokens=spec["special_tokens"])
-    encoding._mergeable_ranks = None  # type: ignore[assignment]  # the Rust encoder has its own copy; only pickling reads this
+    _buffer_counts[name] = _tiktoken_internals(encoding)
     return encoding
+
+
+def _tiktoken_internals(encoding: tiktoken.Encoding) -> Callable[[str], int] | None:
+    """The only place that reads tiktoken's private names (tests/test_private_reaches.py checks them).
+
+    - ``_mergeable_ranks``: the Python copy of the ranks, which only pickling
+      reads (the Rust encoder has its own), is dropped. If it moved, the copy
+      stays: more memory, the same counts.
+    - ``_core_bpe.encode_to_tiktoken_buffer``: the returned count of a text
+      from the Rust encoder's buffer of ids, made without the GIL and without
+      a Python list. If it moved: None, and ``len(encode(...))`` counts.
+    """
+    if isinstance(getattr(encoding, "_mergeable_ranks", None), dict):
+        encoding._mergeable_ranks = None  # type: ignore[assignment]
+    encode_to_buffer = getattr(getattr(encoding, "_core_bpe", None), "encode_to_tiktoken_buffer", None)
+    if encode_to_buffer is None:
+        return None
+    return lambda text: memoryview(encode_to_buffer(text, set())).nbytes // 4   # u32 token ids
 
 
 def _release_freed_memory() -> None:
@@ -120,12 +143,13 @@ def length(text: str, slug: str) -> int:
 def _buffer_length(encoding: tiktoken.Encoding, text: str) -> int:
     """len(encoding.encode(text)) without the list: building millions of Python ints would hold
     the GIL for a fifth of a second per 30 MB; tiktoken's buffer is made without it."""
+    count = _buffer_counts.get(encoding.name)
+    if count is None:                   # tiktoken moved its internals: the public way
+        return len(encoding.encode(text, disallowed_special=()))
     try:
-        tokens = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
+        return count(text)
     except UnicodeEncodeError:   # lone surrogates: fixed up the way Encoding.encode does
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        tokens = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
-    return memoryview(tokens).nbytes // 4   # u32 token ids
+        return count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
 
 def cut(text: str, limit: int, slug: str) -> tuple[int, str | None]:

@@ -1,11 +1,12 @@
-"""Token counts for ``usage``: the numbers tiktoken gives, without tiktoken in the worker.
+"""Token counts for ``usage``: the numbers tiktoken gives.
 
-Under gunicorn the counting happens in the token server (token_server.py),
-one process holding the tables for all workers; a worker sends the text over
-a Unix socket and its event loop runs on while it waits. Without one (tests,
-a process started outside gunicorn, a token server that died) the counting
-happens here with the same tables (token_tables.py), built on first use: the
-counts are the same either way, only the memory differs.
+With ``token_server: true`` the counting happens in the token server
+(server.py), one process holding the tables for all workers; a worker sends
+the text over a Unix socket and its event loop runs on while it waits.
+Without one (the default: the master built the tables before the fork, and
+the workers share them; tests; a token server that died) the counting
+happens here with the same tables (tables.py), built on first use when no
+master did: the counts are the same either way, only the memory differs.
 """
 from __future__ import annotations
 

@@ -172,3 +172,11 @@ def test_tools_section():
         config.parse({"tools": {"retry_attempts": -1, "early_close": "maybe"}})
     assert any("tools.retry_attempts" in p for p in info.value.problems)
     assert any("tools.early_close" in p for p in info.value.problems)
+
+
+def test_the_token_server_is_off_unless_asked_for():
+    """Off by default: at the default two workers, sharing the master's tables costs less in all."""
+    assert config.parse({}).token_server is False
+    assert config.parse({"token_server": True}).token_server is True
+    with pytest.raises(config.ConfigError):
+        config.parse({"token_server": "perhaps"})

@@ -78,3 +78,15 @@ def test_the_app_loads_no_tiktoken():
     a worker that imported it at start would pay its memory for nothing."""
     assert loaded_by("pandora_v1.app, pandora_v1.usage.tokens, pandora_v1.usage.server",
                      ("tiktoken", "tiktoken_ext"), ("pandora_v1.usage.tables",)) == []
+
+
+def test_the_modules_the_master_shares_load_no_network_code():
+    """serve/gunicorn_conf.py imports these before the fork: gevent patches sockets in each worker
+    after it, so none may have bound a socket, an HTTP client or gevent itself by then. (Read from
+    the file: importing the gunicorn config would load the config and set the master's environment.)"""
+    tree = ast.parse((PACKAGE / "serve" / "gunicorn_conf.py").read_text())
+    [SHARED_MODULES] = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                        and any(getattr(t, "id", None) == "SHARED_MODULES" for t in node.targets)]
+    assert "pandora_v1.translate.stream" in SHARED_MODULES
+    assert loaded_by(", ".join(SHARED_MODULES), ("requests", "urllib3", "flask", "werkzeug", "gevent", "redis",
+                                                 "socket", "ssl", "http", "prometheus_client", "apscheduler")) == []

@@ -92,6 +92,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         worker_class=worker_class,
         worker_connections=r.number("worker_connections", Settings.worker_connections, minimum=1, integer=True),
         graceful_timeout=r.number("graceful_timeout", Settings.graceful_timeout, minimum=1, integer=True),
+        token_server=r.boolean("token_server", Settings.token_server),
         delete_conversation=r.boolean("need_delete_conversation_after_response", False),
         temporary_chat=temporary_chat(r),
         use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),

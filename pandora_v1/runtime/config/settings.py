@@ -146,6 +146,8 @@ class Settings:
     worker_class: str = "gevent"
     worker_connections: int = 1000
     graceful_timeout: int = 30
+    token_server: bool = False                # tiktoken's tables in a process of their own (usage/server.py), or
+                                              # built in the master and shared: less memory at 2 workers (bench/RESULTS.md)
     delete_conversation: bool = False         # need_delete_conversation_after_response: hide once answered
     temporary_chat: TemporaryChat = field(default_factory=TemporaryChat)
     use_oaiusercontent_url: bool = False
