@@ -36,6 +36,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     from .files.fetch import SafeFetcher
     from .files.media import MediaStore
     from .files.uploads import Uploader
+    from .models.catalog import ModelCatalog
     from .models.gpts import GptCatalog
     from .models.registry import ModelRegistry
     from .runtime import metrics as observe
@@ -61,7 +62,8 @@ def create_app(config_path: str | os.PathLike | None = None,
     install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
         Uploader(upstream, fetcher, store, settings.max_file_bytes), metrics,
-        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds)))
+        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds),
+        catalog=ModelCatalog(settings, store, upstream)))
     observe.install(app, metrics)
 
     prefix = settings.api_path or None

@@ -15,6 +15,7 @@ if TYPE_CHECKING:   # types only: importing them here would run up the layers
     from .auth.exchange import CredentialService
     from .files.media import MediaStore
     from .files.uploads import Uploader
+    from .models.catalog import ModelCatalog
     from .models.gpts import GptCatalog
     from .models.registry import ModelRegistry
     from .runtime.config import Settings
@@ -36,6 +37,7 @@ class Services:
     store: Store                    # shared between workers and instances (store.py)
     credentials: CredentialService  # keys -> upstream credentials, refresh tokens exchanged
     gpts: GptCatalog                # GPT info, cached in the store
+    catalog: ModelCatalog           # the upstream's own model list (per account, cached) and efforts
     scheduler: Any = None           # APScheduler, once jobs.start() ran in this worker
 
 

@@ -21,7 +21,7 @@ from ..models.registry import conversation_mode
 from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
-from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
+from ..translate.render import CONTENT, REASONING, Piece, Renderer, RenderOptions
 from ..translate.request import conversation_payload
 from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
@@ -39,14 +39,19 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
 
     ``public_url`` is where clients reach us (links to saved media);
     ``started`` is when the request came in (time to first token);
-    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw).
+    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw; ``search``), the rest of
+    what the turn switches on comes with ``chat`` (``effort``, ``hosted``).
     """
     settings = services.settings
     uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
+    hosted = chat.hosted
+    # Only a slug that reasons gets an effort: the upstream refuses the whole body otherwise.
+    effort = services.catalog.thinking_effort(entry, chat.effort, creds) if chat.effort else None
     payload = conversation_payload(chat.messages, entry.slug, conversation_mode(entry),
                                    history_disabled=settings.delete_conversation,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
-                                   system_hints=system_hints)
+                                   system_hints=system_hints, force_search=hosted.force_search,
+                                   thinking_effort=effort, instructions=hosted.instructions())
     upstream = services.upstream.start_conversation(payload, creds)
     renderer = Renderer(options)
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
@@ -123,7 +128,10 @@ class Answer:
                     self._first = False
                     self._ttft.observe(time.perf_counter() - self._started)
                 for kind, text in batch:
-                    (content if kind == CONTENT else reasoning).append(text)
+                    if kind == CONTENT:
+                        content.append(text)
+                    elif kind == REASONING:      # (hosted tool steps are neither)
+                        reasoning.append(text)
             yield batch
 
     def collect(self) -> tuple[str, str]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from ..errors import bad_request
 from ..files.parts import InputFile
 from ..files.sniff import sniff_type
+from ..models.effort import EFFORTS
+from ..models.registry import is_search_model
 
 # name -> (minimum, maximum) for numbers ("decimal" in OpenAI's messages)
 DECIMALS = {"temperature": (0, 2), "top_p": (0, 1),
@@ -22,6 +24,8 @@ INTEGER_MAXIMUMS = {"top_logprobs": 20}
 BOOLEANS = ("logprobs", "store")   # tools, tool_choice, parallel_tool_calls: tooldefs.py
 STRINGS = ("user",)
 CONTENT_REQUIRED = ("user", "system", "developer")
+SEARCH_CONTEXT_SIZES = ("low", "medium", "high")
+LOCATION_FIELDS = ("city", "country", "region", "timezone")
 
 
 def _json_type(value) -> str:
@@ -79,6 +83,52 @@ def _check_integer(name: str, value) -> None:
                           f"but got {value} instead.", name, code="integer_above_max_value")
 
 
+def check_enum(name: str, value, allowed: tuple[str, ...]) -> None:
+    """A string out of ``allowed``: OpenAI's invalid_type / invalid_value 400 naming ``name``."""
+    if not isinstance(value, str):
+        raise _wrong_type(name, "a string", value)
+    if value not in allowed:
+        listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'" if len(allowed) > 1 \
+            else f"'{allowed[0]}'"
+        raise bad_request(f"Invalid value: '{value}'. Supported values are: {listed}.", name,
+                          code="invalid_value")
+
+
+def check_object(name: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise _wrong_type(name, "an object", value)
+    return value
+
+
+def check_location(name: str, value: dict) -> dict:
+    """city / country / region / timezone: optional strings (or null)."""
+    for field in LOCATION_FIELDS:
+        if value.get(field) is not None and not isinstance(value[field], str):
+            raise _wrong_type(f"{name}.{field}", "a string", value[field])
+    return value
+
+
+def _check_web_search_options(value) -> None:
+    """``{}`` asks for search with the defaults; the location is nested under ``approximate``."""
+    options = check_object("web_search_options", value)
+    if options.get("search_context_size") is not None:
+        check_enum("web_search_options.search_context_size", options["search_context_size"],
+                   SEARCH_CONTEXT_SIZES)
+    location = options.get("user_location")
+    if location is None:
+        return
+    check_object("web_search_options.user_location", location)
+    if location.get("type") is None:
+        raise bad_request("Missing required parameter: 'web_search_options.user_location.type'.",
+                          "web_search_options.user_location.type", code="missing_required_parameter")
+    check_enum("web_search_options.user_location.type", location["type"], ("approximate",))
+    if location.get("approximate") is None:
+        raise bad_request("Missing required parameter: 'web_search_options.user_location.approximate'.",
+                          "web_search_options.user_location.approximate", code="missing_required_parameter")
+    check_location("web_search_options.user_location.approximate",
+                   check_object("web_search_options.user_location.approximate", location["approximate"]))
+
+
 def _check_stop(value) -> None:
     if isinstance(value, str):
         return
@@ -134,9 +184,10 @@ def check_parameters(body: dict, parsed: Sequence) -> None:
     """Raise a 400 APIError naming the first parameter OpenAI would refuse.
 
     ``body`` is the request (model and messages already checked by the
-    caller), ``parsed`` its messages as ``ChatMessage``s.
+    caller), ``parsed`` its messages as ``ChatMessage``s. Search models take
+    no sampling knobs and ignore them (platform-spec §2.1: never a 400).
     """
-    for name in DECIMALS:
+    for name in () if is_search_model(body["model"]) else DECIMALS:
         if body.get(name) is not None:
             _check_decimal(name, body[name])
     for name in INTEGERS:
@@ -152,4 +203,8 @@ def check_parameters(body: dict, parsed: Sequence) -> None:
         _check_stop(body["stop"])
     if body.get("logit_bias") is not None:
         _check_logit_bias(body["logit_bias"])
+    if body.get("reasoning_effort") is not None:
+        check_enum("reasoning_effort", body["reasoning_effort"], EFFORTS)
+    if body.get("web_search_options") is not None:
+        _check_web_search_options(body["web_search_options"])
     _check_messages(body["messages"], parsed)

@@ -8,16 +8,25 @@ from ..runtime.config import ModelEntry, Settings
 
 # GPTs work by id without configuration: "gpt-4-gizmo-g-abc" and "gizmo-g-abc".
 _GIZMO_NAME = re.compile(r"^(?:gpt-4-gizmo-|gizmo-)(g-[A-Za-z0-9_-]+)$")
+# OpenAI's search models (platform-spec §2.1); any other name with "-search" works the same.
+SEARCH_MODELS = ("gpt-4o-search-preview", "gpt-4o-mini-search-preview", "gpt-5-search-api")
+
+
+def is_search_model(name: str) -> bool:
+    """A name that asks for web search by itself (``gpt-4o-search-preview``, dated snapshots, …)."""
+    return "-search" in name
 
 
 class ModelRegistry:
     def __init__(self, settings: Settings):
         self._by_name: dict[str, ModelEntry] = {}
+        self._search_slug = settings.model_settings.search_slug
         for entry in settings.models + settings.gpts:
             self._by_name[entry.alias] = entry
 
     def names(self) -> list[str]:
-        return list(self._by_name)
+        """The configured aliases and GPTs, then the search models."""
+        return list(self._by_name) + [n for n in SEARCH_MODELS if n not in self._by_name]
 
     def resolve(self, name: str) -> ModelEntry:
         entry = self._by_name.get(name)
@@ -26,6 +35,8 @@ class ModelRegistry:
         match = _GIZMO_NAME.match(name)
         if match:
             return ModelEntry(name, "gpt-4-gizmo", True, match.group(1))
+        if is_search_model(name):
+            return ModelEntry(name, self._search_slug)
         raise APIError(404, f"The model `{name}` does not exist or you do not have access to it.",
                        param="model", code="model_not_found")
 

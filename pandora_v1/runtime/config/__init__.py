@@ -23,13 +23,14 @@ from pathlib import Path
 
 from .access import gateway, token_exchange
 from .connections import conversation_path, redis, upstream
-from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, load_gpts, models
+from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, load_gpts, model_settings, models
 from .reader import Reader
 from .schedule import refresh_schedule
 from .settings import (
     BotMode,
     ConfigError,
     ModelEntry,
+    ModelSettings,
     RedisSettings,
     RefreshSchedule,
     Settings,
@@ -38,7 +39,7 @@ from .settings import (
     UpstreamAccount,
 )
 
-__all__ = ["BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
+__all__ = ["BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "ModelSettings", "RedisSettings", "RefreshSchedule",
            "Settings", "TEXT_ONLY_SLUGS", "TokenExchange", "ToolSettings", "UpstreamAccount", "load",
            "load_gpts", "parse", "startup_warnings"]
 
@@ -129,6 +130,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         ),
         redis=redis(r),
         models=models(r),
+        model_settings=model_settings(r),
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
         notes=tuple(r.notes),
