@@ -15,6 +15,10 @@ memories and tool calls that must stay hidden, gpt-image files finished
 only in the conversation document (``GET /backend-api/conversation/{id}``),
 hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
 ``answer_text(prompt)`` says what text the client must end up with.
+What the upstream does with the capability switches (``thinking_effort``
+checked against the 2026 model list it serves, search hints making a turn
+search) and today's python turn (``!python``, ``!python code_interpreter``)
+are in fake_capabilities.py.
 
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
@@ -49,14 +53,16 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import orjson
 
+try:
+    from tests import fake_capabilities as capabilities
+except ImportError:           # run as a script: python tests/fake_upstream.py
+    import fake_capabilities as capabilities  # type: ignore[no-redef]
+
 DEFAULT_ANSWER = "Hello! How can I help you today?"
 # A bare greeting gets the default answer too (the e2e tests say "hi" and expect it).
 GREETINGS = {"hi", "hello", "hey"}
 LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
          "incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis nostrud").split()
-MODELS = [{"slug": "gpt-4o", "title": "GPT-4o"}, {"slug": "gpt-4o-mini", "title": "GPT-4o mini"},
-          {"slug": "gpt-4", "title": "GPT-4"}, {"slug": "o1", "title": "o1"},
-          {"slug": "o3-mini", "title": "o3-mini"}]
 THOUGHTS = [("Planning", "I should greet the user."), ("Checking", "Keep it short.")]
 RECAP = "Thought for 3 seconds"
 TOOL_CODE = "print(1+1)"
@@ -126,12 +132,13 @@ class Plan:
     image_async: bool = False       # ... finished only in the conversation document, after some polls
     handoff: bool = False           # the turn arrives as a hand-off envelope; the answer via resume
     polls: int = 0                  # document GETs before a late turn is whole in it (0: the defaults below)
+    python: str | None = None       # today's python turn (fake_capabilities.py), to this recipient
 
     @property
     def modern(self) -> bool:
         return self.today or self.memory or self.thinking or self.commentary or self.search \
             or bool(self.canvas) or self.variants or self.image_limit or self.gpt_image \
-            or self.image_async or self.handoff
+            or self.image_async or self.handoff or bool(self.python)
 
     def chunks(self, text: str) -> list[str]:
         """The text updates for ``text``: whole characters, never bytes."""
@@ -148,7 +155,7 @@ FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens",
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
     "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float, "polls": int,
-    "canvas": str}
+    "canvas": str, "python": lambda recipient: recipient or "python"}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -616,6 +623,8 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
                             "text": IMAGE_LIMIT}, name="t2uay3k.sj1i4kz", status="finished_successfully", bare=True)
     if plan.canvas:
         canvas_turn(tl)
+    if plan.python:
+        capabilities.python_turn(tl, plan.python)
     if plan.gpt_image or plan.image_async:
         stream_end = gpt_image_turn(tl)
     if plan.stall_mid:
@@ -627,7 +636,8 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
     tl.event({"type": "title_generation", "title": "Otters", "conversation_id": cid})
     tl.steps.append(Op("/message/metadata/conversation_followup_suggestions_eligible", "replace", False))
     tl.event({"type": "server_ste_metadata", "conversation_id": cid,
-              "metadata": {"tool_invoked": plan.search, "turn_use_case": "text", "model_slug": turn.model}})
+              "metadata": {"tool_invoked": plan.search or bool(plan.python), "turn_use_case": "text",
+                           "model_slug": turn.model, **({"tool_name": "PythonCaasCotTool"} if plan.python else {})}})
     return tl.steps, stream_end
 
 
@@ -1235,7 +1245,7 @@ class _Handler(BaseHTTPRequestHandler):
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
-            return self._json(200, {"models": MODELS})
+            return self._json(200, capabilities.MODELS_DOCUMENT)
         if record.method == "POST" and route == "/backend-api/files":
             return self._create_upload(fake, record)
         uploaded = re.fullmatch(r"/backend-api/files/([^/]+)/uploaded", route or "")
@@ -1347,6 +1357,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if plan.status:
             return self._send(*error_response(plan.status))
+        refusal = capabilities.effort_refusal(payload)
+        if refusal:
+            return self._json(422, {"detail": refusal})
+        plan.search = plan.search or capabilities.search_hinted(payload)
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user)

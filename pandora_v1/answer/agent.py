@@ -138,6 +138,10 @@ class AgentAnswer:
             return []
         return [a for a in found if span(a)["end_index"] <= len(text)]
 
+    def annotation_count(self) -> int:
+        """How many links the current upstream answer wrote so far (a cheap look, per read)."""
+        return len(self.answers[-1].renderer.citations.annotations)
+
     def finish(self, drain: float = 0.0) -> None:
         for answer in self.answers:
             answer.finish(drain)

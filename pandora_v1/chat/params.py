@@ -44,7 +44,7 @@ def _json_type(value) -> str:
     return "object"
 
 
-def _wrong_type(name: str, expected: str, value):
+def wrong_type(name: str, expected: str, value):
     return bad_request(f"Invalid type for '{name}': expected {expected}, but got "
                        f"{_article(_json_type(value))} instead.", name, code="invalid_type")
 
@@ -59,7 +59,7 @@ def _number(value: float) -> str:
 
 def _check_decimal(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _wrong_type(name, "a decimal", value)
+        raise wrong_type(name, "a decimal", value)
     low, high = DECIMALS[name]
     if value < low:
         raise bad_request(f"Invalid '{name}': decimal below minimum value. Expected a value >= {low}, "
@@ -70,23 +70,28 @@ def _check_decimal(name: str, value) -> None:
 
 
 def _check_integer(name: str, value) -> None:
+    check_integer(name, value, INTEGERS[name], INTEGER_MAXIMUMS.get(name))
+
+
+def check_integer(name: str, value, low: int | None, high: int | None = None) -> int:
+    """An integer within [low, high], in OpenAI's words when not."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         value = int(value)   # 5.0 is an integer in JSON; 1e308 and 2.5 are not
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong_type(name, "an integer", value)
-    low, high = INTEGERS[name], INTEGER_MAXIMUMS.get(name)
+        raise wrong_type(name, "an integer", value)
     if low is not None and value < low:
         raise bad_request(f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
                           f"but got {value} instead.", name, code="integer_below_min_value")
     if high is not None and value > high:
         raise bad_request(f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
                           f"but got {value} instead.", name, code="integer_above_max_value")
+    return value
 
 
 def check_enum(name: str, value, allowed: tuple[str, ...]) -> None:
     """A string out of ``allowed``: OpenAI's invalid_type / invalid_value 400 naming ``name``."""
     if not isinstance(value, str):
-        raise _wrong_type(name, "a string", value)
+        raise wrong_type(name, "a string", value)
     if value not in allowed:
         listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'" if len(allowed) > 1 \
             else f"'{allowed[0]}'"
@@ -96,7 +101,7 @@ def check_enum(name: str, value, allowed: tuple[str, ...]) -> None:
 
 def check_object(name: str, value) -> dict:
     if not isinstance(value, dict):
-        raise _wrong_type(name, "an object", value)
+        raise wrong_type(name, "an object", value)
     return value
 
 
@@ -104,7 +109,7 @@ def check_location(name: str, value: dict) -> dict:
     """city / country / region / timezone: optional strings (or null)."""
     for field in LOCATION_FIELDS:
         if value.get(field) is not None and not isinstance(value[field], str):
-            raise _wrong_type(f"{name}.{field}", "a string", value[field])
+            raise wrong_type(f"{name}.{field}", "a string", value[field])
     return value
 
 
@@ -133,7 +138,7 @@ def _check_stop(value) -> None:
     if isinstance(value, str):
         return
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _wrong_type("stop", "a string or an array of strings", value)
+        raise wrong_type("stop", "a string or an array of strings", value)
     if len(value) > 4:
         raise bad_request(f"Invalid 'stop': array too long. Expected an array with maximum length 4, "
                           f"but got an array with length {len(value)} instead.", "stop",
@@ -142,7 +147,7 @@ def _check_stop(value) -> None:
 
 def _check_logit_bias(value) -> None:
     if not isinstance(value, dict):
-        raise _wrong_type("logit_bias", "an object", value)
+        raise wrong_type("logit_bias", "an object", value)
     for token, bias in value.items():
         if not token.lstrip("-").isdigit():
             raise bad_request(f"Invalid key in 'logit_bias': {token!r} is not a token id.",
@@ -195,10 +200,10 @@ def check_parameters(body: dict, parsed: Sequence) -> None:
             _check_integer(name, body[name])
     for name in BOOLEANS:
         if body.get(name) is not None and not isinstance(body[name], bool):
-            raise _wrong_type(name, "a boolean", body[name])
+            raise wrong_type(name, "a boolean", body[name])
     for name in STRINGS:
         if body.get(name) is not None and not isinstance(body[name], str):
-            raise _wrong_type(name, "a string", body[name])
+            raise wrong_type(name, "a string", body[name])
     if body.get("stop") is not None:
         _check_stop(body["stop"])
     if body.get("logit_bias") is not None:

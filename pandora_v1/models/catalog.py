@@ -98,11 +98,12 @@ class ModelCatalog:
     def find(self, slug: str, creds: Credentials, fetch: bool = True) -> UpstreamModel | None:
         return next((m for m in self.listed(creds, fetch) or () if m.slug == slug), None)
 
-    def efforts(self, entry: ModelEntry, creds: Credentials) -> tuple[str, ...]:
-        """The efforts ``entry``'s slug takes; () when it takes none."""
+    def efforts(self, entry: ModelEntry, creds: Credentials, fetch: bool = True) -> tuple[str, ...]:
+        """The efforts ``entry``'s slug takes; () when it takes none (``fetch``: may ask the upstream
+        for its list when none is cached)."""
         if entry.reasoning is False:
             return ()
-        listed = self.find(entry.slug, creds)
+        listed = self.find(entry.slug, creds, fetch)
         if listed is not None and listed.efforts:        # the upstream names them
             return listed.efforts
         if entry.reasoning:
