@@ -1245,6 +1245,8 @@ class _Handler(BaseHTTPRequestHandler):
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
+            if fake.models_status:
+                return self._send(*error_response(fake.models_status))
             return self._json(200, capabilities.MODELS_DOCUMENT)
         if record.method == "POST" and route == "/backend-api/files":
             return self._create_upload(fake, record)
@@ -1527,6 +1529,7 @@ class FakeUpstream:
         self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
         self.resume_status: int | None = None     # answer the resume endpoint with this error
         self.document_errors: list[int] = []      # answer the next document GETs with these errors
+        self.models_status: int | None = None     # answer GET /backend-api/models with this error
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1556,6 +1559,7 @@ class FakeUpstream:
             self.missing_attachments.clear()
             self.resume_status = None
             self.document_errors.clear()
+            self.models_status = None
             self.files_status = None
             self.uploaded_minimal = False
             self.process_uploads = False
