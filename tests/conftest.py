@@ -46,10 +46,11 @@ def npm_project(folder: Path, installed: Path, what: str, timeout: float = 300) 
     return folder
 
 
-def node_scenarios(folder: Path, base_url: str) -> list:
-    """Run a Node project's ``run.mjs`` against ``base_url``; its last line is a JSON list of scenarios."""
-    result = subprocess.run(["node", "run.mjs"], cwd=folder, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "BASE_URL": base_url, "API_KEY": ACCESS_TOKEN})
+def node_scenarios(folder: Path, base_url: str, script: str = "run.mjs", env: dict | None = None) -> list:
+    """Run a Node project's ``script`` against ``base_url`` (``env`` added to its environment); its
+    last line is a JSON list of scenarios."""
+    result = subprocess.run(["node", script], cwd=folder, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "BASE_URL": base_url, "API_KEY": ACCESS_TOKEN, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import openai
 import pytest
 import requests
 
-from tests.conftest import ACCESS_TOKEN, Server, base_config
+from tests.conftest import ACCESS_TOKEN, Server, base_config, node_scenarios, npm_project
 from tests.fake_capabilities import PYTHON_CHART, PYTHON_CODE, PYTHON_STDOUT
 from tests.fake_upstream import DALLE_PROMPT, IMAGE_LIMIT, blob_bytes, sediment_file, source_url
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
@@ -266,3 +267,53 @@ def test_the_agents_sdk_runs_its_hosted_tools_over_two_turns(hosted_server, fake
     body = conversations(fake)[-1].body.decode()
     assert f"[searched: {QUERY}]" in body and f"[generated an image: {DALLE_PROMPT}]" in body
     assert base64.b64encode(blob_bytes(sediment_file())).decode()[:40] not in body
+
+
+# ------------------------------------------------------------------ the Vercel AI SDK
+
+AI_SDK = Path(__file__).parent / "ai_sdk_responses"
+
+
+@pytest.fixture(scope="module")
+def ai_sdk():
+    return npm_project(AI_SDK, AI_SDK / "node_modules" / "ai", "the Vercel AI SDK test")
+
+
+def test_the_ai_sdks_hosted_tools_pass_its_schemas(ai_sdk, hosted_server, fake):
+    ran = {s["name"]: s for s in node_scenarios(ai_sdk, hosted_server.url + "/v1", "hosted.mjs", env={
+        "SEARCH_PROMPT": SEARCHED, "IMAGE_PROMPT": "!gpt_image\nHere is your otter.",
+        "PYTHON_PROMPT": f"!python\n{PYTHON_ANSWER}"})}
+    for name in ("search", "image", "code"):
+        for kind in ("generateText", "streamText"):
+            s = ran[f"{name}-{kind}"]
+            assert s["finishReason"] == "stop", s          # a chunk failing its schema ends in "error"
+            assert not [p for p in s.get("parts", []) if p.startswith("error")], s
+    for kind in ("generateText", "streamText"):
+        search = ran[f"search-{kind}"]
+        assert search["text"] == SEARCH_ANSWER
+        assert search["request"]["include"] == ["web_search_call.action.sources"]
+        [call] = search["toolCalls"]
+        assert (call["name"], call["providerExecuted"]) == ("web_search", True) and call["id"].startswith("ws_")
+        assert search["toolResults"][0]["output"]["action"]["query"] == QUERY
+        assert {"type": "url", "url": source_url("turn0search0"), "title": "Source 0search0", "filename": None} \
+            in search["sources"]
+        image = ran[f"image-{kind}"]
+        assert image["text"] == "Here is your otter."
+        results = [base64.b64decode(r["output"]["result"]) for r in image["toolResults"]]
+        assert {r["name"] for r in image["toolResults"]} == {"image_generation"}
+        # streamText: the partial image first, as a preliminary result; then the picture
+        assert results == ([blob_bytes(sediment_file(partial=True))] if kind == "streamText" else []) \
+            + [blob_bytes(sediment_file())]
+        code = ran[f"code-{kind}"]
+        assert code["request"]["include"] == ["code_interpreter_call.outputs"]
+        [call] = code["toolCalls"]
+        assert call["name"] == "code_interpreter" and call["input"]["code"] == PYTHON_CODE
+        outputs = code["toolResults"][0]["output"]["outputs"]
+        assert outputs[0] == {"type": "logs", "logs": PYTHON_STDOUT} and outputs[1]["type"] == "image"
+        assert [s["filename"] for s in code["sources"] if s["type"] == "document"] == ["fact.txt"]
+    assert "tool-call" in ran["code-streamText"]["parts"]                      # emitted at code.done
+    second = ran["search-second-turn"]
+    kinds = [item.get("type", "message") for item in second["request"]["input"]]
+    assert "item_reference" in kinds and second["text"] == "And now?"
+    reference = next(i for i in second["request"]["input"] if i.get("type") == "item_reference")
+    assert reference["id"].startswith(("ws_", "msg_"))
