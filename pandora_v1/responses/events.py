@@ -225,7 +225,12 @@ class ResponseEncoder:
         if not self.stream:
             return b""
         base = sum(map(len, self._earlier))
-        mine = [a for a in self.annotate("".join(self._earlier) + text) if a[a["type"]]["start_index"] >= base]
+        mine = []
+        for found in self.annotate("".join(self._earlier) + text):
+            if found[found["type"]]["start_index"] >= base:
+                mine.append(found)
+            else:                                  # an earlier item's, never placed: not looked for again
+                self._announced.add(id(found))
         out = b""
         for number, found in enumerate(mine):     # annotation_index counts within the part
             if id(found) in self._announced:

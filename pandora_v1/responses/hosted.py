@@ -133,6 +133,15 @@ def forced_kind(choice) -> str | None:
     return HOSTED_TYPES.get(kind) if isinstance(kind, str) else None
 
 
+def implicit_tool(choice: dict) -> dict:
+    """The tool a forcing ``tool_choice`` names without ``tools`` listing it (the Agents SDK's
+    ``tool_choice="web_search"`` style), with its defaults, as echoed."""
+    tool = {"type": choice["type"]}
+    if HOSTED_TYPES[choice["type"]] == CODE:
+        tool["container"] = {"type": "auto"}
+    return hosted_tool(tool, "tool_choice")[1]
+
+
 def asks(tools: dict[str, dict], forced: str | None, chat: Hosted) -> Hosted:
     """What the listed hosted tools (kind -> echo) and a forcing ``tool_choice`` ask of the upstream,
     on top of what the chat parser saw (a ``*-search*`` model)."""

@@ -109,17 +109,17 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
 
     messages, message_origins = _messages(items, origins, instructions)
     tools, tool_params, hosted_tools, echoed_tools = _tools(body.get("tools"))
-    forced = hosted.forced_kind(body.get("tool_choice"))
-    if forced is not None and forced not in hosted_tools:   # forced but not listed: as if listed
-        tool = {"type": body["tool_choice"]["type"], **({"container": {"type": "auto"}} if forced == "code_interpreter"
-                                                        else {})}
-        hosted_tools[forced] = hosted.hosted_tool(tool, "tool_choice")[1]
+    choice = body.get("tool_choice")
+    forced = hosted.forced_kind(choice)
+    if forced is not None and forced not in hosted_tools and isinstance(choice, dict):   # not listed: as if listed
+        hosted_tools[forced] = hosted.implicit_tool(choice)
         echoed_tools.append(hosted_tools[forced])
+    if choice == "required" and hosted_tools and not tools:   # "use a tool": the hosted ones are all there is
+        forced = next(iter(hosted_tools))
     chat_body: dict = {"model": model, "messages": messages}
     if tools:
         chat_body["tools"] = tools
-    choice = body.get("tool_choice")
-    if choice is not None and forced is None and not (choice == "required" and hosted_tools and not tools):
+    if choice is not None and forced is None:
         chat_body["tool_choice"] = _tool_choice(choice, body.get("tools"))
     if reasoning.get("effort") is not None:
         chat_body["reasoning_effort"] = reasoning["effort"]
@@ -133,8 +133,6 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
     except APIError as exc:
         exc.param = _renamed(exc.param, message_origins, tool_params)
         raise
-    if choice == "required" and hosted_tools and not tools:    # "use a tool": the hosted ones are all there is
-        forced = next(iter(hosted_tools))
     chat = replace(chat, hosted=hosted.asks(hosted_tools, forced, chat.hosted))
 
     echo: dict = {}

@@ -63,6 +63,7 @@ REASONING = "reasoning"
 Piece = tuple[str, Any]     # (CONTENT | REASONING, str) or (a hosted kind, HostedStep)
 
 _IMAGE_DISPLAYED = "<<ImageDisplayed>>"
+_SIZE = regex.compile(r"^\d{2,5}x\d{2,5}$")
 
 # Tools whose calls and notes are for the model only: their code is never shown.
 _QUIET_TOOLS = ("dalle.", "t2uay3k.", "image_gen", "web.run", "web.", "bio", "canmore.",
@@ -326,7 +327,7 @@ class Renderer:
         return "quiet" if tool.startswith(_QUIET_TOOLS) else "tool"
 
     def _route(self, message: dict):
-        """(handler, is it the answer's text, role) for a message, or False: not for the client."""
+        """(handler, is it the answer's text, role, who) for a message, or False: not for the client."""
         author = message.get("author") or {}
         role = author.get("role")
         if role != "assistant" and role != "tool":
@@ -735,11 +736,19 @@ class Renderer:
                                code="upstream_error")
             if key not in state.started:
                 pieces.append((IMAGE, HostedStep(key, START)))
-            prompt = self._image_asked.get("prompt")
-            revised = prompt if isinstance(prompt, str) else ((part.get("metadata") or {}).get("dalle") or {}).get("prompt")
-            pieces.append((IMAGE, HostedStep(key, DONE, data={**_picture_fields(part, image.data),
-                                                              "revised_prompt": revised})))
+            pieces.append((IMAGE, HostedStep(key, DONE, data=self._picture(part, image.data))))
         return pieces
+
+    def _picture(self, part: dict, data: bytes) -> dict:
+        """The picture's fields, with what the model's tool call asked for (prompt, size)."""
+        asked = self._image_asked
+        fields = _picture_fields(part, data)
+        if isinstance(asked.get("size"), str) and _SIZE.match(asked["size"]):
+            fields["size"] = asked["size"]            # the size the tool call chose
+        prompt = asked.get("prompt")
+        fields["revised_prompt"] = prompt if isinstance(prompt, str) \
+            else ((part.get("metadata") or {}).get("dalle") or {}).get("prompt")
+        return fields
 
     def _previews(self, message_id: str, state: _Picture, content: dict) -> list[Piece]:
         pieces: list[Piece] = []
