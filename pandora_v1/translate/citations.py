@@ -161,8 +161,8 @@ class Rewriter:
 
     def _inline(self, reference: dict, sources: list[tuple[str, str | None]], at: int | None) -> str:
         """OpenAI's search style: the reference's ready ``alt``, else ``([domain](url))`` per source."""
-        alt = reference.get("alt")
-        found = _ALT_LINK.match(alt) if isinstance(alt, str) else None
+        alt = clean(reference["alt"]) if isinstance(reference.get("alt"), str) else None
+        found = _ALT_LINK.match(alt) if alt else None
         if found and isinstance(alt, str):
             url = found.group(1)
             title = next((t for u, t in sources if u == url), sources[0][1])
