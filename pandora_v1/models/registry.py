@@ -23,10 +23,12 @@ class ModelRegistry:
         self._search_slug = settings.model_settings.search_slug
         for entry in settings.models + settings.gpts:
             self._by_name[entry.alias] = entry
+        self._gpts = [entry.alias for entry in settings.gpts]
 
     def names(self) -> list[str]:
-        """The configured aliases and GPTs, then the search models."""
-        return list(self._by_name) + [n for n in SEARCH_MODELS if n not in self._by_name]
+        """The configured aliases, the search models, then the GPTs."""
+        aliases = [n for n in self._by_name if n not in self._gpts]
+        return aliases + [n for n in SEARCH_MODELS if n not in self._by_name] + self._gpts
 
     def resolve(self, name: str) -> ModelEntry:
         entry = self._by_name.get(name)
