@@ -21,8 +21,6 @@ from ..translate.hosted import CODE, IMAGE, SEARCH
 HOSTED_TYPES = {"web_search": SEARCH, "web_search_2025_08_26": SEARCH,
                 "web_search_preview": SEARCH, "web_search_preview_2025_03_11": SEARCH,
                 "image_generation": IMAGE, "code_interpreter": CODE}
-# Hosted tools nothing upstream can serve: dropped from tools, refused when tool_choice forces one.
-UNSERVED = ("file_search", "mcp", "computer_use", "computer_use_preview", "local_shell", "shell")
 HOSTED_ITEMS = ("web_search_call", "image_generation_call", "code_interpreter_call")
 
 _SIZE = re.compile(r"^\d{2,5}x\d{2,5}$")

@@ -73,11 +73,6 @@ def annotation(found: dict, base: int = 0, container_id: str = "") -> dict:
             "title": cited["title"]}
 
 
-def url_citation(found: dict) -> dict:
-    """A chat ``url_citation`` annotation in the Responses shape (flat, no nested object)."""
-    return annotation(found)
-
-
 def message_item(item_id: str, text: str | None, status: str, annotations: list[dict] | None = None) -> dict:
     """A message item; ``text`` None while it is being added (no content part yet)."""
     return {"id": item_id, "type": "message", "status": status, "role": "assistant",

@@ -25,7 +25,6 @@ import orjson
 SEARCH = "web_search"
 CODE = "code_interpreter"
 IMAGE = "image_generation"
-HOSTED_KINDS = (SEARCH, CODE, IMAGE)
 
 START, DELTA, RUN, PARTIAL, DONE = "start", "delta", "run", "partial", "done"
 
