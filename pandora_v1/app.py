@@ -38,6 +38,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     from .files.media import MediaStore
     from .files.uploads import Uploader
     from .metering import meter as metering
+    from .models.catalog import ModelCatalog
     from .models.gpts import GptCatalog
     from .models.registry import ModelRegistry
     from .runtime import metrics as observe
@@ -65,7 +66,8 @@ def create_app(config_path: str | os.PathLike | None = None,
     install(app, Services(
         settings, ModelRegistry(settings), upstream, MediaStore(settings, upstream),
         Uploader(upstream, fetcher, store, settings.max_file_bytes, settings.upload_processing_seconds), metrics,
-        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds), meter=meter))
+        store=store, credentials=creds, gpts=GptCatalog(settings, store, upstream, creds), meter=meter,
+        catalog=ModelCatalog(settings, store, upstream)))
     observe.install(app, metrics)
     metering.install(app, meter)
 

@@ -7,6 +7,7 @@ OpenAI's shape (Anthropic's on /v1/messages), never a 5xx from bad input.
 """
 from __future__ import annotations
 
+from .models.effort import EFFORTS
 from .version import __version__
 
 _ERROR = {
@@ -72,9 +73,46 @@ _CHAT = {"type": "object", "required": ["model", "messages"], "properties": {
         "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]},
         "json_schema": {"type": "object", "required": ["name"], "properties": {
             "name": {"type": "string"}, "description": {"type": "string"},
-            "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}}
-# /v1/responses: the request subset served; hosted tools are accepted and dropped.
+            "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}},
+    "reasoning_effort": {"type": "string", "enum": list(EFFORTS),
+                         "description": "-> the upstream's thinking_effort on slugs that reason"},
+    "web_search_options": {"type": "object", "description": "the upstream searches; {} for the defaults",
+                           "properties": {
+        "search_context_size": {"type": "string", "enum": ["low", "medium", "high"]},
+        "user_location": {"type": "object", "nullable": True, "required": ["type", "approximate"], "properties": {
+            "type": {"type": "string", "enum": ["approximate"]},
+            "approximate": {"type": "object", "properties": {
+                k: {"type": "string", "nullable": True} for k in ("city", "country", "region", "timezone")}}}}}}}}
+# /v1/responses: the request subset served; hosted tools web_search*, image_generation and
+# code_interpreter are served (the others accepted and dropped).
 _TEXT = {"type": "string"}
+_LOCATION = {"type": "object", "nullable": True, "properties": {
+    "type": {"type": "string", "enum": ["approximate"]},
+    **{k: {"type": "string", "nullable": True} for k in ("city", "country", "region", "timezone")}}}
+_HOSTED_TOOLS = [
+    {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["web_search", "web_search_2025_08_26", "web_search_preview",
+                                            "web_search_preview_2025_03_11"]},
+        "search_context_size": {"type": "string", "enum": ["low", "medium", "high"]},
+        "user_location": _LOCATION,
+        "filters": {"type": "object", "nullable": True, "properties": {
+            "allowed_domains": {"type": "array", "items": _TEXT}}},
+        "external_web_access": {"oneOf": [{"type": "boolean"}, _TEXT]}}},
+    {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["image_generation"]},
+        "background": {"type": "string", "enum": ["transparent", "opaque", "auto"]},
+        "quality": {"type": "string", "enum": ["low", "medium", "high", "auto", "xhigh", "max"]},
+        "output_format": {"type": "string", "enum": ["png", "webp", "jpeg", "gif", "svg"]},
+        "output_compression": {"type": "integer", "minimum": 0, "maximum": 100},
+        "partial_images": {"type": "integer", "minimum": 0, "maximum": 3},
+        "moderation": {"type": "string", "enum": ["auto", "low"]},
+        "size": {"type": "string", "description": "1024x1024, 1024x1536, 1536x1024, auto or WxH"}}},
+    {"type": "object", "required": ["type", "container"], "properties": {
+        "type": {"type": "string", "enum": ["code_interpreter"]},
+        "container": {"oneOf": [_TEXT, {"type": "object", "required": ["type"], "properties": {
+            "type": {"type": "string", "enum": ["auto"]}, "file_ids": {"type": "array", "items": _TEXT},
+            "memory_limit": {"type": "string", "enum": ["1g", "4g", "16g", "64g"]}}}]}}},
+]
 _INPUT_PART = {"type": "object", "required": ["type"], "properties": {
     "type": {"type": "string", "enum": ["input_text", "input_image", "input_file", "output_text", "refusal"]},
     "text": _TEXT, "image_url": {"type": "string", "description": "a data: or http(s) URL"},
@@ -82,7 +120,8 @@ _INPUT_PART = {"type": "object", "required": ["type"], "properties": {
     "refusal": _TEXT}}
 _INPUT_ITEM = {"type": "object", "properties": {
     "type": {"type": "string", "enum": ["message", "function_call", "function_call_output", "reasoning",
-                                        "item_reference"]},
+                                        "item_reference", "web_search_call", "image_generation_call",
+                                        "code_interpreter_call"]},
     "role": {"type": "string", "enum": ["user", "system", "developer", "assistant"]},
     "content": {"oneOf": [_TEXT, {"type": "array", "items": _INPUT_PART}]},
     "call_id": _TEXT, "name": _TEXT, "arguments": _TEXT,
@@ -95,18 +134,25 @@ _RESPONSES = {"type": "object", "required": ["model"], "properties": {
     "store": {"type": "boolean", "description": "keep the response for previous_response_id, "
                                                 "item_reference and GET (responses.store_ttl)"},
     "previous_response_id": _TEXT,
-    "tools": {"type": "array", "description": "flat function tools; hosted tools are dropped",
-              "items": {"type": "object", "required": ["type"], "properties": {
-                  "type": _TEXT, "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-                  "description": _TEXT, "parameters": {"type": "object"}, "strict": {"type": "boolean"}}}},
+    "tools": {"type": "array", "description": "flat function tools and the hosted tools served (README)",
+              "items": {"oneOf": [{"type": "object", "required": ["type", "name"], "properties": {
+                  "type": {"type": "string", "enum": ["function"]},
+                  "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                  "description": _TEXT, "parameters": {"type": "object"}, "strict": {"type": "boolean"}}},
+                  *_HOSTED_TOOLS]}},
     "tool_choice": {"oneOf": [{"type": "string", "enum": ["none", "auto", "required"]},
                               {"type": "object", "required": ["type", "name"], "properties": {
-                                  "type": {"type": "string", "enum": ["function"]}, "name": _TEXT}}]},
+                                  "type": {"type": "string", "enum": ["function"]}, "name": _TEXT}},
+                              {"type": "object", "required": ["type"], "properties": {"type": {
+                                  "type": "string", "enum": ["web_search", "web_search_preview",
+                                                             "image_generation", "code_interpreter"]}}}]},
     "parallel_tool_calls": {"type": "boolean"},
     "text": {"type": "object", "properties": {"format": {"type": "object", "required": ["type"], "properties": {
         "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]}, "name": _TEXT,
         "schema": {"type": "object"}, "strict": {"type": "boolean"}, "description": _TEXT}}}},
-    "reasoning": {"type": "object", "properties": {"effort": _TEXT, "summary": _TEXT}},
+    "reasoning": {"type": "object", "properties": {
+        "effort": {"type": "string", "nullable": True, "enum": list(EFFORTS)},
+        "summary": {"type": "string", "nullable": True, "enum": ["auto", "concise", "detailed"]}}},
     "max_output_tokens": {"type": "integer", "minimum": 1},
     "temperature": {"type": "number"}, "top_p": {"type": "number"}, "metadata": {"type": "object"},
     "include": {"type": "array", "items": _TEXT}, "user": _TEXT}}
@@ -259,7 +305,8 @@ def document(api: str = "") -> dict:
         f"{api}/v1/audio/speech": {"post": {
             "summary": "Text to speech by the upstream's read-aloud", "security": auth,
             "requestBody": _json_body(_SPEECH), "responses": _answers("The audio", "audio/*")}},
-        f"{api}/v1/models": {"get": {"summary": "Every model name", "responses": _answers("A model list")}},
+        f"{api}/v1/models": {"get": {"summary": "Every model name (with a key: also the upstream's own)",
+                                     "responses": _answers("A model list")}},
         f"{api}/v1/models/{{name}}": {"get": {"summary": "One model", "parameters": name,
                                               "responses": _answers("A model")}},
         f"{api}/v1/usage": {"get": {

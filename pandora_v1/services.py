@@ -16,6 +16,7 @@ if TYPE_CHECKING:   # types only: importing them here would run up the layers
     from .files.media import MediaStore
     from .files.uploads import Uploader
     from .metering.meter import Meter
+    from .models.catalog import ModelCatalog
     from .models.gpts import GptCatalog
     from .models.registry import ModelRegistry
     from .runtime.config import Settings
@@ -38,6 +39,7 @@ class Services:
     credentials: CredentialService  # keys -> upstream credentials, refresh tokens exchanged
     gpts: GptCatalog                # GPT info, cached in the store
     meter: Meter                    # per-key usage and caps (metering/)
+    catalog: ModelCatalog           # the upstream's own model list (per account, cached) and efforts
     scheduler: Any = None           # APScheduler, once jobs.start() ran in this worker
 
 

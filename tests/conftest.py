@@ -47,8 +47,8 @@ def npm_project(folder: Path, installed: Path, what: str, timeout: float = 300) 
 
 
 def node_scenarios(folder: Path, base_url: str, script: str = "run.mjs", env: dict | None = None) -> list:
-    """Run a Node project's ``script`` against ``base_url`` (``env``: more variables for it); its last
-    line is a JSON list of scenarios."""
+    """Run a Node project's ``script`` against ``base_url`` (``env`` added to its environment); its
+    last line is a JSON list of scenarios."""
     result = subprocess.run(["node", script], cwd=folder, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "BASE_URL": base_url, "API_KEY": ACCESS_TOKEN, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]

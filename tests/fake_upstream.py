@@ -15,6 +15,10 @@ memories and tool calls that must stay hidden, gpt-image files finished
 only in the conversation document (``GET /backend-api/conversation/{id}``),
 hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
 ``answer_text(prompt)`` says what text the client must end up with.
+What the upstream does with the capability switches (``thinking_effort``
+checked against the 2026 model list it serves, search hints making a turn
+search) and today's python turn (``!python``, ``!python code_interpreter``)
+are in fake_capabilities.py.
 
 Refusals, limits and documents (fake_refusals.py, fake_documents.py): a temporary chat
 (``history_and_training_disabled: true``, or ``force_no_history`` as a proxy
@@ -66,8 +70,10 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 import orjson
 
 try:        # a module of the tests package, or run as a script from tests/ (bench, heavy input)
+    from tests import fake_capabilities as capabilities
     from tests import fake_documents, fake_refusals
 except ImportError:
+    import fake_capabilities as capabilities  # type: ignore[no-redef]
     import fake_documents  # type: ignore[no-redef]
     import fake_refusals  # type: ignore[no-redef]
 
@@ -76,9 +82,6 @@ DEFAULT_ANSWER = "Hello! How can I help you today?"
 GREETINGS = {"hi", "hello", "hey"}
 LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
          "incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis nostrud").split()
-MODELS = [{"slug": "gpt-4o", "title": "GPT-4o"}, {"slug": "gpt-4o-mini", "title": "GPT-4o mini"},
-          {"slug": "gpt-4", "title": "GPT-4"}, {"slug": "o1", "title": "o1"},
-          {"slug": "o3-mini", "title": "o3-mini"}]
 THOUGHTS = [("Planning", "I should greet the user."), ("Checking", "Keep it short.")]
 RECAP = "Thought for 3 seconds"
 TOOL_CODE = "print(1+1)"
@@ -156,12 +159,13 @@ class Plan:
     picture: bool = False
     partials: int = 0
     read_files: bool = False
+    python: str | None = None       # today's python turn (fake_capabilities.py), to this recipient
 
     @property
     def modern(self) -> bool:
         return self.today or self.memory or self.thinking or self.commentary or self.search \
             or bool(self.canvas) or self.variants or self.image_limit or self.gpt_image \
-            or self.image_async or self.handoff or self.files or bool(self.echo_history)
+            or self.image_async or self.handoff or self.files or bool(self.echo_history) or bool(self.python)
 
     def chunks(self, text: str) -> list[str]:
         """The text updates for ``text``: whole characters, never bytes."""
@@ -178,7 +182,7 @@ FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens",
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
     "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float, "polls": int,
-    "canvas": str, "echo_history": str, "partials": int}
+    "canvas": str, "echo_history": str, "partials": int, "python": lambda recipient: recipient or "python"}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -651,6 +655,8 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
                             "text": IMAGE_LIMIT}, name="t2uay3k.sj1i4kz", status="finished_successfully", bare=True)
     if plan.canvas:
         canvas_turn(tl)
+    if plan.python:
+        capabilities.python_turn(tl, plan.python)
     if plan.gpt_image or plan.image_async:
         stream_end = gpt_image_turn(tl)
     if plan.files:
@@ -670,7 +676,8 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
     tl.event({"type": "title_generation", "title": "Otters", "conversation_id": cid})
     tl.steps.append(Op("/message/metadata/conversation_followup_suggestions_eligible", "replace", False))
     tl.event({"type": "server_ste_metadata", "conversation_id": cid,
-              "metadata": {"tool_invoked": plan.search, "turn_use_case": "text", "model_slug": turn.model}})
+              "metadata": {"tool_invoked": plan.search or bool(plan.python), "turn_use_case": "text",
+                           "model_slug": turn.model, **({"tool_name": "PythonCaasCotTool"} if plan.python else {})}})
     return tl.steps, stream_end
 
 
@@ -1313,7 +1320,9 @@ class _Handler(BaseHTTPRequestHandler):
         if record.method == "GET" and route == "/backend-api/settings/voices":
             return fake_media.voices(self)
         if record.method == "GET" and route == "/backend-api/models":
-            return self._json(200, {"models": MODELS})
+            if fake.models_status:
+                return self._send(*error_response(fake.models_status))
+            return self._json(200, capabilities.MODELS_DOCUMENT)
         if record.method == "POST" and route == "/backend-api/files":
             return self._create_upload(fake, record)
         uploaded = re.fullmatch(r"/backend-api/files/([^/]+)/uploaded", route or "")
@@ -1433,6 +1442,10 @@ class _Handler(BaseHTTPRequestHandler):
             fake_refusals.temporary_refusal(plan, fake_refusals.hints_of(payload, user))
         if plan.image_limit and fake.limits.get("image_gen", (1, 0))[0] > 0:   # now used up, as the text says
             fake.limits["image_gen"] = (0, fake_refusals.IMAGE_RESET_SECONDS)
+        refusal = capabilities.effort_refusal(payload)
+        if refusal:
+            return self._json(422, {"detail": refusal})
+        plan.search = plan.search or capabilities.search_hinted(payload)
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
         messages = [m for m in payload.get("messages") or () if isinstance(m, dict)]
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
@@ -1629,6 +1642,7 @@ class FakeUpstream:
         self._reset_refusals()
         from tests.fake_media import MediaState
         self.media = MediaState()                 # the media routes' memory and switches (fake_media.py)
+        self.models_status: int | None = None     # answer GET /backend-api/models with this error
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1658,6 +1672,7 @@ class FakeUpstream:
             self.missing_attachments.clear()
             self.resume_status = None
             self.document_errors.clear()
+            self.models_status = None
             self.files_status = None
             self.uploaded_minimal = False
             self.process_uploads = False

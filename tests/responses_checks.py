@@ -20,7 +20,17 @@ KNOWN = LIFECYCLE | {
     "response.output_text.delta", "response.output_text.done",
     "response.function_call_arguments.delta", "response.function_call_arguments.done",
     "response.reasoning_summary_part.added", "response.reasoning_summary_part.done",
-    "response.reasoning_summary_text.delta", "response.reasoning_summary_text.done", "error"}
+    "response.reasoning_summary_text.delta", "response.reasoning_summary_text.done", "error",
+    "response.output_text.annotation.added"} | {
+    # hosted tools (platform-spec §1.3)
+    "response.web_search_call.in_progress", "response.web_search_call.searching",
+    "response.web_search_call.completed", "response.code_interpreter_call.in_progress",
+    "response.code_interpreter_call_code.delta", "response.code_interpreter_call_code.done",
+    "response.code_interpreter_call.interpreting", "response.code_interpreter_call.completed",
+    "response.image_generation_call.in_progress", "response.image_generation_call.generating",
+    "response.image_generation_call.partial_image", "response.image_generation_call.completed"}
+HOSTED_ITEMS = ("web_search_call", "code_interpreter_call", "image_generation_call")
+HOSTED_EVENTS = ("response.web_search_call", "response.code_interpreter_call", "response.image_generation_call")
 ENDINGS = {"response.completed", "response.failed", "response.incomplete"}
 
 
@@ -76,15 +86,22 @@ def assert_wire_rules(events: list[tuple[str, dict]]) -> None:
             assert data["output_index"] == open_index and data["output_index"] in parts_open, \
                 "content_part.added precedes the text"
             assert data["item_id"] == added[open_index]["id"] and data["logprobs"] == []
-        elif name.startswith(("response.function_call_arguments", "response.reasoning_summary")):
-            assert data["output_index"] == open_index and data["item_id"] == added[open_index]["id"]
+        elif name.startswith(("response.function_call_arguments", "response.reasoning_summary", *HOSTED_EVENTS)) \
+                or name == "response.output_text.annotation.added":
+            assert data["output_index"] == open_index and data["item_id"] == added[open_index]["id"], name
+            if name.startswith(HOSTED_EVENTS):
+                assert added[open_index]["type"] == name.split(".")[1].removesuffix("_code"), name
     assert open_index is None or events[-1][0] != "response.completed"
     assert set(added) == set(done), "every added item is done"
     final = events[-1][1]["response"]
     assert final["output"] == [done[i] for i in sorted(done)], "the final output is the done items"
     kinds = [item["type"] for item in final["output"]]
-    if "message" in kinds:   # calls follow the closed message
-        assert all(k == "function_call" for k in kinds[kinds.index("message") + 1:])
+    if "message" in kinds:   # calls follow the closed message; another message only after a hosted call
+        after = kinds[kinds.index("message") + 1:]
+        assert all(k in ("function_call", "message", *HOSTED_ITEMS) for k in after), kinds
+        assert "message" not in after or any(k in HOSTED_ITEMS for k in after[:after.index("message")]), kinds
+    if "function_call" in kinds:
+        assert all(k == "function_call" for k in kinds[kinds.index("function_call"):]), kinds
 
 
 def stream_state(events: list[tuple[str, dict]], text_format: Any = None, tools: Any = None):
@@ -97,12 +114,26 @@ def stream_state(events: list[tuple[str, dict]], text_format: Any = None, tools:
                                 text_format=text_format if text_format is not None else omit)
     completed = None
     for _, data in events:
-        # Strict: the SDK's model for this type validates every field it requires.
-        event = models[data["type"]].model_validate(data)
+        # Strict: the SDK's model for this type validates every field it requires. One exception, as
+        # OpenAI sends it: a web_search_call is added without its action (platform-spec §1.3), which
+        # the SDK (it constructs events without validating) takes; the action is checked at done.
+        item = data.get("item") or {}
+        if data["type"] == "response.output_item.added" and item.get("type") == "web_search_call" \
+                and "action" not in item:
+            models[data["type"]].model_validate({**data, "item": {**item, "action": {"type": "search"}}})
+            event = models[data["type"]].model_construct(**{**data, "item": _constructed(item)})
+        else:
+            event = models[data["type"]].model_validate(data)
         for out in state.handle_event(event):
             if out.type == "response.completed":
                 completed = out.response
     return completed
+
+
+def _constructed(item: dict):
+    from openai.types.responses.response_function_web_search import ResponseFunctionWebSearch
+
+    return ResponseFunctionWebSearch.model_construct(**item)
 
 
 def _event_models() -> dict:
@@ -129,7 +160,7 @@ def codex_replay(events: list[tuple[str, dict]]) -> dict:
         if kind == "response.output_item.done":
             items.append(_codex_item(data["item"]))
         elif kind == "response.output_item.added":
-            _codex_item(data["item"])
+            _codex_item(data["item"], done=False)
         elif kind == "response.output_text.delta":
             assert isinstance(data["delta"], str)
             text.append(data["delta"])
@@ -147,7 +178,7 @@ def codex_replay(events: list[tuple[str, dict]]) -> dict:
     raise AssertionError("stream closed before response.completed")
 
 
-def _codex_item(item: dict) -> dict:
+def _codex_item(item: dict, done: bool = True) -> dict:
     kind = item["type"]
     if kind == "message":
         assert item["role"] == "assistant" and isinstance(item["content"], list)
@@ -158,6 +189,13 @@ def _codex_item(item: dict) -> dict:
             assert isinstance(item[key], str), key
     elif kind == "reasoning":
         assert isinstance(item["summary"], list)
+    elif kind == "web_search_call":          # WebSearchCall{id?, status?, action?}
+        assert isinstance(item.get("status", ""), str) and isinstance(item.get("action", {}), dict)
+    elif kind == "image_generation_call":    # ImageGenerationCall{id?, status, revised_prompt?, result}
+        assert isinstance(item["status"], str)
+        assert not done or isinstance(item["result"], str), "Codex drops an image without its result"
+    elif kind == "code_interpreter_call":    # not a ResponseItem Codex acts on: skipped silently
+        pass
     else:
         raise AssertionError(f"not a ResponseItem: {kind}")
     return item

@@ -489,3 +489,60 @@ def test_today_conversation_document(fake):
     conn, response = request(fake, "GET", "/backend-api/conversation/nope")
     with closing(conn):
         assert response.status == 404
+
+
+# ------------------------------------------------------------- capabilities on request
+
+def post_body(fake, body):
+    conn, response = request(fake, "POST", "/backend-api/conversation", body)
+    with closing(conn):
+        return response.status, response.read()
+
+
+@pytest.mark.parametrize("model, effort, status", [
+    ("gpt-5-6-thinking", "max", 200), ("gpt-5-5-thinking", "extended", 200),
+    ("gpt-5-5-thinking", "high", 422),          # OpenAI's word, not the upstream's
+    ("gpt-5-5-thinking", "max", 422),           # not one this slug takes
+    ("gpt-4o", "standard", 422),                # no reasoning mode: the whole body is refused
+    ("o1", "standard", 422)])
+def test_thinking_effort_is_checked_as_the_upstream_does(fake, model, effort, status):
+    body = {**conversation_body("hi"), "model": model, "thinking_effort": effort}
+    got, raw = post_body(fake, body)
+    assert got == status
+    if status == 422:
+        assert json.loads(raw) == {"detail": "Invalid conversation body"}
+
+
+def test_the_model_list_is_the_2026_shape(fake):
+    conn, response = request(fake, "GET", "/backend-api/models?history_and_training_disabled=false")
+    with closing(conn):
+        listing = json.loads(response.read())
+    assert listing["default_model_slug"] and listing["model_picker_version"] == 2
+    by_slug = {m["slug"]: m for m in listing["models"]}
+    assert [e["thinking_effort"] for e in by_slug["gpt-5-6-thinking"]["thinking_efforts"]] == \
+        ["standard", "extended", "max"]
+    assert by_slug["gpt-5-3-instant"]["reasoning_type"] == "none"
+    assert listing["versions"][0]["intelligence_presets"][1]["thinking_effort"] == "standard"
+    fake.models_status = 503
+    assert request(fake, "GET", "/backend-api/models")[1].status == 503
+
+
+@pytest.mark.parametrize("hints", [{"system_hints": ["search"]}, {"force_use_search": True},
+                                   {"message": {"system_hints": ["search"]}}])
+def test_a_search_hinted_turn_searches(fake, hints):
+    body = conversation_body("Otters.")
+    body["messages"][0]["metadata"].update(hints.pop("message", {}))
+    status, raw = post_body(fake, {**body, **hints})
+    assert status == 200 and b'"web.run"' in raw and b"search_result_groups" in raw
+    assert b'"tool_invoked":true' in raw.replace(b" ", b"")
+    plain = post_body(fake, conversation_body("!today\nOtters."))[1]
+    assert b'"web.run"' not in plain
+
+
+def test_todays_python_turn_prints_draws_and_stops_with_200012(fake):
+    status, raw = post_body(fake, conversation_body("!python code_interpreter\nDone."))
+    text = raw.decode()
+    assert status == 200 and '"recipient":"code_interpreter"' in text
+    assert "200012" in text and "execution_output" in text and "aggregate_result" in text
+    assert "file-service://file-chart0002" in text and "PythonCaasCotTool" in text
+    assert answer_text("!python\nDone.") == "Done."

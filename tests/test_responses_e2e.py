@@ -200,8 +200,9 @@ def test_missing_key_is_401(server, fake):
     assert response.status_code == 401 and response.json()["error"]["message"]
 
 
-def test_hosted_tools_are_dropped(client, fake):
-    resp = client.responses.create(model="gpt-4o", input="hi", tools=[{"type": "web_search"}])
+def test_unserved_hosted_tools_are_dropped(client, fake):
+    # platform-spec §0.2: web_search & co. are served now (test_responses_hosted_e2e.py); file_search is not
+    resp = client.responses.create(model="gpt-4o", input="hi", tools=[{"type": "file_search", "vector_store_ids": []}])
     assert resp.output_text == DEFAULT_ANSWER and resp.tools == []
 
 

@@ -24,6 +24,7 @@ from ..services import Services
 from ..tools.definitions import ToolFields
 from ..tools.prompt import Turn, plan_turn
 from ..tools.turn import AgentTurn
+from ..translate.citations import span
 from ..translate.render import Piece, RenderOptions
 from ..translate.request import ChatMessage
 from ..usage import tokens
@@ -78,11 +79,13 @@ class _Counters:
 class AgentAnswer:
     def __init__(self, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
                  *, public_url: str, started: float | None = None,
-                 watch: Callable[[Answer], None] | None = None):
+                 watch: Callable[[Answer], None] | None = None, options: RenderOptions | None = None):
         self.services = services
         self.chat = replace(chat, messages=turn.messages)   # what the upstream sees: usage counts it
         self._entry, self._creds, self._public_url, self._started = entry, creds, public_url, started
         self._watch = watch
+        # Bot mode does not apply: tools and formats are for programs.
+        self._options = options or RenderOptions(inline_citations=chat.hosted.search)
         self.answers = [self._answer(self.chat)]
         config = services.settings.tools
         self._early_close = config.early_close
@@ -93,18 +96,21 @@ class AgentAnswer:
     @classmethod
     def start(cls, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
               *, public_url: str, started: float | None = None,
-              watch: Callable[[Answer], None] | None = None) -> "AgentAnswer":
-        """``watch`` is called with every upstream answer started (client_watch.py's hook)."""
-        return cls(services, chat, turn, entry, creds, public_url=public_url, started=started, watch=watch)
+              watch: Callable[[Answer], None] | None = None,
+              options: RenderOptions | None = None) -> "AgentAnswer":
+        """``watch`` is called with every upstream answer started (client_watch.py's hook);
+        ``options`` how the upstream's messages render (default: text, as chat shows them)."""
+        return cls(services, chat, turn, entry, creds, public_url=public_url, started=started, watch=watch,
+                   options=options)
 
     @property
     def upstream_status(self) -> int | None:
         return self.answers[0].upstream_status
 
     def _answer(self, chat: ChatRequest) -> Answer:
-        # Bot mode does not apply: tools and formats are for programs.
-        answer = start_answer(self.services, chat, self._entry, self._creds, RenderOptions(),
-                              public_url=self._public_url, started=self._started)
+        answer = start_answer(self.services, chat, self._entry, self._creds, self._options,
+                              public_url=self._public_url, started=self._started,
+                              system_hints=chat.hosted.system_hints())
         if self._watch is not None:
             self._watch(answer)
         return answer
@@ -124,13 +130,17 @@ class AgentAnswer:
         return tokens.usage(prompt, tokens.count(turn.content + calls, slug) + thought, thought)
 
     def annotations(self, text: str) -> list[dict]:
-        """The ``url_citation`` annotations of the links in ``text``, when ``text`` is the last
+        """The annotations of the links in ``text`` (chat's nested shape), when ``text`` is the last
         upstream answer's content as rendered (no JSON transform, no retry in between moved it)."""
         answer = self.answers[-1]
         found = answer.renderer.annotations
         if not found or not "".join(answer.content).startswith(text):
             return []
-        return [a for a in found if a["url_citation"]["end_index"] <= len(text)]
+        return [a for a in found if span(a)["end_index"] <= len(text)]
+
+    def annotation_count(self) -> int:
+        """How many links the current upstream answer wrote so far (a cheap look, per read)."""
+        return len(self.answers[-1].renderer.citations.annotations)
 
     def finish(self, drain: float = 0.0) -> None:
         for answer in self.answers:

@@ -28,7 +28,7 @@ from ..models.registry import conversation_mode
 from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
-from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
+from ..translate.render import CONTENT, REASONING, Piece, Renderer, RenderOptions
 from ..translate.request import conversation_payload, prepare_body
 from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
@@ -48,7 +48,8 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
 
     ``public_url`` is where clients reach us (links to saved media);
     ``started`` is when the request came in (time to first token);
-    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw); a turn with hints is
+    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw; ``search``), the rest of
+    what the turn switches on comes with ``chat`` (``effort``, ``hosted``); a turn with hints is
     never a temporary chat (temporary.py).
     """
     settings = services.settings
@@ -58,10 +59,14 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
     if asked and history.reason:
         log.debug("not a temporary chat: %s; hidden once answered", history.reason)
     uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
+    hosted = chat.hosted
+    # Only a slug that reasons gets an effort: the upstream refuses the whole body otherwise.
+    effort = services.catalog.thinking_effort(entry, chat.effort, creds) if chat.effort else None
     payload = conversation_payload(chat.messages, entry.slug, conversation_mode(entry),
                                    history_disabled=history.temporary,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
-                                   system_hints=system_hints)
+                                   system_hints=system_hints, force_search=hosted.force_search,
+                                   thinking_effort=effort, instructions=hosted.instructions())
     token = None
     if settings.conversation_prepare:     # the web app's optional step on /f/conversation
         token = services.upstream.prepare_conversation(prepare_body(payload), creds)
@@ -154,7 +159,10 @@ class Answer:
                     self._first = False
                     self._ttft.observe(time.perf_counter() - self._started)
                 for kind, text in batch:
-                    (content if kind == CONTENT else reasoning).append(text)
+                    if kind == CONTENT:
+                        content.append(text)
+                    elif kind == REASONING:      # (hosted tool steps are neither)
+                        reasoning.append(text)
             yield batch
 
     def collect(self) -> tuple[str, str]:

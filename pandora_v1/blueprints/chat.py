@@ -41,8 +41,11 @@ def chat_completions():
     chat = replace(chat, messages=turn.messages)
     bot = settings.bot_mode.enabled and not chat.tools.tools   # tools are for programs, not bots
     options = RenderOptions.from_bot_mode(settings.bot_mode) if bot else RenderOptions()
+    if chat.hosted.search:      # asked for search: OpenAI's citation style
+        options = replace(options, inline_citations=True)
     answer = start_answer(services, chat, entry, creds, options,
-                          public_url=request.host_url, started=g.get("started"))
+                          public_url=request.host_url, started=g.get("started"),
+                          system_hints=chat.hosted.system_hints())
     g.upstream_status = answer.upstream_status
     client_watch.watch(answer, request.environ, chat.stream)   # a client leaving is noticed at once
     errors_as_text = bot   # a bot shows text, not error events

@@ -7,6 +7,7 @@ from flask import request
 
 from ..errors import APIError, bad_request
 from ..runtime import loop
+from ..runtime.config import ModelEntry
 from ..services import current_services
 
 BODY_PIECE = 256 * 1024   # gunicorn takes ~10 ms per 256 KB of a body that is all there
@@ -69,9 +70,17 @@ def _read_body(limit: int) -> bytes | bytearray:
 
 
 def model_entry(services, name: str, creds):
-    """The configured model ``name`` names; for a GPT its info is fetched (or cached) first,
-    so a GPT that can't be had is a 404 model_not_found before anything goes upstream."""
-    entry = services.models.resolve(name)
+    """The configured model ``name`` names, or a slug the upstream's list (as ``/v1/models``
+    showed it, still cached: ``upstream_models``) has for this account; for a GPT its info is
+    fetched (or cached) first, so a GPT that can't be had is a 404 model_not_found before
+    anything goes upstream."""
+    try:
+        entry = services.models.resolve(name)
+    except APIError as exc:
+        if exc.status != 404 or not services.settings.model_settings.list_upstream \
+                or services.catalog.find(name, creds, fetch=False) is None:
+            raise
+        return ModelEntry(name, name)
     if entry.gizmo_id:
         services.gpts.info(entry, creds)
     return entry

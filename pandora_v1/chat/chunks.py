@@ -113,6 +113,11 @@ class ChunkEncoder:
             out.append(self.content(text) if kind == CONTENT else self.reasoning(text))
         return b"".join(out)
 
+    def annotations(self, annotations: list[dict]) -> bytes:
+        """All of a stream's ``url_citation`` annotations, in one chunk (openai-python's stream
+        helper raises on a second one, openai-node keeps only the last; platform-spec §2.2)."""
+        return self._delta({"annotations": annotations})
+
     def finish(self, reason: str) -> bytes:
         return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason}])
 
@@ -130,6 +135,11 @@ class ChunkEncoder:
         return sse(payload)
 
 
+def within(annotations: list[dict], length: int) -> list[dict]:
+    """Chat's annotations (``url_citation`` only: chat has no other kind) of text ``length`` long."""
+    return [a for a in annotations if a["type"] == "url_citation" and a["url_citation"]["end_index"] <= length]
+
+
 def completion(model: str, content: str | None, reasoning: str, finish_reason: str, usage: dict,
                calls: list | None = None, legacy: bool = False,
                annotations: list[dict] | None = None) -> dict:
@@ -139,8 +149,7 @@ def completion(model: str, content: str | None, reasoning: str, finish_reason: s
         content = content.strip() or None if content else None
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if annotations and isinstance(content, str) and not calls:   # stripped content moves the indexes
-        message["annotations"] = [a for a in annotations
-                                  if a["url_citation"]["end_index"] <= len(content)]
+        message["annotations"] = within(annotations, len(content))
     if calls and legacy:
         message["function_call"] = {"name": calls[0].name, "arguments": calls[0].arguments}
     elif calls:

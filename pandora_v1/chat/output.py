@@ -90,6 +90,9 @@ def _chunks(answer: Answer, keepalive: float, pause: float, errors_as_text: bool
         if not errors_as_text:
             raise
         yield encoder.content(error_text(exc, bool(answer.content)))
+    annotations = chunks.within(answer.renderer.annotations, sum(map(len, answer.content)))
+    if annotations:     # after the last content, before the finish chunk
+        yield encoder.annotations(annotations)
     yield encoder.finish(answer.finish_reason)
     usage = _accounted([answer], answer.usage())     # counted with include_usage or without
     if chat.include_usage:
@@ -159,6 +162,9 @@ def _agent_chunks(agent: AgentAnswer, keepalive: float) -> Iterator[bytes]:
             yield encoder.events(events, legacy)
     if not encoder.role_sent:
         yield encoder.role()
+    annotations = chunks.within(agent.annotations(turn.content), len(turn.content))
+    if annotations and not turn.calls:
+        yield encoder.annotations(annotations)
     yield encoder.finish(turn.finish_reason)
     usage = _accounted(agent.answers, agent.usage())
     if chat.include_usage:

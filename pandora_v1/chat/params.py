@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from ..errors import bad_request
 from ..files.parts import InputFile
 from ..files.sniff import sniff_type
+from ..models.effort import EFFORTS
+from ..models.registry import is_search_model
 
 # name -> (minimum, maximum) for numbers ("decimal" in OpenAI's messages)
 DECIMALS = {"temperature": (0, 2), "top_p": (0, 1),
@@ -22,6 +24,8 @@ INTEGER_MAXIMUMS = {"top_logprobs": 20}
 BOOLEANS = ("logprobs", "store")   # tools, tool_choice, parallel_tool_calls: tooldefs.py
 STRINGS = ("user",)
 CONTENT_REQUIRED = ("user", "system", "developer")
+SEARCH_CONTEXT_SIZES = ("low", "medium", "high")
+LOCATION_FIELDS = ("city", "country", "region", "timezone")
 
 
 def _json_type(value) -> str:
@@ -40,7 +44,7 @@ def _json_type(value) -> str:
     return "object"
 
 
-def _wrong_type(name: str, expected: str, value):
+def wrong_type(name: str, expected: str, value):
     return bad_request(f"Invalid type for '{name}': expected {expected}, but got "
                        f"{_article(_json_type(value))} instead.", name, code="invalid_type")
 
@@ -55,7 +59,7 @@ def _number(value: float) -> str:
 
 def _check_decimal(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _wrong_type(name, "a decimal", value)
+        raise wrong_type(name, "a decimal", value)
     low, high = DECIMALS[name]
     if value < low:
         raise bad_request(f"Invalid '{name}': decimal below minimum value. Expected a value >= {low}, "
@@ -66,24 +70,75 @@ def _check_decimal(name: str, value) -> None:
 
 
 def _check_integer(name: str, value) -> None:
+    check_integer(name, value, INTEGERS[name], INTEGER_MAXIMUMS.get(name))
+
+
+def check_integer(name: str, value, low: int | None, high: int | None = None) -> int:
+    """An integer within [low, high], in OpenAI's words when not."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         value = int(value)   # 5.0 is an integer in JSON; 1e308 and 2.5 are not
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong_type(name, "an integer", value)
-    low, high = INTEGERS[name], INTEGER_MAXIMUMS.get(name)
+        raise wrong_type(name, "an integer", value)
     if low is not None and value < low:
         raise bad_request(f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
                           f"but got {value} instead.", name, code="integer_below_min_value")
     if high is not None and value > high:
         raise bad_request(f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
                           f"but got {value} instead.", name, code="integer_above_max_value")
+    return value
+
+
+def check_enum(name: str, value, allowed: tuple[str, ...]) -> None:
+    """A string out of ``allowed``: OpenAI's invalid_type / invalid_value 400 naming ``name``."""
+    if not isinstance(value, str):
+        raise wrong_type(name, "a string", value)
+    if value not in allowed:
+        listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'" if len(allowed) > 1 \
+            else f"'{allowed[0]}'"
+        raise bad_request(f"Invalid value: '{value}'. Supported values are: {listed}.", name,
+                          code="invalid_value")
+
+
+def check_object(name: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise wrong_type(name, "an object", value)
+    return value
+
+
+def check_location(name: str, value: dict) -> dict:
+    """city / country / region / timezone: optional strings (or null)."""
+    for field in LOCATION_FIELDS:
+        if value.get(field) is not None and not isinstance(value[field], str):
+            raise wrong_type(f"{name}.{field}", "a string", value[field])
+    return value
+
+
+def _check_web_search_options(value) -> None:
+    """``{}`` asks for search with the defaults; the location is nested under ``approximate``."""
+    options = check_object("web_search_options", value)
+    if options.get("search_context_size") is not None:
+        check_enum("web_search_options.search_context_size", options["search_context_size"],
+                   SEARCH_CONTEXT_SIZES)
+    location = options.get("user_location")
+    if location is None:
+        return
+    check_object("web_search_options.user_location", location)
+    if location.get("type") is None:
+        raise bad_request("Missing required parameter: 'web_search_options.user_location.type'.",
+                          "web_search_options.user_location.type", code="missing_required_parameter")
+    check_enum("web_search_options.user_location.type", location["type"], ("approximate",))
+    if location.get("approximate") is None:
+        raise bad_request("Missing required parameter: 'web_search_options.user_location.approximate'.",
+                          "web_search_options.user_location.approximate", code="missing_required_parameter")
+    check_location("web_search_options.user_location.approximate",
+                   check_object("web_search_options.user_location.approximate", location["approximate"]))
 
 
 def _check_stop(value) -> None:
     if isinstance(value, str):
         return
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _wrong_type("stop", "a string or an array of strings", value)
+        raise wrong_type("stop", "a string or an array of strings", value)
     if len(value) > 4:
         raise bad_request(f"Invalid 'stop': array too long. Expected an array with maximum length 4, "
                           f"but got an array with length {len(value)} instead.", "stop",
@@ -92,7 +147,7 @@ def _check_stop(value) -> None:
 
 def _check_logit_bias(value) -> None:
     if not isinstance(value, dict):
-        raise _wrong_type("logit_bias", "an object", value)
+        raise wrong_type("logit_bias", "an object", value)
     for token, bias in value.items():
         if not token.lstrip("-").isdigit():
             raise bad_request(f"Invalid key in 'logit_bias': {token!r} is not a token id.",
@@ -134,9 +189,10 @@ def check_parameters(body: dict, parsed: Sequence) -> None:
     """Raise a 400 APIError naming the first parameter OpenAI would refuse.
 
     ``body`` is the request (model and messages already checked by the
-    caller), ``parsed`` its messages as ``ChatMessage``s.
+    caller), ``parsed`` its messages as ``ChatMessage``s. Search models take
+    no sampling knobs and ignore them (platform-spec §2.1: never a 400).
     """
-    for name in DECIMALS:
+    for name in () if is_search_model(body["model"]) else DECIMALS:
         if body.get(name) is not None:
             _check_decimal(name, body[name])
     for name in INTEGERS:
@@ -144,12 +200,16 @@ def check_parameters(body: dict, parsed: Sequence) -> None:
             _check_integer(name, body[name])
     for name in BOOLEANS:
         if body.get(name) is not None and not isinstance(body[name], bool):
-            raise _wrong_type(name, "a boolean", body[name])
+            raise wrong_type(name, "a boolean", body[name])
     for name in STRINGS:
         if body.get(name) is not None and not isinstance(body[name], str):
-            raise _wrong_type(name, "a string", body[name])
+            raise wrong_type(name, "a string", body[name])
     if body.get("stop") is not None:
         _check_stop(body["stop"])
     if body.get("logit_bias") is not None:
         _check_logit_bias(body["logit_bias"])
+    if body.get("reasoning_effort") is not None:
+        check_enum("reasoning_effort", body["reasoning_effort"], EFFORTS)
+    if body.get("web_search_options") is not None:
+        _check_web_search_options(body["web_search_options"])
     _check_messages(body["messages"], parsed)

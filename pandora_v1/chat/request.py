@@ -5,9 +5,10 @@ from dataclasses import replace
 
 import orjson
 
-from ..answer.request import ChatRequest
+from ..answer.request import NO_HOSTED, ChatRequest, Hosted, location_note
 from ..errors import bad_request
 from ..files.parts import InputFile, input_file
+from ..models.registry import is_search_model
 from ..translate.request import ChatMessage, HistoryCall
 from .params import check_parameters
 from .tools import parse_chat_tools
@@ -95,7 +96,18 @@ def parse_chat_request(body) -> ChatRequest:
     stream = _flag(body, "stream")
     # OpenAI refuses stream_options without stream; clients that always send it get served.
     include_usage = stream and _flag(options or {}, "include_usage")
-    return ChatRequest(model.strip(), tuple(parsed), stream, include_usage, parse_chat_tools(body))
+    return ChatRequest(model.strip(), tuple(parsed), stream, include_usage, parse_chat_tools(body),
+                       effort=body.get("reasoning_effort"), hosted=_hosted(body, model.strip()))
+
+
+def _hosted(body: dict, model: str) -> Hosted:
+    """``web_search_options`` (``{}`` included) or a search model: the upstream searches (forced, as
+    OpenAI's search models always search; platform-spec §2.4)."""
+    options = body.get("web_search_options")
+    if options is None and not is_search_model(model):
+        return NO_HOSTED
+    location = ((options or {}).get("user_location") or {}).get("approximate")
+    return Hosted(search=True, force_search=True, notes=location_note(location))
 
 
 def _tool_turn(role: str, message: dict, param: str) -> ChatMessage:

@@ -120,19 +120,21 @@ class RequestMedia:
         self.conversation_id = conversation_id
         self.keep_local = keep_local
 
-    def image(self, pointer: str) -> ResolvedImage | None:
+    def image(self, pointer: str, data: bool = False) -> ResolvedImage | None:
+        """The image behind ``pointer``: saved here and linked, or with ``data`` (and for b64_json
+        answers) its bytes kept in memory instead; None when it can't be had."""
         scheme, _, file_id = pointer.rpartition("://")
         try:
             url = self._image_url(scheme, file_id)
-            if self.keep_local:   # b64_json: the bytes are kept in memory; no disk needed
-                data, _ = self.store.fetch(url, self.credentials)
-                return ResolvedImage(url, data=data)
+            if self.keep_local or data:   # the bytes are kept in memory; no disk needed
+                body, _ = self.store.fetch(url, self.credentials)
+                return ResolvedImage(url, data=body)
             if self.store.settings.use_oaiusercontent_url and not url.startswith("/"):
                 return ResolvedImage(url)
-            data, content_type = self.store.fetch(url, self.credentials)
+            body, content_type = self.store.fetch(url, self.credentials)
             name = f"image_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(6)}" \
-                   f"{_image_extension(data, content_type)}"
-            if self.store.save("images", name, data) is None:
+                   f"{_image_extension(body, content_type)}"
+            if self.store.save("images", name, body) is None:
                 # The disk refused: the upstream's own link, when it is one a client can open.
                 return None if url.startswith("/") else ResolvedImage(url)
             return ResolvedImage(f"{self.base_url}/images/{name}")

@@ -15,7 +15,8 @@ import orjson
 from ..errors import bad_request
 from .objects import new_id
 
-_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs",
+              "web_search_call": "ws", "image_generation_call": "ig", "code_interpreter_call": "ci"}
 _WITH_STATUS = ("message", "function_call", "function_call_output")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 
 def new_id(prefix: str) -> str:
@@ -60,11 +61,16 @@ def text_part(text: str, annotations: list[dict] | None = None) -> dict:
     return {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
 
 
-def url_citation(annotation: dict) -> dict:
-    """A chat ``url_citation`` annotation in the Responses shape (flat, no nested object)."""
-    cited = annotation["url_citation"]
-    return {"type": "url_citation", "start_index": cited["start_index"], "end_index": cited["end_index"],
-            "url": cited["url"], "title": cited["title"]}
+def annotation(found: dict, base: int = 0, container_id: str = "") -> dict:
+    """An annotation in chat's nested shape -> the Responses shape (flat), its indexes ``base``
+    earlier (where its message item's text starts in the answer)."""
+    cited = found[found["type"]]
+    start, end = cited["start_index"] - base, cited["end_index"] - base
+    if found["type"] == "container_file_citation":
+        return {"type": "container_file_citation", "container_id": container_id, "end_index": end,
+                "file_id": cited["file_id"], "filename": cited["filename"], "start_index": start}
+    return {"type": "url_citation", "start_index": start, "end_index": end, "url": cited["url"],
+            "title": cited["title"]}
 
 
 def message_item(item_id: str, text: str | None, status: str, annotations: list[dict] | None = None) -> dict:
@@ -82,6 +88,33 @@ def reasoning_item(item_id: str, summary: str | None, status: str) -> dict:
 def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict:
     return {"id": item_id, "type": "function_call", "status": status, "arguments": arguments,
             "call_id": call_id, "name": name}
+
+
+# Hosted tool calls (platform-spec §1.2), keys in the recorded order.
+
+def web_search_item(item_id: str, status: str, action: dict | None = None) -> dict:
+    item: dict[str, Any] = {"id": item_id, "type": "web_search_call", "status": status}
+    if action is not None:
+        item["action"] = action
+    return item
+
+
+def code_interpreter_item(item_id: str, status: str, code: str, container_id: str,
+                          outputs: list[dict] | None) -> dict:
+    return {"id": item_id, "type": "code_interpreter_call", "status": status, "code": code,
+            "container_id": container_id, "outputs": outputs}
+
+
+def image_generation_item(item_id: str, status: str, picture: dict | None = None, quality: str = "auto") -> dict:
+    """``picture``: the image's fields (b64, output_format, background, size, revised_prompt);
+    None while it is added. Never ``result: null`` (platform-spec §7): "" when it failed."""
+    item: dict[str, Any] = {"id": item_id, "type": "image_generation_call", "status": status}
+    if picture is not None or status != "in_progress":
+        picture = picture or {}
+        item.update(background=picture.get("background", "auto"), output_format=picture.get("output_format", "png"),
+                    quality=quality, result=picture.get("b64", ""), revised_prompt=picture.get("revised_prompt"),
+                    size=picture.get("size", "auto"))
+    return item
 
 
 def usage(input_tokens: int, output_tokens: int, reasoning_tokens: int = 0) -> dict:

@@ -10,6 +10,10 @@ History comes from the state store: ``previous_response_id`` prepends the
 stored conversation of that response, ``item_reference`` items are replaced
 by the stored item. The resolved conversation (``items``) is what gets stored
 with the new response.
+
+Hosted tools (``web_search*``, ``image_generation``, ``code_interpreter``) are
+checked and echoed by hosted.py and become what the turn asks of the
+upstream (``ChatRequest.hosted``); hosted items sent back go upstream as text.
 """
 from __future__ import annotations
 
@@ -19,8 +23,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..answer.request import ChatRequest
+from ..chat.params import check_enum, check_object
 from ..chat.request import parse_chat_request
 from ..errors import APIError, bad_request
+from ..models.effort import EFFORTS
+from . import hosted
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,8 @@ class ResponsesRequest:
     store: bool = True
     summary: bool = False              # reasoning.summary asked: thoughts become a reasoning item
     max_output_tokens: int | None = None
+    hosted: dict[str, dict] = field(default_factory=dict)   # hosted tool kind -> its echo (translate/hosted.py)
+    include: frozenset[str] = frozenset()
 
 
 def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
@@ -76,9 +85,12 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
                                    or max_output < 1):
         raise bad_request("'max_output_tokens' must be a positive integer.", "max_output_tokens")
     metadata = _optional(body, "metadata", dict, "an object")
-    reasoning = _optional(body, "reasoning", dict, "an object") or {}
+    reasoning = _reasoning(body.get("reasoning"))
     text = _optional(body, "text", dict, "an object") or {}
-    _optional(body, "include", list, "a list")
+    include = _optional(body, "include", list, "a list") or []
+    for index, name in enumerate(include):
+        if not isinstance(name, str):
+            raise bad_request("'include' must be a list of strings.", f"include[{index}]", code="invalid_type")
 
     items: list[dict] = []
     origins: list[str] = []            # per item: the parameter that brought it
@@ -96,12 +108,21 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
         else ["input"] * len(new)
 
     messages, message_origins = _messages(items, origins, instructions)
-    tools, tool_params = _tools(body.get("tools"))
+    tools, tool_params, hosted_tools, echoed_tools = _tools(body.get("tools"))
+    choice = body.get("tool_choice")
+    forced = hosted.forced_kind(choice)
+    if forced is not None and forced not in hosted_tools and isinstance(choice, dict):   # not listed: as if listed
+        hosted_tools[forced] = hosted.implicit_tool(choice)
+        echoed_tools.append(hosted_tools[forced])
+    if choice == "required" and hosted_tools and not tools:   # "use a tool": the hosted ones are all there is
+        forced = next(iter(hosted_tools))
     chat_body: dict = {"model": model, "messages": messages}
     if tools:
         chat_body["tools"] = tools
-    if body.get("tool_choice") is not None:
-        chat_body["tool_choice"] = _tool_choice(body["tool_choice"])
+    if choice is not None and forced is None:
+        chat_body["tool_choice"] = _tool_choice(choice, body.get("tools"))
+    if reasoning.get("effort") is not None:
+        chat_body["reasoning_effort"] = reasoning["effort"]
     if "parallel_tool_calls" in body and body["parallel_tool_calls"] is not None:
         chat_body["parallel_tool_calls"] = parallel
     response_format = _response_format(text.get("format"))
@@ -112,6 +133,7 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
     except APIError as exc:
         exc.param = _renamed(exc.param, message_origins, tool_params)
         raise
+    chat = replace(chat, hosted=hosted.asks(hosted_tools, forced, chat.hosted))
 
     echo: dict = {}
     for key, default in ECHOED.items():
@@ -127,12 +149,13 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
         reasoning={"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         store=store, text={**text, "format": text.get("format") or {"type": "text"}},
         tool_choice=body.get("tool_choice") if body.get("tool_choice") is not None else "auto",
-        tools=[t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"],
+        tools=echoed_tools,
     )
     # store: false asks that nothing be kept: upstream, a temporary chat where the turn allows one
     chat = replace(chat, temporary=not store)
     return ResponsesRequest(chat, tuple(items), echo, stream, store,
-                            summary=bool(reasoning.get("summary")), max_output_tokens=max_output)
+                            summary=bool(reasoning.get("summary")), max_output_tokens=max_output,
+                            hosted=hosted_tools, include=frozenset(include))
 
 
 # ------------------------------------------------------------------ helpers
@@ -151,6 +174,19 @@ def _optional(body: dict, key: str, kind: type, name: str):
     if value is not None and not isinstance(value, kind):
         raise bad_request(f"'{key}' must be {name}.", key)
     return value
+
+
+def _reasoning(value) -> dict:
+    """``reasoning``: ``effort`` and ``summary`` in OpenAI's enums (null: the default)."""
+    if value is None:
+        return {}
+    check_object("reasoning", value)
+    if value.get("effort") is not None:
+        check_enum("reasoning.effort", value["effort"], EFFORTS)
+    for key in ("summary", "generate_summary"):
+        if value.get(key) is not None:
+            check_enum(f"reasoning.{key}", value[key], ("auto", "concise", "detailed"))
+    return {**value, "summary": value.get("summary") or value.get("generate_summary")}
 
 
 def _input_items(value, history: History, allow_empty: bool) -> list[dict]:
@@ -215,6 +251,9 @@ def _messages(items: list[dict], origins: list[str], instructions: str | None) -
             message_origins.append(origin)
         elif kind == "reasoning":
             continue
+        elif kind in hosted.HOSTED_ITEMS:   # an earlier turn's hosted call, as text (never its image bytes)
+            messages.append({"role": "assistant", "content": hosted.item_text(item)})
+            message_origins.append(origin)
         else:
             raise bad_request(f"Input items of type '{kind}' are not supported.", f"{origin}.type",
                               code="unsupported_item_type")
@@ -268,40 +307,53 @@ def _tool_output(output, param: str) -> str:
     raise bad_request("'output' must be a string or a list of content parts.", param)
 
 
-def _tools(tools) -> tuple[list[dict], dict[int, int]]:
-    """Flat function tools -> chat tools; hosted tools are dropped (clients attach them freely)."""
+def _tools(tools) -> tuple[list[dict], dict[int, int], dict[str, dict], list[dict]]:
+    """Flat function tools -> chat tools (and their places in ``tools``); hosted tools we serve ->
+    kind -> echo; the echo of them all in order. Other hosted tools (clients attach them freely)
+    are dropped with a log line."""
     if tools is None:
-        return [], {}
+        return [], {}, {}, []
     if not isinstance(tools, list):
         raise bad_request("'tools' must be a list of tools.", "tools")
     out: list = []
     params: dict = {}
+    served: dict[str, dict] = {}
+    echo: list[dict] = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise bad_request("Each tool must be an object with a 'type'.", f"tools[{index}]")
+        if tool["type"] in hosted.HOSTED_TYPES:
+            kind, shown = hosted.hosted_tool(tool, f"tools[{index}]")
+            served.setdefault(kind, shown)
+            echo.append(shown)
+            continue
         if tool["type"] != "function":
-            log.info("dropping a '%s' tool: only function tools are served", tool["type"])
+            log.info("dropping a '%s' tool: the upstream has nothing to serve it", tool["type"])
             continue
         function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
         params[len(out)] = index
         out.append({"type": "function", "function": function})
-    return out, params
+        echo.append(tool)
+    return out, params, served, echo
 
 
-def _tool_choice(choice):
+def _tool_choice(choice, tools):
     if isinstance(choice, str) or not isinstance(choice, dict):
         return choice              # "none" / "auto" / "required", or an error for the chat parser
     kind = choice.get("type")
     if kind == "function":
         return {"type": "function", "function": {"name": choice.get("name")}}
     if kind == "allowed_tools":
-        tools = choice.get("tools")
-        if isinstance(tools, list):
-            tools = [{"type": "function", "function": {"name": t.get("name")}}
-                     if isinstance(t, dict) and t.get("type") == "function" else t for t in tools]
-        return {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode"), "tools": tools}}
-    raise bad_request(f"tool_choice names a '{kind}' tool; only function tools are served.",
-                      "tool_choice", code="unsupported_parameter")
+        listed = choice.get("tools")
+        if isinstance(listed, list):
+            listed = [{"type": "function", "function": {"name": t.get("name")}}
+                      if isinstance(t, dict) and t.get("type") == "function" else t for t in listed]
+        return {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode"), "tools": listed}}
+    where = next((f"tools[{i}].type" for i, t in enumerate(tools or ())
+                  if isinstance(t, dict) and t.get("type") == kind), "tool_choice")
+    raise bad_request(f"tool_choice names a '{kind}' tool, which cannot be served here (only function "
+                      f"tools, web_search, image_generation and code_interpreter).", where,
+                      code="unsupported_value")
 
 
 def _response_format(fmt):

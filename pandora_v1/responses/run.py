@@ -28,7 +28,9 @@ from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
 from ..metering import ledger
 from ..runtime.store import StoreUnavailable
-from ..translate.render import CONTENT, REASONING
+from ..tools.detector import TOOL_CALL
+from ..translate.hosted import IMAGE
+from ..translate.render import CONTENT, REASONING, RenderOptions
 from ..usage import tokens
 from . import objects
 from .events import ResponseEncoder
@@ -41,8 +43,8 @@ _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"
 
 
 class ResponseRun:
-    """``agent`` is the turn's ``AgentAnswer`` (or anything with its ``turn``, ``chat`` and
-    ``finish``); ``slug`` the upstream model, for token counts."""
+    """``agent`` is the turn's ``AgentAnswer`` (or anything with its ``turn``, ``chat``, ``finish``,
+    ``annotations`` and ``annotation_count``); ``slug`` the upstream model, for token counts."""
 
     def __init__(self, request: ResponsesRequest, agent, slug: str, states: ResponseStore):
         self.request = request
@@ -50,7 +52,8 @@ class ResponseRun:
         self.engine = agent.turn
         self.slug = slug
         self.states = states
-        self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream)
+        self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream,
+                                       request.hosted, request.include)
         self.encoder.annotate = agent.annotations
         self._budget = request.max_output_tokens   # the client's limit on output tokens, if any
         self._bytes = 0                             # UTF-8 size of the output so far (with a limit)
@@ -62,11 +65,20 @@ class ResponseRun:
     @classmethod
     def start(cls, services, request: ResponsesRequest, entry, creds, states: ResponseStore, *,
               public_url: str, started: float | None = None, watch=None) -> "ResponseRun":
-        """Plan the turn and start its first upstream answer (errors before it raise from here)."""
+        """Plan the turn and start its first upstream answer (errors before it raise from here).
+
+        The hosted tools the request listed render as their items; the rest as text."""
         chat = replace(request.chat, stream=request.stream)
         turn = plan(services, chat.messages, chat.tools)
+        image = request.hosted.get(IMAGE) or {}
+        options = RenderOptions(inline_citations=chat.hosted.search, hosted=frozenset(request.hosted),
+                                partial_images=image.get("partial_images") or 0)
+        reasoning = request.echo.get("reasoning") or {}
+        if reasoning.get("effort") is None and services.catalog.efforts(entry, creds, fetch=False):
+            # A reasoning model's own default, as OpenAI echoes it (platform-spec §3.2).
+            request = replace(request, echo={**request.echo, "reasoning": {**reasoning, "effort": "medium"}})
         agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started,
-                                  watch=watch)
+                                  watch=watch, options=options)
         return cls(request, agent, entry.slug, states)
 
     @property
@@ -127,15 +139,20 @@ class ResponseRun:
                     if kind == CONTENT:
                         self._content.append(value)
                         out.append(encoder.text(value))
+                        # A link ends with ")": annotation.added right after the delta completing it.
+                        if ")" in value and self.agent.annotation_count() > encoder.announced:
+                            out.append(encoder.announce())
                     else:
                         self._reasoning.append(value)
                         out.append(encoder.reasoning(value))
                     if self._cut:
                         break
-                else:           # a whole, validated function call
+                elif kind == TOOL_CALL:           # a whole, validated function call
                     out.append(encoder.call_start(value.id, value.name))
                     out.extend(encoder.call_arguments(f) for f in value.fragments())
                     out.append(encoder.close())
+                else:                             # a hosted tool's step (translate/hosted.py)
+                    out.append(encoder.hosted(kind, value))
             yield b"".join(out)
             if self._cut:
                 self.agent.finish()           # the client's limit is reached: close the upstream now
@@ -165,7 +182,8 @@ class ResponseRun:
         slug = self.slug
         reasoning = tokens.count("".join(self._reasoning), slug)
         output = tokens.count("".join(self._content), slug) + reasoning \
-            + sum(tokens.count(call.arguments, slug) for call in self.engine.calls)
+            + sum(tokens.count(call.arguments, slug) for call in self.engine.calls) \
+            + sum(tokens.count(code, slug) for code in self.encoder.code)
         # The rendered prompt: the injected tool protocol counts, as in chat.
         return objects.usage(tokens.prompt_tokens(self.agent.chat.messages, slug), output, reasoning)
 

@@ -6,11 +6,16 @@ Today: private-use markers ``U+E200 kind U+E202 arg … U+E201`` resolved throug
 ``metadata.content_references`` (see "Citations" in upstream-protocol.md).
 
 Rendering: a source becomes ``[[n](url)]`` (2024: n is the mark's number;
-today: sources are numbered in the order the answer first cites them), an
+today: sources are numbered in the order the answer first cites them), or,
+``inline`` (a client that asked for search gets OpenAI's style), the
+reference's ``alt`` (``([Site](url))``) or ``([domain](url))`` per source; an
 entity its name, a file citation (``filecite``, resolved through a ``type:
 "file"`` reference) a readable ``(report.pdf, lines 17–19)`` in every mode,
-anything else nothing. No character U+E200–U+E206 ever leaves this module:
-stray ones are dropped, and an unclosed marker with them.
+anything else nothing. Each link written is recorded as an annotation (chat's
+nested shape: ``{"type": T, T: {start_index, end_index, …}}``): ``url_citation``
+for sources, and with ``files`` a ``container_file_citation`` for each file the
+code wrote. No character U+E200–U+E206 ever leaves this module: stray ones are
+dropped, and an unclosed marker with them.
 
 Text is rewritten as it streams. What might still become a mark is held back:
 a mark cut across deltas until it closes, and a complete marker whose
@@ -20,6 +25,8 @@ Plain text is handed through after one character-class scan.
 from __future__ import annotations
 
 import re
+import secrets
+import urllib.parse
 from typing import Callable
 
 import orjson
@@ -50,6 +57,18 @@ _LEFTOVER = re.compile(r"\ue200[^\ue200\ue201]*\ue201?|[\ue201-\ue206]")
 _LINK_KINDS = frozenset({"cite", "url", "navlist"})
 _FILE_REF = re.compile(r"turn(\d+)file(\d+)")
 _LINES = re.compile(r"L(\d+)(?:-L?(\d+))?")
+# The link in a reference's ready markdown (its alt): ([Site](url)).
+_ALT_LINK = re.compile(r"^\(\[[^\]\n]+\]\((https?://[^)\s]+)\)\)$")
+
+
+def span(annotation: dict) -> dict:
+    """The fields of an annotation in chat's nested shape (start_index, end_index, …)."""
+    return annotation[annotation["type"]]
+
+
+def _domain(url: str) -> str:
+    host = urllib.parse.urlsplit(url).hostname or url
+    return host[4:] if host.startswith("www.") else host
 
 
 def clean(text: str) -> str:
@@ -61,11 +80,15 @@ class Rewriter:
     """Rewrites one answer's text; keeps the numbering of today's sources and, with
     ``annotate``, the links written (OpenAI ``url_citation`` annotations)."""
 
-    def __init__(self, links: bool = True, sandbox: Callable[[str, str], str | None] | None = None):
+    def __init__(self, links: bool = True, sandbox: Callable[[str, str], str | None] | None = None,
+                 inline: bool = False, files: bool = False):
         self.links = links                  # False (bot mode without references): marks vanish
         self.sandbox = sandbox              # (message id, /mnt/data path) -> URL
+        self.inline = inline                # OpenAI's ([site](url)) instead of [[n](url)]
+        self.files = files                  # record container_file_citation for sandbox links
         self.annotations: list[dict] = []
         self._numbers: dict[str, int] = {}  # source URL -> its number in this answer
+        self._file_ids: dict[str, str] = {}  # sandbox path -> its cfile_ id in this answer
 
     def rewrite(self, buffer: str, message: dict, final: bool, base: int | None = None,
                 markers_only: bool = False, before: str = "") -> tuple[str, str]:
@@ -110,10 +133,20 @@ class Rewriter:
                 return ""
             n = match.group("n")
             source = _legacy_source(message, int(n))
+            if source and self.inline:
+                return self._inline({}, [source], at)
             return self._link(n, *source, at) if source else ""
-        url = self.sandbox(str(message.get("id")), match.group("path")[len("sandbox:"):]) \
-            if self.sandbox else None
-        return f"[{match.group('label')}]({url})" if url else match.group(0)
+        path = match.group("path")[len("sandbox:"):]
+        url = self.sandbox(str(message.get("id")), path) if self.sandbox else None
+        if not url:
+            return match.group(0)
+        link = f"[{match.group('label')}]({url})"
+        if self.files and at is not None:
+            file_id = self._file_ids.setdefault(path, "cfile_" + secrets.token_hex(12))
+            self.annotations.append({"type": "container_file_citation", "container_file_citation": {
+                "file_id": file_id, "filename": path.rsplit("/", 1)[-1], "start_index": at,
+                "end_index": at + len(link)}})
+        return link
 
     def _marker(self, marker: str, message: dict, final: bool, at: int | None,
                 links: bool, before: str = "") -> str | None:
@@ -133,6 +166,8 @@ class Rewriter:
         sources = _sources(reference) if reference else []
         if not sources:
             return "" if final else None        # hold it until its reference comes, or the end
+        if self.inline:
+            return self._inline(reference or {}, sources, at)
         out = []
         for url, title in sources:
             number = self._numbers.setdefault(url, len(self._numbers) + 1)
@@ -142,11 +177,32 @@ class Rewriter:
             out.append(link)
         return "".join(out)
 
-    def _link(self, label: str, url: str, title: str | None, at: int | None) -> str:
-        link = f"[[{label}]({url})]"
+    def _inline(self, reference: dict, sources: list[tuple[str, str | None]], at: int | None) -> str:
+        """OpenAI's search style: the reference's ready ``alt``, else ``([domain](url))`` per source."""
+        alt = clean(reference["alt"]) if isinstance(reference.get("alt"), str) else None
+        found = _ALT_LINK.match(alt) if alt else None
+        if found and isinstance(alt, str):
+            url = found.group(1)
+            title = next((t for u, t in sources if u == url), sources[0][1])
+            self._annotate(url, title, at, len(alt))
+            return alt
+        out = []
+        for url, title in sources:
+            link = f"([{_domain(url)}]({url}))"
+            self._annotate(url, title, at, len(link))
+            if at is not None:
+                at += len(link) + 1
+            out.append(link)
+        return " ".join(out)
+
+    def _annotate(self, url: str, title: str | None, at: int | None, length: int) -> None:
         if at is not None:
             self.annotations.append({"type": "url_citation", "url_citation": {
-                "url": url, "title": title or "", "start_index": at, "end_index": at + len(link)}})
+                "url": url, "title": title or "", "start_index": at, "end_index": at + length}})
+
+    def _link(self, label: str, url: str, title: str | None, at: int | None) -> str:
+        link = f"[[{label}]({url})]"
+        self._annotate(url, title, at, len(link))
         return link
 
 

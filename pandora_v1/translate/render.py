@@ -19,6 +19,13 @@ final channel, ``aside`` for commentary/analysis:
   tool text / tether_*         plugin chatter
   tool system_error            its text (an image limit, …)
 
+For the hosted tools a request listed (``RenderOptions.hosted``: Responses'
+``web_search``, ``code_interpreter``, ``image_generation``) rows of
+``_HOSTED_ROWS`` take over those tools' messages and emit typed steps instead
+of text (hosted.py): a web.run call and its results, a python call, its
+output and charts, the image tool's previews and picture. A call waiting for
+its tool's result is closed (with what it has) when anything else is written.
+
 Anything else renders nothing: user/system/developer echoes, saved memories
 (``model_editable_context``), custom instructions, reasoning_recap, tool
 results, messages hidden from the conversation, unknown kinds, and the
@@ -33,26 +40,33 @@ written and by ``close()`` at the end of the turn, so the client never gets an
 unclosed block. Images and sandbox files go through a ``MediaResolver`` (see
 media.py); the renderer itself does no I/O.
 
-Pieces are ``(kind, text)`` with kind ``"content"`` or ``"reasoning"``.
+Pieces are ``(kind, text)`` with kind ``"content"`` or ``"reasoning"``, and
+``(kind, HostedStep)`` for the hosted tools asked for.
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 import regex
 
+from ..errors import APIError
 from ..files.parts import ResolvedImage
+from ..files.sniff import sniff_type
+from . import hosted as tools
 from .citations import Rewriter, clean
 from .citations import special as _special
+from .hosted import CODE, DELTA, DONE, IMAGE, PARTIAL, RUN, SEARCH, START, HostedStep
 
 CONTENT = "content"
 REASONING = "reasoning"
 
-Piece = tuple[str, str]
+Piece = tuple[str, Any]     # (CONTENT | REASONING, str) or (a hosted kind, HostedStep)
 
 _IMAGE_DISPLAYED = "<<ImageDisplayed>>"
+_SIZE = regex.compile(r"^\d{2,5}x\d{2,5}$")
 
 # Tools whose calls and notes are for the model only: their code is never shown.
 _QUIET_TOOLS = ("dalle.", "t2uay3k.", "image_gen", "web.run", "web.", "bio", "canmore.",
@@ -85,20 +99,42 @@ _ROWS = {
     ("tool", "system_error", "tool", "final"): "_system_error",
     ("tool", "system_error", "quiet", "final"): "_system_error",
 }
-_OWN_ROWS = frozenset(who for _, _, who, _ in _ROWS)
+# The hosted tools a request listed take over their tools' messages (see the docstring).
+_HOSTED_ROWS = {
+    SEARCH: {
+        ("assistant", "code", "web.run", "final"): "_search_call",
+        ("assistant", "code", "web.run", "aside"): "_search_call",
+        ("tool", "text", "web.run", "final"): "_search_results",
+    },
+    CODE: {
+        ("assistant", "code", "python", "final"): "_code_call",
+        ("assistant", "code", "python", "aside"): "_code_call",
+        ("tool", "execution_output", "python", "final"): "_code_result",
+        ("tool", "system_error", "python", "final"): "_code_result",
+    },
+    IMAGE: {
+        ("assistant", "code", "image_gen", "final"): "_image_request",
+        ("assistant", "code", "image_gen", "aside"): "_image_request",
+        ("tool", "multimodal_text", "image_gen", "final"): "_image_call",
+        ("tool", "system_error", "image_gen", "final"): "_image_error",
+    },
+}
+# One name per tool, whatever the upstream calls it (recipient or author name prefix -> name).
+_TOOL_NAMES = (("code_interpreter", "python"), ("t2uay3k.", "image_gen"), ("image_gen", "image_gen"),
+               ("dalle.", "image_gen"))
+_GENERIC = frozenset({"all", "tool", "quiet"})
 _ASIDE = frozenset({"commentary", "analysis"})
 
 
-def _who(role: str | None, recipient: str, name: str | None) -> str:
-    if role == "assistant":
-        if recipient == "all" or recipient in _OWN_ROWS:
-            return recipient
-        return "quiet" if recipient.startswith(_QUIET_TOOLS) else "tool"
-    return "quiet" if (name or "").startswith(_QUIET_TOOLS) else "tool"
+def _tool_name(name: str) -> str:
+    for prefix, canonical in _TOOL_NAMES:
+        if name.startswith(prefix):
+            return canonical
+    return name
 
 
 class MediaResolver(Protocol):
-    def image(self, pointer: str) -> ResolvedImage | None: ...
+    def image(self, pointer: str, data: bool = False) -> ResolvedImage | None: ...
     def sandbox_file(self, message_id: str, path: str) -> str | None: ...
 
 
@@ -109,6 +145,9 @@ class RenderOptions:
     citation_links: bool = True        # 【n†source】 and cite markers -> [[n](url)]; else dropped
     image_style: str = "markdown"      # "markdown" | "plain" | "none"
     collect_images: bool = False       # fetch images even when not shown (images endpoint)
+    inline_citations: bool = False     # OpenAI's search style, ([site](url)), instead of [[n](url)]
+    hosted: frozenset[str] = frozenset()   # hosted tools rendered as typed steps (hosted.py)
+    partial_images: int = 0            # image previews wanted per image (hosted image_generation)
 
     @classmethod
     def from_bot_mode(cls, bot) -> "RenderOptions":
@@ -170,6 +209,23 @@ class _BlockState:
 
 
 @dataclass
+class _Call:
+    """A hosted tool call the renderer is following (search or python)."""
+    kind: str
+    code: str = ""                 # the call's text so far (search JSON, python code)
+    ran: bool = False              # RUN went out (the code is whole)
+    done: bool = False
+
+
+@dataclass
+class _Picture:
+    """An image tool message: which images were started, which previews went out."""
+    started: set[str] = field(default_factory=set)
+    previews: dict[str, list[str]] = field(default_factory=dict)   # image key -> preview pointers sent
+    done: bool = False
+
+
+@dataclass
 class _Thought:
     summary: _TextState = field(default_factory=_TextState)
     content: _TextState = field(default_factory=_TextState)
@@ -190,7 +246,8 @@ class Renderer:
         self.routed = False                     # some message of the turn was for the client
         self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
         self.searches = 0                       # upstream search calls the turn made
-        self.citations = Rewriter(self.options.citation_links, self._sandbox_link)
+        self.citations = Rewriter(self.options.citation_links, self._sandbox_link,
+                                  inline=self.options.inline_citations, files=CODE in self.options.hosted)
         self._states: dict[str, Any] = {}
         self._open: str | None = None           # id of the message whose fence is open
         self._open_text: str | None = None      # id of the message still holding text back
@@ -200,6 +257,9 @@ class Renderer:
         self._answer_id: str | None = None      # the message that ended the turn
         self._variants = False                  # the user message announced paragen variants
         self._document: dict | None = None      # the canvas document, as created and edited
+        self._call: tuple[str, str] | None = None   # (tool, message id) of a call awaiting its result
+        self._image_asked: dict = {}          # the image tool call's JSON (prompt, size)
+        self._own: dict[str, frozenset[str]] = {}   # role -> tool names with rows of their own
         self._handlers = self._handler_table()
         self._routes: dict[str, Any] = {}   # message id -> its route (a tuple), or False
         self._sent_ids: frozenset[str] = frozenset()     # the messages we sent (expect_history)
@@ -222,7 +282,7 @@ class Renderer:
             route = self._routes[message_id] = self._route(message)
         if not route:
             return []
-        handler, is_answer, role = route
+        handler, is_answer, role, who = route
         if self._answer_id is not None and role == "assistant" and message_id != self._answer_id:
             return []     # the turn is answered: a second variant or anything later is not
         finished = message.get("status") not in (None, "in_progress")
@@ -231,9 +291,12 @@ class Renderer:
                 self.finish_reason = "length"
             if message.get("end_turn") or self._variants:
                 self._answer_id, self.answered = message_id, True
-        if self._open is None and self._open_text is None:
+        if self._open is None and self._open_text is None and self._call is None:
             return handler(message_id, message, finished)      # the usual case: nothing to close first
         pieces: list[Piece] = []
+        call = self._call
+        if call is not None and message_id != call[1] and not (role == "tool" and who == call[0]):
+            pieces.extend(self._close_call())
         if self._open is not None and self._open != message_id:
             pieces.extend(self._close_fence())
         if self._open_text is not None and self._open_text != message_id:
@@ -242,8 +305,8 @@ class Renderer:
         return pieces
 
     def close(self) -> list[Piece]:
-        """The turn is over (or broke): release held text, close an open block."""
-        pieces = []
+        """The turn is over (or broke): close a call, release held text, close an open block."""
+        pieces = self._close_call()
         if self._open_text is not None:
             pieces.extend(self._release_held(self._open_text))
         pieces.extend(self._close_fence())
@@ -270,16 +333,31 @@ class Renderer:
 
     def _handler_table(self) -> dict:
         opts, table = self.options, {}
-        for key, name in _ROWS.items():
+        rows = dict(_ROWS)
+        for kind in opts.hosted:
+            rows.update(_HOSTED_ROWS[kind])
+        for key, name in rows.items():
             if name == "_code" and not opts.show_code:
                 continue
             if name in ("_plugin_code", "_tool_note") and not opts.show_plugin_chatter:
                 continue
             table[key] = getattr(self, name)
+        for role in ("assistant", "tool"):
+            self._own[role] = frozenset(who for r, _, who, _ in table if r == role) - _GENERIC
         return table
 
+    def _who(self, role: str, recipient: str, name: str | None) -> str:
+        """``all``, a tool with rows of its own, ``quiet`` (never shown) or ``tool``."""
+        if role == "assistant" and recipient == "all":
+            return "all"
+        tool = recipient if role == "assistant" else (name or "")
+        own = _tool_name(tool)
+        if own in self._own[role]:
+            return own
+        return "quiet" if tool.startswith(_QUIET_TOOLS) else "tool"
+
     def _route(self, message: dict):
-        """(handler, is it the answer's text, role) for a message, or False: not for the client."""
+        """(handler, is it the answer's text, role, who) for a message, or False: not for the client."""
         author = message.get("author") or {}
         role = author.get("role")
         if role != "assistant" and role != "tool":
@@ -294,12 +372,12 @@ class Renderer:
             return False
         content = message.get("content") or {}
         lane = "aside" if role == "assistant" and message.get("channel") in _ASIDE else "final"
-        handler = self._handlers.get((role, content.get("content_type"),
-                                      _who(role, message.get("recipient") or "all", author.get("name")), lane))
+        who = self._who(role, message.get("recipient") or "all", author.get("name"))
+        handler = self._handlers.get((role, content.get("content_type"), who, lane))
         if handler is None:
             return False
         self.routed = True
-        return handler, handler == self._text, role
+        return handler, handler == self._text, role, who
 
     def _note_user(self, message: dict) -> None:
         info = (message.get("metadata") or {}).get("paragen_variants_info")
@@ -549,8 +627,11 @@ class Renderer:
         return self._images(_image_pointers(content))
 
     def unfinished_images(self) -> list[Piece]:
-        """The turn is over with images still rendering: say so instead of showing previews."""
+        """The turn is over with images still rendering: say so instead of showing previews
+        (a hosted image_generation call fails: its item can't be given without its image)."""
         count, self.pending_images = len(self.pending_images), set()
+        if count and IMAGE in self.options.hosted:
+            raise APIError(504, "The image was not finished in time.", code="upstream_timeout")
         if not count or self.options.image_style == "none":
             return []
         return self._block("(the image was not finished in time)\n\n")
@@ -601,3 +682,159 @@ class Renderer:
                 continue
             pieces.extend(self._block(text))
         return pieces
+
+    # -- hosted tools (hosted.py): typed steps instead of text ------------------
+
+    def _follow(self, tool: str, kind: str, message_id: str, message: dict) -> tuple[_Call, list[Piece]]:
+        """The call ``message_id`` is, started (START) at its first snapshot."""
+        state = self._states.get(message_id)
+        pieces: list[Piece] = []
+        if state is None:
+            state = self._states[message_id] = _Call(kind)
+            self._call = (tool, message_id)
+            pieces.append((kind, HostedStep(message_id, START)))
+        if not state.done:
+            state.code = (message.get("content") or {}).get("text") or ""
+        return state, pieces
+
+    def _search_call(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        return self._follow("web.run", SEARCH, message_id, message)[1]
+
+    def _search_results(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """web.run's results finish the call: its action, and the pages found as sources."""
+        if not finished or self._call is None or self._call[0] != "web.run":
+            return []
+        sources = tools.search_sources(message.get("metadata") or {})
+        return self._close_call(sources=sources)
+
+    def _code_call(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        state = self._states.get(message_id)
+        seen = len(state.code) if isinstance(state, _Call) else 0
+        state, pieces = self._follow("python", CODE, message_id, message)
+        if state.done:
+            return pieces
+        if len(state.code) > seen:
+            pieces.append((CODE, HostedStep(message_id, DELTA, state.code[seen:])))
+        if finished and not state.ran:
+            state.ran = True
+            pieces.append((CODE, HostedStep(message_id, RUN, data={"code": state.code})))
+        return pieces
+
+    def _code_result(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """python's output finishes the call: what it printed, and its charts as links of ours."""
+        if not finished or self._call is None or self._call[0] != "python":
+            return []
+        content = message.get("content") or {}
+        if content.get("content_type") == "system_error":
+            logs, failed = clean(str(content.get("text") or "")), True
+        else:
+            logs, failed = tools.code_logs(message), False
+        charts = [self.media.image(pointer) if self.media else None for pointer in tools.chart_pointers(message)]
+        return self._close_call(outputs={"logs": logs, "images": [c.url for c in charts if c is not None],
+                                         "failed": failed})
+
+    def _close_call(self, sources: list[dict] | None = None, outputs: dict | None = None) -> list[Piece]:
+        """The followed call is over: DONE with what it has (RUN first if the code never finished)."""
+        if self._call is None:
+            return []
+        _, key = self._call
+        self._call = None
+        state = self._states[key]
+        if state.done:
+            return []
+        state.done = True
+        if state.kind == SEARCH:
+            return [(SEARCH, HostedStep(key, DONE, data={"action": tools.search_action(state.code),
+                                                         "sources": sources or []}))]
+        pieces: list[Piece] = [] if state.ran else [(CODE, HostedStep(key, RUN, data={"code": state.code}))]
+        done = {"code": state.code, "logs": "", "images": [], "failed": False, **(outputs or {})}
+        return pieces + [(CODE, HostedStep(key, DONE, data=done))]
+
+    def _image_request(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        if finished:
+            self._image_asked = tools.image_call((message.get("content") or {}).get("text") or "")
+        return []
+
+    def _image_call(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """The image tool's message: previews while it renders (when asked), then the picture.
+        Nothing starts before there are bytes to give, so a refusal leaves no item behind."""
+        state = self._states.setdefault(message_id, _Picture())
+        if state.done:
+            return []
+        content = message.get("content") or {}
+        if not finished or _partial(content):
+            self.pending_images.add(message_id)
+            return self._previews(message_id, state, content) if self.options.partial_images else []
+        state.done = True
+        self.pending_images.discard(message_id)
+        pieces: list[Piece] = []
+        for key, part in _pictures(message_id, content):
+            image = self.media.image(part.get("asset_pointer") or "", data=True) if self.media else None
+            if image is None or image.data is None:
+                raise APIError(502, "The generated image could not be downloaded from the upstream.",
+                               code="upstream_error")
+            if key not in state.started:
+                pieces.append((IMAGE, HostedStep(key, START)))
+            pieces.append((IMAGE, HostedStep(key, DONE, data=self._picture(part, image.data))))
+        return pieces
+
+    def _picture(self, part: dict, data: bytes) -> dict:
+        """The picture's fields, with what the model's tool call asked for (prompt, size)."""
+        asked = self._image_asked
+        fields = _picture_fields(part, data)
+        if isinstance(asked.get("size"), str) and _SIZE.match(asked["size"]):
+            fields["size"] = asked["size"]            # the size the tool call chose
+        prompt = asked.get("prompt")
+        fields["revised_prompt"] = prompt if isinstance(prompt, str) \
+            else ((part.get("metadata") or {}).get("dalle") or {}).get("prompt")
+        return fields
+
+    def _previews(self, message_id: str, state: _Picture, content: dict) -> list[Piece]:
+        pieces: list[Piece] = []
+        for key, part in _pictures(message_id, content):
+            pointer = part.get("asset_pointer") or ""
+            sent = state.previews.setdefault(key, [])
+            if not pointer or pointer in sent or len(sent) >= self.options.partial_images or not self.media:
+                continue
+            image = self.media.image(pointer, data=True)
+            if image is None or image.data is None:
+                continue                          # a preview is a nicety: the picture is what counts
+            sent.append(pointer)
+            if key not in state.started:
+                state.started.add(key)
+                pieces.append((IMAGE, HostedStep(key, START)))
+            pieces.append((IMAGE, HostedStep(key, PARTIAL, data={**_picture_fields(part, image.data),
+                                                                 "index": len(sent) - 1})))
+        return pieces
+
+    def _image_error(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
+        """The image tool failed: its limit is a rate limit, anything else the upstream's failure."""
+        content = message.get("content") or {}
+        name, text = str(content.get("name") or ""), clean(str(content.get("text") or "")).strip()
+        self.system_errors.append((name, text))
+        if "ratelimit" in name.lower() or "limit" in text.lower():
+            raise APIError(429, text or "The image generation limit was reached.", code="rate_limit_exceeded")
+        raise APIError(502, f"Image generation failed: {text or name or 'no reason given'}", code="upstream_error")
+
+
+def _pictures(message_id: str, content: dict) -> list[tuple[str, dict]]:
+    """(key, part) per image of a tool message: revisions of one image (its gen_id) are one, the last."""
+    found: dict[str, dict] = {}
+    for index, part in enumerate(content.get("parts") or ()):
+        if isinstance(part, dict) and part.get("content_type") == "image_asset_pointer":
+            meta = part.get("metadata") or {}
+            gen_id = (meta.get("generation") or {}).get("gen_id") or (meta.get("dalle") or {}).get("gen_id") \
+                if isinstance(meta, dict) else None
+            found[f"{message_id}/{gen_id or index}"] = part
+    return list(found.items())
+
+
+def _picture_fields(part: dict, data: bytes) -> dict:
+    """What an image_generation_call says about its picture, from the bytes and the pointer."""
+    generation = (part.get("metadata") or {}).get("generation") or {}
+    kind = sniff_type(data) or "image/png"
+    width, height = part.get("width"), part.get("height")
+    return {"b64": base64.b64encode(data).decode(),
+            "output_format": {"image/jpeg": "jpeg", "image/webp": "webp", "image/gif": "gif"}.get(kind, "png"),
+            "background": "transparent" if generation.get("transparent_background") else "opaque",
+            "size": f"{width}x{height}" if isinstance(width, int) and isinstance(height, int) else "auto"}

@@ -53,13 +53,21 @@ def upstream_message(message: ChatMessage, uploaded: dict[str, UploadedFile] | N
 def conversation_payload(messages, slug: str, mode: dict, *,
                          history_disabled: bool, delta_encoding: bool,
                          uploaded: dict[str, UploadedFile] | None = None,
-                         system_hints: tuple[str, ...] = ()) -> dict:
+                         system_hints: tuple[str, ...] = (), force_search: bool = False,
+                         thinking_effort: str | None = None, instructions: str = "") -> dict:
     """The upstream request. ``slug`` is opaque (``gpt-4o``, ``gpt-5-thinking``, ``auto``, …);
-    ``system_hints`` asks for a tool (``picture_v2``: image generation)."""
-    upstream_messages = [upstream_message(m, uploaded) for m in messages]
+    ``system_hints`` asks for a tool (``picture_v2``: image generation, ``search``), at the top
+    level and on the last user message (upstream-protocol "Capabilities on request");
+    ``force_search`` makes it search; ``thinking_effort`` is the upstream's word (models/effort.py);
+    ``instructions`` go in as a system message after the client's own."""
+    if instructions:
+        messages = list(messages)
+        at = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+        messages.insert(at, ChatMessage("system", instructions))
+    upstream = [upstream_message(m, uploaded) for m in messages]
     payload = {
         "action": "next",
-        "messages": upstream_messages,
+        "messages": upstream,
         "parent_message_id": str(uuid.uuid4()),
         "model": slug,
         "conversation_mode": mode,
@@ -75,9 +83,14 @@ def conversation_payload(messages, slug: str, mode: dict, *,
         payload["supported_encodings"] = ["v1"]
     if system_hints:
         payload["system_hints"] = list(system_hints)
-        users = [m for m in upstream_messages if m["author"]["role"] == "user"]
-        if users:    # the web app puts them on the message too (upstream-protocol.md, "Image generation")
-            users[-1]["metadata"]["system_hints"] = list(system_hints)
+        user = next((m for m in reversed(upstream) if m["author"]["role"] == "user"), None)
+        if user is not None:
+            user["metadata"]["system_hints"] = list(system_hints)
+    if force_search:
+        payload["force_use_search"] = True
+        payload["client_reported_search_source"] = "conversation_composer_web_icon"
+    if thinking_effort:
+        payload["thinking_effort"] = thinking_effort
     return payload
 
 

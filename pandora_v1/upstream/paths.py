@@ -21,6 +21,11 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
+def models() -> str:
+    """The account's models, as a normal (not temporary) chat sees them."""
+    return f"{MODELS}?history_and_training_disabled=false"
+
+
 def conversation(conversation_id: str) -> str:
     """GET: the conversation document; PATCH: hide it."""
     return f"/backend-api/conversation/{_id(conversation_id)}"

@@ -65,8 +65,9 @@ def test_item_input_with_parts_images_and_files(history):
     ({"input": "hi", "background": True}, "background", "unsupported_parameter"),
     ({"input": "hi", "conversation": "conv_1"}, "conversation", "unsupported_parameter"),
     ({"input": "hi", "prompt": {"id": "pmpt_1"}}, "prompt", "unsupported_parameter"),
-    ({"input": "hi", "tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}},
-     "tool_choice", "unsupported_parameter"),
+    # platform-spec §0.2 (superseding agents-spec B.2): web_search is served; a forced unserved tool is refused
+    ({"input": "hi", "tools": [{"type": "file_search"}], "tool_choice": {"type": "file_search"}},
+     "tools[0].type", "unsupported_value"),
     ({}, "input", None),
     ({"input": 3}, "input", None),
     ({"input": [{"type": "computer_call", "id": "x"}]}, "input[0].type", "unsupported_item_type"),
@@ -95,12 +96,13 @@ def test_bad_input_is_a_400_naming_the_parameter(history, body, param, code):
         assert exc.code == code
 
 
-def test_hosted_tools_are_dropped_with_a_log_line(history, caplog):
+def test_unserved_hosted_tools_are_dropped_with_a_log_line(history, caplog):
+    # platform-spec §0.2: file_search, mcp, computer_use, local_shell, shell stay "drop with a log line"
     with caplog.at_level(logging.INFO, logger="pandora_v1.responses.request"):
         req = parse(history, input="hi", tools=[
-            {"type": "web_search"},
+            {"type": "file_search"},
             {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}])
-    assert "dropping a 'web_search' tool" in caplog.text
+    assert "dropping a 'file_search' tool" in caplog.text
     assert [t["name"] for t in req.echo["tools"]] == ["get_weather"]
 
 

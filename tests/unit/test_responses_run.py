@@ -73,6 +73,9 @@ class ScriptedAgent:
     def annotations(self, text):
         return []        # scripted answers carry no citations
 
+    def annotation_count(self):
+        return 0
+
 
 class Upstream:
     """Answers with ``script(nonce)`` per attempt; records what each attempt was sent."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from .access import gateway, token_exchange
 from .caps import admin_key, key_policies
 from .connections import conversation_path, conversation_prepare, redis, upstream
-from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, anthropic, load_gpts, models
+from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, anthropic, load_gpts, model_settings, models
 from .reader import Reader
 from .schedule import refresh_schedule
 from .settings import (
@@ -34,6 +34,7 @@ from .settings import (
     ConfigError,
     KeyPolicy,
     ModelEntry,
+    ModelSettings,
     RedisSettings,
     RefreshSchedule,
     Settings,
@@ -45,8 +46,8 @@ from .settings import (
 from .turns import temporary_chat
 
 __all__ = ["AnthropicSettings", "BotMode", "ConfigError", "KeyPolicy", "LEGACY_MODEL_KEYS", "ModelEntry",
-           "RedisSettings", "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange",
-           "ToolSettings", "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
+           "ModelSettings", "RedisSettings", "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat",
+           "TokenExchange", "ToolSettings", "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
 GPTS_ENV = "PANDORA_V1_GPTS"
@@ -149,6 +150,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         anthropic=anthropic(r),
         redis=redis(r),
         models=aliases,
+        model_settings=model_settings(r),
         gpts=gpts,
         ignored_keys=tuple(k for k in UNSUPPORTED_KEYS if k in raw),
         notes=tuple(r.notes),

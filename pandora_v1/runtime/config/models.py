@@ -1,11 +1,12 @@
-"""Model aliases: the reference products' ``*_new_name`` keys, the ``models`` section, gpts.json."""
+"""Model aliases: the reference products' ``*_new_name`` keys, the ``models`` section, gpts.json;
+what models can do (``reasoning_slugs``, ``search_model_slug``, ``upstream_models``)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from .reader import Reader
-from .settings import DEFAULT_CLAUDE_MODELS, TEXT_ONLY_SLUGS, AnthropicSettings, ModelEntry
+from .settings import DEFAULT_CLAUDE_MODELS, TEXT_ONLY_SLUGS, AnthropicSettings, ModelEntry, ModelSettings
 
 # The reference products' alias keys: config key -> (upstream slug, default aliases).
 LEGACY_MODEL_KEYS = {
@@ -20,15 +21,19 @@ LEGACY_MODEL_KEYS = {
     "o3_mini_new_name": ("o3-mini", "o3-mini"),
 }
 
+# Today's reasoning-style names, so clients that send an effort only to such ids (the Vercel AI SDK:
+# ``^o\d``, ``gpt-5*``) can send one (platform-spec §3.1); the ``models`` section may redefine them.
+TODAY_ALIASES = {"gpt-5": "gpt-5", "gpt-5-thinking": "gpt-5-thinking", "o3": "o3", "o4-mini": "o4-mini"}
+
 
 def models(reader: Reader) -> tuple[ModelEntry, ...]:
     entries: dict[str, ModelEntry] = {}
 
-    def add(alias: str, slug: str, images: bool | None = None):
+    def add(alias: str, slug: str, images: bool | None = None, reasoning: bool | None = None):
         alias = alias.strip()
         if alias:
             accepts = slug not in TEXT_ONLY_SLUGS if images is None else images
-            entries[alias] = ModelEntry(alias, slug, accepts)
+            entries[alias] = ModelEntry(alias, slug, accepts, reasoning=reasoning)
 
     for key, (slug, default_aliases) in LEGACY_MODEL_KEYS.items():
         value = reader.raw.get(key)
@@ -38,6 +43,8 @@ def models(reader: Reader) -> tuple[ModelEntry, ...]:
             continue
         for alias in names.split(","):
             add(alias, slug)
+    for alias, slug in TODAY_ALIASES.items():
+        add(alias, slug)
 
     models = reader.section("models")
     for alias, spec in models.items():
@@ -47,12 +54,33 @@ def models(reader: Reader) -> tuple[ModelEntry, ...]:
         elif isinstance(spec, dict) and isinstance(spec.get("slug"), str) and spec["slug"].strip():
             images = reader.boolean("images", None, source=spec, name=f"{name}.images") \
                 if "images" in spec else None
-            add(alias, spec["slug"].strip(), images)
+            reasoning = reader.boolean("reasoning", None, source=spec, name=f"{name}.reasoning") \
+                if "reasoning" in spec else None
+            add(alias, spec["slug"].strip(), images, reasoning)
         else:
             reader.problems.append(
-                f"{name}: expected an upstream slug or {{\"slug\": ..., \"images\": true|false}}, "
-                f"got {json.dumps(spec)}")
+                f"{name}: expected an upstream slug or {{\"slug\": ..., \"images\": true|false, "
+                f"\"reasoning\": true|false}}, got {json.dumps(spec)}")
     return tuple(entries.values())
+
+
+def model_settings(reader: Reader) -> ModelSettings:
+    patterns = reader.raw.get("reasoning_slugs")
+    if patterns is None:
+        slugs = ModelSettings.reasoning_slugs
+    elif isinstance(patterns, list) and all(isinstance(p, str) and p.strip() for p in patterns):
+        slugs = tuple(p.strip() for p in patterns)
+    else:
+        reader.problems.append(f"reasoning_slugs: expected a list of slug patterns (\"*-thinking*\"), "
+                               f"got {json.dumps(patterns)}")
+        slugs = ModelSettings.reasoning_slugs
+    listing = reader.section("upstream_models")
+    return ModelSettings(
+        reasoning_slugs=slugs,
+        search_slug=reader.string("search_model_slug", ModelSettings.search_slug),
+        list_upstream=reader.boolean("list", ModelSettings.list_upstream, listing, "upstream_models.list"),
+        upstream_ttl=reader.number("ttl", ModelSettings.upstream_ttl, listing, "upstream_models.ttl", minimum=1),
+    )
 
 
 def load_gpts(path: Path) -> tuple[tuple[ModelEntry, ...], list[str]]:

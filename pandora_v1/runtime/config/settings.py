@@ -17,6 +17,7 @@ class ModelEntry:
     slug: str
     accepts_images: bool = True
     gizmo_id: str | None = None
+    reasoning: bool | None = None      # takes a thinking_effort; None: by the upstream's list or reasoning_slugs
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,16 @@ class TemporaryChat:
     enabled: bool = False                         # the configuration asks for temporary chats
     handoff_models: tuple[str, ...] = HANDOFF_MODELS     # fnmatch patterns of slugs
     text_only_models: tuple[str, ...] = tuple(sorted(TEXT_ONLY_SLUGS))
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What models can do beyond their aliases: reasoning, search, the upstream's own list."""
+    # Slugs (glob patterns) that take a thinking_effort when neither the alias nor the upstream's list says.
+    reasoning_slugs: tuple[str, ...] = ("*-thinking*", "gpt-*-pro", "*-t-mini")
+    search_slug: str = "gpt-4o"               # what the *-search* model names run on
+    list_upstream: bool = True                # /v1/models adds the upstream's own models (with a key)
+    upstream_ttl: float = 3600.0              # seconds the upstream's list is kept (per account)
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,7 @@ class Settings:
     bot_mode: BotMode = field(default_factory=BotMode)
     tools: ToolSettings = field(default_factory=ToolSettings)
     anthropic: AnthropicSettings = field(default_factory=AnthropicSettings)
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
     gpts: tuple[ModelEntry, ...] = ()
