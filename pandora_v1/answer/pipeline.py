@@ -187,7 +187,7 @@ class Answer:
         self.translation.body.close(drain if self.translation.complete else None)
         conversation_id = self.translation.conversation_id
         if conversation_id and self.history.hide:
-            threading.Thread(target=_hide, args=(self.services, conversation_id, self.creds),
+            threading.Thread(target=hide, args=(self.services, conversation_id, self.creds),
                              name="hide-conversation", daemon=True).start()
         limited = [text for name, text in self.renderer.system_errors if "ratelimit" in name.lower()]
         if limited and not self.limit_answered:
@@ -206,8 +206,8 @@ def account(answers: Iterable[Answer], input_tokens: int, output_tokens: int) ->
                               searches=sum(answer.renderer.searches for answer in answers))
 
 
-
-def _hide(services: Services, conversation_id: str, creds: Credentials) -> None:
+def hide(services: Services, conversation_id: str, creds: Credentials) -> None:
+    """Hide a conversation once it is answered; a failure is logged, never raised (clean-up)."""
     try:
         services.upstream.hide_conversation(conversation_id, creds)
     except APIError as exc:

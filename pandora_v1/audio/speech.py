@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from ..answer.pipeline import hide
 from ..auth.credentials import Credentials
 from ..errors import APIError, bad_request, missing_parameter, out_of_range, unsupported_value, upstream_error, wrong_type
 from ..services import Services
@@ -133,7 +134,7 @@ def read_aloud(services: Services, credentials: Credentials, asked: Speech) -> t
     finally:
         body.close()
         if conversation_id:
-            threading.Thread(target=_hide, args=(services, conversation_id, credentials),
+            threading.Thread(target=hide, args=(services, conversation_id, credentials),
                              name="hide-conversation", daemon=True).start()
 
 
@@ -185,11 +186,3 @@ def _synthesize(services: Services, credentials: Credentials, conversation_id: s
         raise upstream_error("The upstream read aloud no audio.")
     return data, kind if kind.startswith("audio/") else content_type
 
-
-def _hide(services: Services, conversation_id: str, credentials: Credentials) -> None:
-    try:
-        services.upstream.hide_conversation(conversation_id, credentials)
-    except APIError as exc:
-        log.info("could not hide the read-aloud conversation %s: %s", conversation_id, exc.message)
-    except Exception:  # noqa: BLE001 - clean-up must never take a worker down
-        log.exception("hiding the read-aloud conversation %s failed", conversation_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import bad_request
+from ..errors import bad_request, out_of_range, unsupported_value, wrong_type
 from ..files.parts import InputFile
 from ..files.sniff import sniff_type
 from ..models.effort import EFFORTS
@@ -28,31 +28,6 @@ SEARCH_CONTEXT_SIZES = ("low", "medium", "high")
 LOCATION_FIELDS = ("city", "country", "region", "timezone")
 
 
-def _json_type(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "decimal"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def wrong_type(name: str, expected: str, value):
-    return bad_request(f"Invalid type for '{name}': expected {expected}, but got "
-                       f"{_article(_json_type(value))} instead.", name, code="invalid_type")
-
-
-def _article(kind: str) -> str:
-    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
-
-
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
@@ -62,11 +37,9 @@ def _check_decimal(name: str, value) -> None:
         raise wrong_type(name, "a decimal", value)
     low, high = DECIMALS[name]
     if value < low:
-        raise bad_request(f"Invalid '{name}': decimal below minimum value. Expected a value >= {low}, "
-                          f"but got {_number(value)} instead.", name, code="decimal_below_min_value")
+        raise out_of_range(name, "decimal", _number(value), low=low)
     if value > high:
-        raise bad_request(f"Invalid '{name}': decimal above maximum value. Expected a value <= {high}, "
-                          f"but got {_number(value)} instead.", name, code="decimal_above_max_value")
+        raise out_of_range(name, "decimal", _number(value), high=high)
 
 
 def _check_integer(name: str, value) -> None:
@@ -80,11 +53,9 @@ def check_integer(name: str, value, low: int | None, high: int | None = None) ->
     if isinstance(value, bool) or not isinstance(value, int):
         raise wrong_type(name, "an integer", value)
     if low is not None and value < low:
-        raise bad_request(f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, "
-                          f"but got {value} instead.", name, code="integer_below_min_value")
+        raise out_of_range(name, "integer", value, low=low)
     if high is not None and value > high:
-        raise bad_request(f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, "
-                          f"but got {value} instead.", name, code="integer_above_max_value")
+        raise out_of_range(name, "integer", value, high=high)
     return value
 
 
@@ -93,10 +64,7 @@ def check_enum(name: str, value, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str):
         raise wrong_type(name, "a string", value)
     if value not in allowed:
-        listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'" if len(allowed) > 1 \
-            else f"'{allowed[0]}'"
-        raise bad_request(f"Invalid value: '{value}'. Supported values are: {listed}.", name,
-                          code="invalid_value")
+        raise unsupported_value(name, value, allowed)
 
 
 def check_object(name: str, value) -> dict:

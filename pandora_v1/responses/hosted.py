@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 from ..answer.request import Hosted, location_note
-from ..chat.params import check_enum, check_integer, check_location, check_object, wrong_type
-from ..errors import bad_request
+from ..chat.params import check_enum, check_integer, check_location, check_object
+from ..errors import bad_request, wrong_type
 from ..translate.hosted import CODE, IMAGE, SEARCH
 
 # tools[].type -> the hosted tool it is; the dated names are the same tools.
