@@ -13,7 +13,10 @@ then measures, in one run:
 3. N concurrent paced streams (200-token answers, 20 ms per event): errors,
    p99 gap between chunks, p99 time to first token, direct vs through;
 4. (``--only tools``) the same TTFT and CPU figures for a request with
-   ``tools`` present and unused, against the same request without them.
+   ``tools`` present and unused, against the same request without them;
+5. (``--only messages``) added time to first token on Anthropic's ``/v1/messages``
+   beside chat completions (interleaved, the same prompt), and the worker CPU per
+   4,000-token answer on each.
 
 The client is gevent-based so that hundreds of streams cost it little.
 Figures are printed as JSON and a table; medians, as the machine is shared.
@@ -90,6 +93,12 @@ def chat_body(prompt: str, tools: bool = False) -> bytes:
                        "messages": [{"role": "user", "content": prompt}]}).encode()
 
 
+def messages_body(prompt: str) -> bytes:
+    """What Claude Code sends, in small: a claude-* name, its 128,000 max_tokens, a stream."""
+    return json.dumps({"model": "claude-opus-5-5", "max_tokens": 128000, "stream": True,
+                       "messages": [{"role": "user", "content": prompt}]}).encode()
+
+
 def stream_once(port: int, path: str, body: bytes, is_text_event) -> dict:
     """POST and read the SSE; time the first text event and the gaps between text events."""
     started = time.perf_counter()
@@ -139,6 +148,10 @@ def pandora_text(event: bytes) -> bool:
     return b'"content":"' in event and b'"content":""' not in event
 
 
+def messages_text(event: bytes) -> bool:
+    return b'"text_delta"' in event
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -181,6 +194,9 @@ class Services:
 
     def through(self, prompt: str, tools: bool = False) -> dict:
         return stream_once(self.port, "/v1/chat/completions", chat_body(prompt, tools), pandora_text)
+
+    def messages(self, prompt: str) -> dict:
+        return stream_once(self.port, "/v1/messages", messages_body(prompt), messages_text)
 
     def close(self) -> None:
         for process in (self.server, self.fake):
@@ -245,6 +261,36 @@ def bench_tools(services: Services, rounds: int, cpu_rounds: int) -> dict:
     return result
 
 
+def bench_messages(services: Services, rounds: int, cpu_rounds: int) -> dict:
+    """/v1/messages beside chat completions: TTFT (each against reading the upstream directly), CPU per answer."""
+    direct, chat, messages = [], [], []
+    for _ in range(rounds):   # interleaved so drifts in machine load hit all three alike
+        direct.append(services.direct("hi")["ttft"])
+        chat.append(services.through("hi")["ttft"])
+        messages.append(services.messages("hi")["ttft"])
+
+    def figures(values):
+        return {"median": statistics.median(values) * 1e3, "p99": percentile(values, 99) * 1e3,
+                "added_median": (statistics.median(values) - statistics.median(direct)) * 1e3}
+
+    result = {"rounds": rounds, "ttft_ms": {"direct": figures(direct), "chat": figures(chat),
+                                            "messages": figures(messages)}}
+    prompt = "!format B\n!tokens 4000"
+    samples = {"chat": [], "messages": []}
+    calls = {"chat": lambda: services.through(prompt), "messages": lambda: services.messages(prompt)}
+    for call in calls.values():
+        call()  # warm
+    for _ in range(cpu_rounds):   # interleaved; 4 answers per sample (/proc counts 10 ms ticks)
+        for api, call in calls.items():
+            before = services.worker_cpu()
+            for _ in range(4):
+                outcome = call()
+                assert not outcome.get("error"), outcome
+            samples[api].append((services.worker_cpu() - before) / 4)
+    result["format_B_cpu_s"] = {api: statistics.median(values) for api, values in samples.items()}
+    return result
+
+
 def bench_concurrency(services: Services, clients: int) -> dict:
     prompt_direct = "!delay 0.02\n!tokens 200"
     result = {}
@@ -268,7 +314,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke run")
     parser.add_argument("--clients", type=int, nargs="*", default=[100])
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--only", choices=["ttft", "cpu", "concurrency", "tools"], help="run one part")
+    parser.add_argument("--only", choices=["ttft", "cpu", "concurrency", "tools", "messages"], help="run one part")
     args = parser.parse_args()
     services = Services(workers=args.workers)
     report = {}
@@ -279,6 +325,8 @@ def main() -> None:
             report["cpu"] = bench_cpu(services, 2 if args.quick else 5)
         if args.only == "tools":
             report["tools"] = bench_tools(services, 30 if args.quick else 200, 2 if args.quick else 5)
+        if args.only == "messages":
+            report["messages"] = bench_messages(services, 30 if args.quick else 200, 2 if args.quick else 5)
         for clients in args.clients if args.only in (None, "concurrency") else ():
             report[f"concurrent_{clients}"] = bench_concurrency(services, clients)
     finally:

@@ -20,7 +20,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, OpenAI-Organization, "
-                                    "OpenAI-Project, X-Requested-With, X-Stainless-Lang, "
+                                    "OpenAI-Project, X-Requested-With, X-Api-Key, Anthropic-Version, "
+                                    "Anthropic-Beta, Anthropic-Dangerous-Direct-Browser-Access, X-Stainless-Lang, "
                                     "X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, "
                                     "X-Stainless-Runtime, X-Stainless-Runtime-Version, "
                                     "X-Stainless-Retry-Count, X-Stainless-Timeout",
@@ -32,7 +33,7 @@ def create_app(config_path: str | os.PathLike | None = None,
                settings: config_module.Settings | None = None) -> Flask:
     """The application factory. Settings come from ``settings`` or the config file."""
     from .auth.exchange import CredentialService
-    from .blueprints import accounts, chat, images, media, models, ops, pages, responses
+    from .blueprints import accounts, chat, images, media, messages, models, ops, pages, responses
     from .files.fetch import SafeFetcher
     from .files.media import MediaStore
     from .files.uploads import Uploader
@@ -65,7 +66,7 @@ def create_app(config_path: str | os.PathLike | None = None,
     observe.install(app, metrics)
 
     prefix = settings.api_path or None
-    for api in (accounts, chat, images, models, responses):
+    for api in (accounts, chat, images, messages, models, responses):
         app.register_blueprint(api.bp, url_prefix=prefix)
     for site in (media, ops, pages):
         app.register_blueprint(site.bp)
@@ -82,6 +83,15 @@ def _collapse_slashes(wsgi_app):
             environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
         return wsgi_app(environ, start_response)
     return app
+
+
+def _error_response(error: APIError):
+    """``error`` in the shape of the API asked: Anthropic's on /v1/messages, OpenAI's everywhere else."""
+    from .blueprints import messages
+
+    if messages.owns(request.path):
+        return messages.error_response(error)
+    return jsonify(error.body()), error.status, error.headers
 
 
 def _install_http_behaviour(app: Flask) -> None:
@@ -101,7 +111,7 @@ def _install_http_behaviour(app: Flask) -> None:
     def api_error(exc: APIError):
         if exc.upstream_status is not None:
             g.upstream_status = exc.upstream_status
-        return jsonify(exc.body()), exc.status, exc.headers
+        return _error_response(exc)
 
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable):
@@ -117,13 +127,12 @@ def _install_http_behaviour(app: Flask) -> None:
                     413: "The request body is too large."}
         error = APIError(status, messages.get(status, exc.description or exc.name),
                          code={404: "unknown_url", 405: "method_not_allowed"}.get(status))
-        return jsonify(error.body()), status
+        return _error_response(error)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        error = APIError(500, "The server had an error while processing your request.")
-        return jsonify(error.body()), 500
+        return _error_response(APIError(500, "The server had an error while processing your request."))
 
 
 def warn_ignored_keys(settings: config_module.Settings) -> None:

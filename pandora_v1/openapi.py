@@ -3,7 +3,7 @@
 Request bodies are described as clients send them (OpenAI's shapes, a little
 wider where we accept more); responses say only what every answer shares, so
 generated tests can check the contract that matters: JSON errors in
-OpenAI's shape, never a 5xx from bad input.
+OpenAI's shape (Anthropic's on /v1/messages), never a 5xx from bad input.
 """
 from __future__ import annotations
 
@@ -110,6 +110,48 @@ _RESPONSES = {"type": "object", "required": ["model"], "properties": {
     "max_output_tokens": {"type": "integer", "minimum": 1},
     "temperature": {"type": "number"}, "top_p": {"type": "number"}, "metadata": {"type": "object"},
     "include": {"type": "array", "items": _TEXT}, "user": _TEXT}}
+# /v1/messages: Anthropic's Messages API (platform-spec.md §6.2); errors in Anthropic's shape.
+_ANTHROPIC_ERROR = {"type": "object", "required": ["type", "error"], "properties": {
+    "type": {"type": "string", "enum": ["error"]}, "request_id": _TEXT,
+    "error": {"type": "object", "required": ["type", "message"],
+              "properties": {"type": _TEXT, "message": _TEXT}}}}
+_SOURCE = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "enum": ["base64", "url", "text"]}, "media_type": _TEXT, "data": _TEXT, "url": _TEXT}}
+_BLOCK = {"type": "object", "required": ["type"], "properties": {
+    "type": {"type": "string", "enum": ["text", "image", "document", "tool_use", "tool_result", "thinking",
+                                        "redacted_thinking"]},
+    "text": _TEXT, "source": _SOURCE, "id": _TEXT, "name": _TEXT, "input": {"type": "object"},
+    "tool_use_id": _TEXT, "is_error": {"type": "boolean"},
+    "content": {"oneOf": [_TEXT, {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["text", "image"]}, "text": _TEXT, "source": _SOURCE}}}]},
+    "thinking": _TEXT, "signature": _TEXT, "cache_control": {"type": "object"}}}
+_ANTHROPIC_MESSAGE = {"type": "object", "required": ["role", "content"], "properties": {
+    "role": {"type": "string", "enum": ["user", "assistant", "system"]},
+    "content": {"oneOf": [_TEXT, {"type": "array", "items": _BLOCK}]}}}
+_ANTHROPIC_TOOL = {"type": "object", "required": ["name"], "properties": {
+    "type": {"type": "string", "description": "absent or custom; web_search_* is accepted (ignored for now)"},
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": _TEXT,
+    "input_schema": {"type": "object", "description": "JSON Schema of the input (custom tools)"}}}
+_MESSAGES_FIELDS: dict = {
+    "model": {"type": "string", "description": "claude-* names map through anthropic.models"},
+    "messages": {"type": "array", "items": _ANTHROPIC_MESSAGE},
+    "system": {"oneOf": [_TEXT, {"type": "array", "items": _TEXT_PART}]},
+    "tools": {"type": "array", "items": _ANTHROPIC_TOOL},
+    "tool_choice": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["auto", "any", "tool", "none"]}, "name": _TEXT,
+        "disable_parallel_tool_use": {"type": "boolean"}}},
+    "thinking": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["enabled", "adaptive", "disabled"]},
+        "budget_tokens": {"type": "integer", "minimum": 1024},
+        "display": {"type": "string", "enum": ["summarized", "omitted"]}}},
+    "output_config": {"type": "object", "properties": {
+        "effort": {"type": "string", "enum": ["low", "medium", "high", "xhigh", "max"]}}},
+    "metadata": {"type": "object"}, "stop_sequences": {"type": "array", "items": _TEXT},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 1}, "top_p": {"type": "number"},
+    "top_k": {"type": "integer"}, "context_management": {"type": "object"}}
+_MESSAGES = {"type": "object", "required": ["model", "messages"], "properties": _MESSAGES_FIELDS}
+_CREATE_MESSAGE = {"type": "object", "required": ["model", "messages", "max_tokens"], "properties": {
+    **_MESSAGES_FIELDS, "max_tokens": {"type": "integer", "minimum": 1}, "stream": {"type": "boolean"}}}
 _IMAGES = {"type": "object", "required": ["prompt"], "properties": {
     "model": {"type": "string"}, "prompt": {"type": "string"}, "n": {"type": "integer"},
     "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]}}}
@@ -126,16 +168,17 @@ def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _answers(description: str, kind: str = "application/json") -> dict:
+def _answers(description: str, kind: str = "application/json", error: dict = _ERROR) -> dict:
     return {"200": {"description": description, "content": {kind: {"schema": {}}}},
-            "default": {"description": "An OpenAI-shaped error",
-                        "content": {"application/json": {"schema": _ERROR}}}}
+            "default": {"description": "An OpenAI-shaped error" if error is _ERROR else "An Anthropic-shaped error",
+                        "content": {"application/json": {"schema": error}}}}
 
 
 def document(api: str = "") -> dict:
     """The OpenAPI document, with the API routes under ``api`` (``Settings.api_path``)."""
     name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     auth: list[dict] = [{"bearer": []}]
+    anthropic_auth: list[dict] = [{"apiKey": []}, {"bearer": []}]
     response_id = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paths = {
         f"{api}/v1/chat/completions": {"post": {
@@ -152,6 +195,14 @@ def document(api: str = "") -> dict:
         f"{api}/v1/responses/{{response_id}}/input_items": {"get": {
             "summary": "What a stored response answered, newest first", "security": auth,
             "parameters": [*response_id, *_PAGING], "responses": _answers("A list of input items")}},
+        f"{api}/v1/messages": {"post": {
+            "summary": "Anthropic's Messages API: a message, or its event stream (event: lines); on the chat pipeline",
+            "security": anthropic_auth, "requestBody": _json_body(_CREATE_MESSAGE),
+            "responses": _answers("A message or its event stream", error=_ANTHROPIC_ERROR)}},
+        f"{api}/v1/messages/count_tokens": {"post": {
+            "summary": "The input tokens of a Messages request, as its usage counts them (local)",
+            "security": anthropic_auth, "requestBody": _json_body(_MESSAGES),
+            "responses": _answers("{\"input_tokens\": n}", error=_ANTHROPIC_ERROR)}},
         f"{api}/v1/images/generations": {"post": {
             "summary": "Images through DALL·E", "security": auth,
             "requestBody": _json_body(_IMAGES), "responses": _answers("The images")}},
@@ -177,5 +228,6 @@ def document(api: str = "") -> dict:
         "info": {"title": "pandora_v1", "version": __version__,
                  "description": "An OpenAI-style API over a ChatGPT backend-api upstream."},
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
     }

@@ -16,6 +16,18 @@ only in the conversation document (``GET /backend-api/conversation/{id}``),
 hand-offs resumed at ``POST /backend-api/f/conversation/resume``.
 ``answer_text(prompt)`` says what text the client must end up with.
 
+Refusals, limits and documents (fake_refusals.py, fake_documents.py): a temporary chat
+(``history_and_training_disabled: true``, or ``force_no_history`` as a proxy
+that forces it) is not kept (its document and PATCH are 404s, it cannot be
+continued) and draws nothing (the model refuses in text); ``message_limit``
+makes long messages a 413 ``message_length_exceeds_limit``; a body it cannot
+take (``thinking_effort`` not standard/extended/max, one on an instant slug,
+``!invalid_body``) is a 422; ``/backend-api/conversation/init`` lists
+``limits``; ``POST /backend-api/f/conversation/prepare`` hands out conduit
+tokens; ``filecite`` markers get ``type: "file"`` references, writing blocks
+their ``metadata.writing_blocks``; ``!files`` reads the attachment first;
+``!echo_history messages|prefix`` replays the request's history.
+
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
 
@@ -48,6 +60,12 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import orjson
+
+try:        # a module of the tests package, or run as a script from tests/ (bench, heavy input)
+    from tests import fake_documents, fake_refusals
+except ImportError:
+    import fake_documents  # type: ignore[no-redef]
+    import fake_refusals  # type: ignore[no-redef]
 
 DEFAULT_ANSWER = "Hello! How can I help you today?"
 # A bare greeting gets the default answer too (the e2e tests say "hi" and expect it).
@@ -126,12 +144,15 @@ class Plan:
     image_async: bool = False       # ... finished only in the conversation document, after some polls
     handoff: bool = False           # the turn arrives as a hand-off envelope; the answer via resume
     polls: int = 0                  # document GETs before a late turn is whole in it (0: the defaults below)
+    files: bool = False             # the model reads the attached files (myfiles_browser) first
+    echo_history: str | None = None  # replay the request's history: "messages" before the answer, "prefix" first
+    invalid_body: bool = False      # the upstream finds the body invalid (422, as for a bad thinking_effort)
 
     @property
     def modern(self) -> bool:
         return self.today or self.memory or self.thinking or self.commentary or self.search \
             or bool(self.canvas) or self.variants or self.image_limit or self.gpt_image \
-            or self.image_async or self.handoff
+            or self.image_async or self.handoff or self.files or bool(self.echo_history)
 
     def chunks(self, text: str) -> list[str]:
         """The text updates for ``text``: whole characters, never bytes."""
@@ -144,11 +165,11 @@ class Plan:
 FLAGS = {"crlf", "ping", "noise", "error_midstream", "moderation", "max_tokens", "reset",
          "reasoning", "tool", "chart", "browse", "dalle_refuse", "endless", "bad_event",
          "today", "memory", "thinking", "commentary", "search", "canvas_update", "variants", "image_limit",
-         "gpt_image", "image_async", "handoff"}
+         "gpt_image", "image_async", "handoff", "files", "invalid_body"}
 VALUED: dict[str, Callable[[str], Any]] = {
     "format": str.upper, "split": int, "pieces": int, "delay": float, "status": int,
     "stall_first": float, "stall_mid": float, "model": str, "dalle": int, "huge_event": float, "polls": int,
-    "canvas": str}
+    "canvas": str, "echo_history": str}
 
 
 def parse_prompt(prompt: str) -> Plan:
@@ -177,6 +198,7 @@ def parse_prompt(prompt: str) -> Plan:
         except ValueError as exc:
             raise ValueError(f"bad directive {line!r}: {exc}") from None
     if plan.format not in (None, "A", "B") or plan.split < 0 or tokens < 0 \
+            or plan.echo_history not in (None, "messages", "prefix") \
             or (plan.pieces is not None and plan.pieces < 1):
         raise ValueError(f"bad directive value in {prompt!r}")
     while lines and not lines[0].strip():
@@ -284,6 +306,7 @@ class Turn:
     conversation_id: str
     model: str
     user_message: dict    # the request's last user message, echoed back first
+    history: tuple = ()   # the request's messages before it (for !echo_history)
 
 
 class Timeline:
@@ -585,6 +608,9 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
               "conversation_id": cid})
     tl.message("system", {"content_type": "text", "parts": [""]}, status="finished_successfully",
                metadata={"is_visually_hidden_from_conversation": True})
+    if plan.echo_history == "prefix":     # the whole history replayed first, with the ids it was sent with
+        for sent in turn.history:
+            tl.add(replayed(sent), bare=True)
     echo = user_echo(turn.user_message)
     if plan.variants:
         echo["metadata"] = {**echo["metadata"], "paragen_variants_info": {
@@ -618,8 +644,16 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
         canvas_turn(tl)
     if plan.gpt_image or plan.image_async:
         stream_end = gpt_image_turn(tl)
+    if plan.files:
+        today_tool_call(tl, "myfiles_browser", fake_documents.FILE_CALL)
+        tl.message("tool", {"content_type": "text", "parts": [fake_documents.FILE_QUOTE]}, name="myfiles_browser",
+                   status="finished_successfully", channel="commentary", bare=True)
     if plan.stall_mid:
         tl.steps.append(Sleep(plan.stall_mid))   # the model thinking in silence before it answers
+    if plan.echo_history == "messages":   # replayed assistant turns, complete, just before the real answer
+        for sent in turn.history:
+            if (sent.get("author") or {}).get("role") == "assistant":
+                tl.add({**replayed(sent), "id": str(uuid.uuid4())}, bare=True)
     today_answer(tl, plan.text)
     if plan.variants:
         today_answer(tl, VARIANT_TWO)
@@ -629,6 +663,17 @@ def today_timeline(plan: Plan, turn: Turn) -> tuple[list, int | None]:
     tl.event({"type": "server_ste_metadata", "conversation_id": cid,
               "metadata": {"tool_invoked": plan.search, "turn_use_case": "text", "model_slug": turn.model}})
     return tl.steps, stream_end
+
+
+def replayed(sent: dict) -> dict:
+    """A message of the request's history as the upstream echoes it back: complete, final."""
+    message = user_echo(sent)
+    message["author"]["role"] = (sent.get("author") or {}).get("role") or "user"
+    if message["author"]["role"] == "assistant":
+        message.update(channel="final", end_turn=True)
+        message["metadata"] = {**message["metadata"], "is_complete": True,
+                               "finish_details": {"type": "stop", "stop_tokens": [200002]}}
+    return message
 
 
 def sediment_file(partial: bool = False) -> str:
@@ -725,6 +770,8 @@ def content_reference(text: str, match: re.Match) -> dict | None:
            "safe_urls": [], "refs": [], "alt": None, "prompt_text": None}
     if kind == "entity":
         return {**ref, "type": "entity", "name": orjson.loads(args[0])[1], "alt": orjson.loads(args[0])[1]}
+    if kind == "filecite":
+        return fake_documents.file_reference(match.group(0), match.start(), match.end(), args)
     if kind != "cite":
         return {**ref, "type": "hidden", "invalid": True}
     found = [a for a in args if not a.startswith("turn9")]
@@ -760,9 +807,11 @@ def today_answer(tl: Timeline, text: str) -> None:
                     ref = {**ref, "items": [], "alt": None}
                 new_refs.append(ref)
                 refs += 1
+        blocks = [("/message/metadata/writing_blocks", "append", {block_id: entry})
+                  for end, block_id, entry in fake_documents.writing_blocks(sent) if before < end <= len(sent)]
         if i == len(pieces) - 1:
             ops = [(PART0, "append", piece)] if piece else []
-            ops += [("/message/metadata/content_references", "append", r) for r in new_refs]
+            ops += [("/message/metadata/content_references", "append", r) for r in new_refs] + blocks
             for index, items, alt in late:
                 ops += [(f"/message/metadata/content_references/{index}/items", "append", item) for item in items]
                 ops.append((f"/message/metadata/content_references/{index}/alt", "replace", alt))
@@ -781,6 +830,8 @@ def today_answer(tl: Timeline, text: str) -> None:
             tl.update(PART0, piece)
         for ref in new_refs if i < len(pieces) - 1 else ():
             tl.steps.append(Op("/message/metadata/content_references", "append", ref))
+        for block in blocks if i < len(pieces) - 1 else ():
+            tl.steps.append(Op(*block))
 
 
 def conversation_document(steps: list, conversation_id: str, title: str = "Otters") -> dict:
@@ -1216,6 +1267,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"detail": ERROR_DETAILS[401]})
         if record.method == "POST" and route in ("/backend-api/conversation", "/backend-api/f/conversation"):
             return self._conversation(fake, record)
+        if record.method in ("GET", "POST") and route == "/backend-api/conversation/init":
+            if fake.init_status:
+                return self._send(*error_response(fake.init_status))
+            return self._json(200, fake_refusals.conversation_init(fake.limits))
+        if record.method == "POST" and route == "/backend-api/f/conversation/prepare":
+            return self._prepare(fake, record)
         document = re.fullmatch(r"/backend-api/conversation/([^/]+)", route or "")
         if record.method == "GET" and document:
             return self._document(fake, document.group(1))
@@ -1233,6 +1290,8 @@ class _Handler(BaseHTTPRequestHandler):
         if record.method == "GET" and route == "/backend-api/estuary/content" and record.query.get("sig") == "abc":
             return self._send(200, {"Content-Type": "image/png"}, blob_bytes(record.query.get("id", "")))
         if record.method == "PATCH" and route and re.fullmatch(r"/backend-api/conversation/[^/]+", route):
+            if route.rsplit("/", 1)[1] in fake.temporary:       # not in the history: nothing to hide
+                return self._json(404, {"detail": ERROR_DETAILS[404]})
             return self._json(200, {"success": True})
         if record.method == "GET" and route == "/backend-api/models":
             return self._json(200, {"models": MODELS})
@@ -1345,23 +1404,38 @@ class _Handler(BaseHTTPRequestHandler):
             plan = parse_prompt(agent_prompt(payload))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
+        if fake_refusals.too_long(payload, fake.message_limit):
+            return self._json(413, fake_refusals.TOO_LONG)
+        if plan.invalid_body or fake_refusals.body_problem(payload):
+            return self._json(422, fake_refusals.INVALID_BODY)
+        if payload.get("conversation_id") in fake.temporary:     # a temporary chat cannot be continued
+            return self._json(404, {"detail": ERROR_DETAILS[404]})
         if plan.status:
             return self._send(*error_response(plan.status))
+        temporary = fake_refusals.is_temporary(payload, fake.force_no_history)
+        if temporary:
+            fake_refusals.temporary_refusal(plan, fake_refusals.hints_of(payload, user))
+        if plan.image_limit and fake.limits.get("image_gen", (1, 0))[0] > 0:   # now used up, as the text says
+            fake.limits["image_gen"] = (0, fake_refusals.IMAGE_RESET_SECONDS)
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
+        messages = [m for m in payload.get("messages") or () if isinstance(m, dict)]
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
-                    plan.model or payload.get("model") or "gpt-4o", user)
+                    plan.model or payload.get("model") or "gpt-4o", user,
+                    tuple(m for m in messages if m is not user and m.get("id") != user.get("id")))
         if plan.modern:
             today = today_turn(plan, turn)
             steps = today.stream
-            fake.conversations[turn.conversation_id] = StoredConversation(
-                conversation_document(today.stream, turn.conversation_id),
-                conversation_document(today.full, turn.conversation_id), today.ready_after)
-            if plan.handoff:
+            stored = StoredConversation(conversation_document(today.stream, turn.conversation_id),
+                                        conversation_document(today.full, turn.conversation_id), today.ready_after)
+            if plan.handoff and (not temporary or fake.temporary_resume):
                 fake.resumable[turn.conversation_id] = (plan, fmt, today.full)
         else:
             steps = build_timeline(plan, turn)
-            fake.conversations[turn.conversation_id] = StoredConversation(
-                None, conversation_document(steps, turn.conversation_id))
+            stored = StoredConversation(None, conversation_document(steps, turn.conversation_id))
+        if temporary:           # not in the history: its document is a 404, while open and after
+            fake.temporary.add(turn.conversation_id)
+        else:
+            fake.conversations[turn.conversation_id] = stored
         body = render(plan, fmt, steps, turn.conversation_id)
         fake._set_outcome(record, self._stream(plan, body))
 
@@ -1376,6 +1450,17 @@ class _Handler(BaseHTTPRequestHandler):
         stored.polls += 1
         ready = stored.early is None or stored.polls >= stored.ready_after
         self._json(200, stored.final if ready else stored.early)
+
+    def _prepare(self, fake: "FakeUpstream", record: Recorded) -> None:
+        """POST /backend-api/f/conversation/prepare: the body without messages -> a conduit token."""
+        body = record.json if isinstance(record.json, dict) else {}
+        if fake.prepare_status:
+            return self._send(*error_response(fake.prepare_status))
+        if "messages" in body or not isinstance(body.get("partial_query"), dict):
+            return self._json(422, fake_refusals.INVALID_BODY)
+        token = mint_jwt("conduit", 300)
+        fake.conduit_tokens.append(token)
+        self._json(200, {"status": "ok", "conduit_token": token})
 
     def _resume(self, fake: "FakeUpstream", record: Recorded) -> None:
         """POST /backend-api/f/conversation/resume: the handed-off turn, replayed from offset 0."""
@@ -1513,6 +1598,7 @@ class FakeUpstream:
         self.resumable: dict[str, tuple] = {}     # conversation id -> what its resume stream replays
         self.resume_status: int | None = None     # answer the resume endpoint with this error
         self.document_errors: list[int] = []      # answer the next document GETs with these errors
+        self._reset_refusals()
         self._changed = threading.Condition()
         self._reset_tokens()
         self._thread: threading.Thread | None = None
@@ -1546,6 +1632,18 @@ class FakeUpstream:
             self.uploaded_minimal = False
             self.process_uploads = False
             self._reset_tokens()
+            self._reset_refusals()
+
+    def _reset_refusals(self) -> None:
+        """Temporary chats, the size limit, limits_progress, the prepare step (fake_refusals.py)."""
+        self.temporary: set[str] = set()        # conversation ids of temporary chats (not kept)
+        self.force_no_history = False           # a proxy that makes every conversation temporary
+        self.temporary_resume = True            # the resume stream works for a temporary turn (not known)
+        self.message_limit = 0                  # characters a message may have (0: no limit); over: 413
+        self.limits: dict[str, tuple[int, float]] = {"image_gen": (3, 86400.0)}   # conversation/init
+        self.init_status: int | None = None     # answer conversation/init with this error
+        self.prepare_status: int | None = None  # answer f/conversation/prepare with this error
+        self.conduit_tokens: list[str] = []     # the tokens prepare handed out
 
     def _reset_tokens(self) -> None:
         self.exchanges: list[Exchange] = []

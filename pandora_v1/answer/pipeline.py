@@ -22,12 +22,13 @@ from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
 from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
-from ..translate.request import conversation_payload
+from ..translate.request import conversation_payload, prepare_body
 from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
 from ..upstream.client import UpstreamClient
 from ..usage import tokens
 from .request import ChatRequest
+from .temporary import HistoryChoice, Turn, history_choice
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,28 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
 
     ``public_url`` is where clients reach us (links to saved media);
     ``started`` is when the request came in (time to first token);
-    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw).
+    ``system_hints`` asks the upstream for a tool (``picture_v2``: draw); a turn with hints is
+    never a temporary chat (temporary.py).
     """
     settings = services.settings
+    asked = chat.temporary or settings.temporary_chat.enabled
+    history = history_choice(Turn(chat.model, entry.slug, system_hints), asked=asked,
+                             hide=settings.delete_conversation, config=settings.temporary_chat)
+    if asked and history.reason:
+        log.debug("not a temporary chat: %s; hidden once answered", history.reason)
     uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
     payload = conversation_payload(chat.messages, entry.slug, conversation_mode(entry),
-                                   history_disabled=settings.delete_conversation,
+                                   history_disabled=history.temporary,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
                                    system_hints=system_hints)
-    upstream = services.upstream.start_conversation(payload, creds)
+    token = None
+    if settings.conversation_prepare:     # the web app's optional step on /f/conversation
+        token = services.upstream.prepare_conversation(prepare_body(payload), creds)
+        if token:
+            payload["client_prepare_state"] = "success"
+    upstream = services.upstream.start_conversation(payload, creds, conduit_token=token)
     renderer = Renderer(options)
+    renderer.expect_history(payload["messages"])   # a replayed history is not the answer
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
                                                 keep_local=keep_media_local)
     try:
@@ -61,7 +74,7 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
                               continuation=Continuation(services.upstream, creds, settings.read_timeout),
                               continuation_settings=ContinuationSettings(settings.async_wait_seconds,
                                                                          settings.async_poll_seconds))
-    return Answer(services, chat, entry.slug, translation, creds, upstream.status, started)
+    return Answer(services, chat, entry.slug, translation, creds, upstream.status, started, history)
 
 
 class Continuation:
@@ -91,8 +104,10 @@ class Answer:
     """
 
     def __init__(self, services: Services, chat: ChatRequest, slug: str, translation: Translation,
-                 creds: Credentials, upstream_status: int | None = None, started: float | None = None):
+                 creds: Credentials, upstream_status: int | None = None, started: float | None = None,
+                 history: HistoryChoice | None = None):
         self.services = services
+        self.history = history or HistoryChoice(temporary=False, hide=services.settings.delete_conversation)
         self.chat = chat
         self.slug = slug
         self.translation = translation
@@ -147,7 +162,7 @@ class Answer:
         self._finished = True
         self.translation.body.close(drain if self.translation.complete else None)
         conversation_id = self.translation.conversation_id
-        if conversation_id and self.services.settings.delete_conversation:
+        if conversation_id and self.history.hide:
             threading.Thread(target=_hide, args=(self.services, conversation_id, self.creds),
                              name="hide-conversation", daemon=True).start()
 

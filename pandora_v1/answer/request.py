@@ -14,3 +14,4 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     tools: ToolFields = NO_TOOLS
+    temporary: bool = False        # the client asked that nothing be kept (Responses ``store: false``)

@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, g, jsonify, request
 
 from ..answer import watch as client_watch
+from ..answer.limits import limit_error
 from ..answer.pipeline import start_answer
 from ..answer.request import ChatRequest
 from ..errors import APIError, bad_request
@@ -67,10 +68,11 @@ def generate():
     reply, _ = answer.collect()
     images = answer.renderer.images[:n]
     if not images and answer.renderer.system_errors:
-        # The image tool failed: its limit is a rate limit, anything else a refusal of this request.
+        # The image tool failed: its limit is a rate limit (with the reset), anything else a refusal.
+        limit = limit_error(services, creds, answer.renderer.system_errors, "image_gen")
+        if limit is not None:
+            raise limit
         name, text = answer.renderer.system_errors[0]
-        if "ratelimit" in name.lower() or "limit" in text.lower():
-            raise APIError(429, text or "The image generation limit was reached.", code="rate_limit_exceeded")
         raise APIError(400, f"No image was generated: {text or name}", code="image_generation_failed",
                        param="prompt")
     if not images:

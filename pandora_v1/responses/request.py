@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..answer.request import ChatRequest
@@ -129,6 +129,8 @@ def parse_responses_request(body: Any, history: History) -> ResponsesRequest:
         tool_choice=body.get("tool_choice") if body.get("tool_choice") is not None else "auto",
         tools=[t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"],
     )
+    # store: false asks that nothing be kept: upstream, a temporary chat where the turn allows one
+    chat = replace(chat, temporary=not store)
     return ResponsesRequest(chat, tuple(items), echo, stream, store,
                             summary=bool(reasoning.get("summary")), max_output_tokens=max_output)
 

@@ -7,8 +7,10 @@ Today: private-use markers ``U+E200 kind U+E202 arg … U+E201`` resolved throug
 
 Rendering: a source becomes ``[[n](url)]`` (2024: n is the mark's number;
 today: sources are numbered in the order the answer first cites them), an
-entity its name, anything else nothing. No character U+E200–U+E206 ever
-leaves this module: stray ones are dropped, and an unclosed marker with them.
+entity its name, a file citation (``filecite``, resolved through a ``type:
+"file"`` reference) a readable ``(report.pdf, lines 17–19)`` in every mode,
+anything else nothing. No character U+E200–U+E206 ever leaves this module:
+stray ones are dropped, and an unclosed marker with them.
 
 Text is rewritten as it streams. What might still become a mark is held back:
 a mark cut across deltas until it closes, and a complete marker whose
@@ -23,26 +25,31 @@ from typing import Callable
 import orjson
 import regex
 
+from . import writing
+
 OPEN, CLOSE, SEP = "\ue200", "\ue201", "\ue202"
 
-# Anything that may need rewriting: a 2024 mark, a markdown link, a private-use character.
+# Anything that may need rewriting: a 2024 mark, a markdown link, a private-use character, a
+# writing block's fence (``::``, or a ``:`` that may start one in the next delta).
 # The quick checks use the stdlib engine: for a one-class scan it costs a tenth of ``regex``'s call.
-_SPECIAL = re.compile(r"[【\[\ue200-\ue206]").search
+_SPECIAL = re.compile(r"[【\[\ue200-\ue206]|::|:\Z").search
 special = _SPECIAL     # the renderer's quick check before any rewriting
 _PRIVATE = re.compile(r"[\ue200-\ue206]").search
 # A marker is closed by U+E201; a second U+E200 first means the earlier one was never closed.
 _MARKER = r"(?P<marker>\ue200[^\ue200\ue201]*\ue201)"
 # Bounded lengths for the 2024 shapes, so text that merely starts like one is held back only briefly.
-_MARKS = regex.compile(
-    r"(?P<cite>【(?P<n>\d{1,4})(?::\d{1,4})?†[^】\n]{0,40}】)"
-    r"|(?P<link>\[(?P<label>[^\]\n]{1,200})\]\((?P<path>sandbox:/mnt/data/[^)\s]{1,300})\))"
-    r"|" + _MARKER)
+_LEGACY = (r"(?P<cite>【(?P<n>\d{1,4})(?::\d{1,4})?†[^】\n]{0,40}】)"
+           r"|(?P<link>\[(?P<label>[^\]\n]{1,200})\]\((?P<path>sandbox:/mnt/data/[^)\s]{1,300})\))")
+_MARKS = regex.compile("|".join((_LEGACY, _MARKER, writing.FENCE)))
+_MARKS_AT_END = regex.compile("|".join((_LEGACY, _MARKER, writing.FENCE_AT_END)))   # the message ended
 _MARKERS_ONLY = regex.compile(_MARKER)
 # Left over after the marks: an opener never closed (with what it held), or a stray delimiter.
 _LEFTOVER = re.compile(r"\ue200[^\ue200\ue201]*\ue201?|[\ue201-\ue206]")
 
 # Marker kinds that point at sources; the others (i, video, products, forecast, …) render as nothing.
 _LINK_KINDS = frozenset({"cite", "url", "navlist"})
+_FILE_REF = re.compile(r"turn(\d+)file(\d+)")
+_LINES = re.compile(r"L(\d+)(?:-L?(\d+))?")
 
 
 def clean(text: str) -> str:
@@ -61,12 +68,13 @@ class Rewriter:
         self._numbers: dict[str, int] = {}  # source URL -> its number in this answer
 
     def rewrite(self, buffer: str, message: dict, final: bool, base: int | None = None,
-                markers_only: bool = False) -> tuple[str, str]:
+                markers_only: bool = False, before: str = "") -> tuple[str, str]:
         """(text to send now, text held back). ``base``: where the text will start in
-        the answer's content, to record annotations (None: don't, e.g. reasoning)."""
+        the answer's content, to record annotations (None: don't, e.g. reasoning);
+        ``before``: the character sent just before it (a file citation gets a space after a word)."""
         if not (_PRIVATE if markers_only else _SPECIAL)(buffer):
             return buffer, ""                   # the hot path: plain text
-        marks = _MARKERS_ONLY if markers_only else _MARKS
+        marks = _MARKERS_ONLY if markers_only else _MARKS_AT_END if final else _MARKS
         out, pos, size = [], 0, base or 0
         while True:
             match = marks.search(buffer, pos, partial=not final)
@@ -78,20 +86,25 @@ class Rewriter:
             size += len(plain)
             if match.partial:
                 return "".join(out), buffer[match.start():]
+            before = plain[-1:] or before
             text = self._replacement(match, message, final, size if base is not None else None,
-                                     self.links and not markers_only)
+                                     self.links and not markers_only, before)
             if text is None:                    # its reference has not arrived yet
                 return "".join(out), buffer[match.start():]
             out.append(text)
             size += len(text)
+            before = text[-1:] or before
             pos = match.end()
 
     # -- one mark -----------------------------------------------------------
 
     def _replacement(self, match, message: dict, final: bool, at: int | None,
-                     links: bool) -> str | None:
+                     links: bool, before: str = "") -> str | None:
         if match.group("marker"):
-            return self._marker(match.group("marker"), message, final, at, links)
+            return self._marker(match.group("marker"), message, final, at, links, before)
+        if match.group("writing"):
+            block = writing.block_text(match.group("attrs"), match.group("body") or "", message, final)
+            return None if block is None else clean(block)
         if match.group("cite"):
             if not links:
                 return ""
@@ -103,10 +116,15 @@ class Rewriter:
         return f"[{match.group('label')}]({url})" if url else match.group(0)
 
     def _marker(self, marker: str, message: dict, final: bool, at: int | None,
-                links: bool) -> str | None:
+                links: bool, before: str = "") -> str | None:
         kind, _, rest = marker[1:-1].partition(SEP)
         kind = kind.strip()
         reference = _reference(message, marker)
+        if kind == "filecite":
+            cited = _file_citation(reference or _file_reference(message, rest), rest)
+            if cited is None:
+                return "" if final else None    # hold it until its reference comes, or the end
+            return cited if not before or before.isspace() else " " + cited
         if kind == "entity":
             alt = reference.get("alt") if reference else None
             return clean(alt) if isinstance(alt, str) and alt.strip() else _entity_name(rest)
@@ -146,6 +164,39 @@ def _reference(message: dict, marker: str) -> dict | None:
         if isinstance(reference, dict) and reference.get("matched_text") == marker:
             return reference
     return None
+
+
+def _file_reference(message: dict, rest: str) -> dict | None:
+    """The ``type: "file"`` reference whose refs name the marker's ``turn<N>file<M>`` (its
+    ``matched_text`` may be written with other separators)."""
+    found = _FILE_REF.search(rest)
+    if found is None:
+        return None
+    wanted = (int(found.group(1)), int(found.group(2)))
+    for reference in (message.get("metadata") or {}).get("content_references") or ():
+        if isinstance(reference, dict) and reference.get("type") == "file":
+            for ref in reference.get("refs") or ():
+                if isinstance(ref, dict) and (ref.get("turn_index"), ref.get("ref_index")) == wanted:
+                    return reference
+    return None
+
+
+def _file_citation(reference: dict | None, rest: str) -> str | None:
+    """``(report.pdf, lines 17–19)``: the file's name, with the lines when known; None: no name yet."""
+    name = reference.get("name") or reference.get("title") if reference else None
+    if not isinstance(name, str) or not clean(name).strip():
+        return None
+    pointer = reference.get("input_pointer") if reference else None
+    first = last = None
+    if isinstance(pointer, dict) and isinstance(pointer.get("line_range_start"), int):
+        first = pointer["line_range_start"]
+        last = pointer.get("line_range_end") if isinstance(pointer.get("line_range_end"), int) else first
+    else:
+        lines = _LINES.search(rest.split(SEP, 1)[1]) if SEP in rest else None
+        if lines:
+            first, last = int(lines.group(1)), int(lines.group(2) or lines.group(1))
+    where = "" if first is None else f", line {first}" if last == first else f", lines {first}\u2013{last}"
+    return f"({clean(name).strip()}{where})"
 
 
 def _sources(reference: dict) -> list[tuple[str, str | None]]:

@@ -21,9 +21,12 @@ final channel, ``aside`` for commentary/analysis:
 
 Anything else renders nothing: user/system/developer echoes, saved memories
 (``model_editable_context``), custom instructions, reasoning_recap, tool
-results, messages hidden from the conversation, unknown kinds. After the
-answer (the final-lane assistant message with ``end_turn``) later assistant
-messages, such as a second paragen variant, render nothing.
+results, messages hidden from the conversation, unknown kinds, and the
+history we sent echoed back (``expect_history``: an assistant message with an
+id we sent, or one that arrives already finished saying what an assistant
+message we sent said). After the answer (the final-lane assistant message
+with ``end_turn``) later assistant messages, such as a second paragen
+variant, render nothing.
 
 A fence opened for a code or output block is closed before anything else is
 written and by ``close()`` at the end of the turn, so the client never gets an
@@ -187,6 +190,8 @@ class Renderer:
         self._document: dict | None = None      # the canvas document, as created and edited
         self._handlers = self._handler_table()
         self._routes: dict[str, Any] = {}   # message id -> its route (a tuple), or False
+        self._sent_ids: frozenset[str] = frozenset()     # the messages we sent (expect_history)
+        self._sent_texts: frozenset[str] = frozenset()   # what the assistant messages we sent said
 
     @property
     def annotations(self) -> list[dict]:
@@ -236,6 +241,19 @@ class Renderer:
         """A moderation verdict blocked the answer."""
         self.finish_reason = "content_filter"
 
+    def expect_history(self, sent: list[dict]) -> None:
+        """The upstream messages we sent: replayed back before the real answer, they are not it."""
+        self._sent_ids = frozenset(str(m.get("id")) for m in sent)
+        self._sent_texts = frozenset(text for m in sent if (m.get("author") or {}).get("role") == "assistant"
+                                     if (text := _joined_parts(m.get("content") or {}).strip()))
+
+    def _replayed(self, message: dict) -> bool:
+        if str(message.get("id")) in self._sent_ids:
+            return True
+        # a new id, but already finished when first seen, with the text of a turn we sent
+        return bool(self._sent_texts) and message.get("status") not in (None, "in_progress") \
+            and _joined_parts(message.get("content") or {}).strip() in self._sent_texts
+
     # -- routing ------------------------------------------------------------
 
     def _handler_table(self) -> dict:
@@ -257,6 +275,8 @@ class Renderer:
                 self._note_user(message)
             return False
         if (message.get("metadata") or {}).get("is_visually_hidden_from_conversation"):
+            return False
+        if role == "assistant" and (self._sent_ids or self._sent_texts) and self._replayed(message):
             return False
         content = message.get("content") or {}
         lane = "aside" if role == "assistant" and message.get("channel") in _ASIDE else "final"
@@ -335,7 +355,8 @@ class Renderer:
         buffer = state.held + new
         if not buffer:
             return ""
-        text, state.held = self.citations.rewrite(buffer, state.message or {}, final, self._sent)
+        text, state.held = self.citations.rewrite(buffer, state.message or {}, final, self._sent,
+                                                  before=self._tail[-1:])
         return text
 
     def _release_held(self, message_id: str) -> list[Piece]:

@@ -76,3 +76,15 @@ def conversation_payload(messages, slug: str, mode: dict, *,
         payload["system_hints"] = list(system_hints)
     return payload
 
+
+def prepare_body(payload: dict) -> dict:
+    """The ``/f/conversation/prepare`` body for ``payload``: the conversation body without its
+    messages, the user's message as ``partial_query``, the attachments' types."""
+    messages = payload.get("messages") or []
+    users = [m for m in messages if m["author"]["role"] == "user"]
+    query = users[-1] if users else (messages[-1] if messages else {})
+    types = sorted({a["mime_type"] for m in messages for a in (m.get("metadata") or {}).get("attachments") or ()
+                    if a.get("mime_type")})
+    body = {key: value for key, value in payload.items() if key != "messages"}
+    body.update(client_prepare_state="none", partial_query=query, attachment_mime_types=types)
+    return body

@@ -185,8 +185,11 @@ class Translation:
             try:
                 document = self.continuation.document(conversation_id)
             except APIError as exc:
-                later = backoff(delay, exc.upstream_status or exc.status, settings.interval)
-                log.info("polling the conversation failed (%s)", exc.upstream_status or exc.status)
+                status = exc.upstream_status or exc.status
+                log.info("polling the conversation failed (%s)", status)
+                if status == 404:
+                    raise self._unreadable() from None
+                later = backoff(delay, status, settings.interval)
                 if later is None:
                     return
                 delay = later
@@ -201,6 +204,17 @@ class Translation:
                 yield out
             if not self._unfinished():
                 return
+
+    def _unreadable(self) -> APIError:
+        """The document is a 404: a temporary chat (asked for, or forced by a proxy) cannot be read
+        back, so the rest of the turn is lost. Said at once, after what the stream delivered."""
+        why = ("The conversation cannot be read back (the upstream answered 404), as happens with a "
+               "temporary chat: history_and_training_disabled, or a proxy that forces it.")
+        if self._handed_off():
+            message = f"The upstream handed the answer off and it could not be fetched. {why}"
+        else:
+            message = f"The upstream's stream ended while an image was still being drawn. {why}"
+        return APIError(502, message, code="conversation_unavailable", upstream_status=404)
 
     def _events(self, events: list[Event], out: list[Piece]) -> None:
         renderer, folder = self.renderer, self._folder

@@ -3,7 +3,9 @@
 It is the one owner of the transport: every call that leaves for the
 upstream, its file storage or the token endpoint goes through a method here
 (``request``, ``get_json``, ``download``, ``put_blob``, ``post_outside``,
-``start_conversation``), so proxies, timeouts and pools are decided once.
+``start_conversation`` and its side calls: ``prepare_conversation``,
+``resume_conversation``, ``conversation_document``, ``conversation_init``),
+so proxies, timeouts and pools are decided once.
 
 The conversation POST, once per answer, goes out on pooled sockets of our
 own (upstream_conn.py) and its body is read straight off them
@@ -18,6 +20,7 @@ retried elsewhere: it goes back to the client as it is.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -38,7 +41,7 @@ from ..version import __version__
 from . import paths
 from . import pool as upstream_conn
 from .body import UpstreamBody
-from .errors import TimedOut, Unreachable, error_from_response
+from .errors import TimedOut, Unreachable, error_from_response, rejected_body, too_long
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +108,14 @@ class UpstreamClient:
 
     def request(self, method: str, path: str, credentials: Credentials | None, *,
                 json: dict | None = None, stream: bool = False,
-                headers: dict | None = None) -> requests.Response:
-        """Send to the first prefix that answers; non-2xx answers raise APIError."""
-        return self._failover(self._via_requests, method, path, credentials, json, stream, headers)
+                headers: dict | None = None, read_timeout: float | None = None) -> requests.Response:
+        """Send to the first prefix that answers; non-2xx answers raise APIError.
+        ``read_timeout`` shortens the wait for a call the answer does not depend on."""
+        send = self._via_requests
+        if read_timeout is not None:
+            timeout = (self.timeout[0], min(self.timeout[1], read_timeout))
+            send = functools.partial(self._via_requests, timeout=timeout)
+        return self._failover(send, method, path, credentials, json, stream, headers)
 
     def _failover(self, send, method, path, credentials, json, stream, headers):
         sent_headers = {"Accept": "text/event-stream" if stream else "application/json"}
@@ -147,10 +155,10 @@ class UpstreamClient:
                 log.info("trying the next upstream prefix after: %s", failure.message)
         raise failure
 
-    def _via_requests(self, method, url, data, headers, stream):
+    def _via_requests(self, method, url, data, headers, stream, timeout=None):
         try:
             response = self.session.request(method, url, data=data, headers=headers, stream=stream,
-                                            timeout=self.timeout, allow_redirects=False)
+                                            timeout=timeout or self.timeout, allow_redirects=False)
         except requests.exceptions.ConnectTimeout:
             raise Unreachable("connect timeout") from None
         except requests.exceptions.Timeout:
@@ -180,9 +188,9 @@ class UpstreamClient:
         return response, response.status, response.headers
 
     def get_json(self, path: str, credentials: Credentials | None, *, method: str = "GET",
-                 json: dict | None = None, what: str = "answer") -> dict:
+                 json: dict | None = None, what: str = "answer", read_timeout: float | None = None) -> dict:
         """An upstream JSON object, or a clean 502 naming ``what`` was not one."""
-        response = self.request(method, path, credentials, json=json)
+        response = self.request(method, path, credentials, json=json, read_timeout=read_timeout)
         try:
             body = orjson.loads(response.content)
         except (orjson.JSONDecodeError, requests.RequestException):
@@ -264,11 +272,22 @@ class UpstreamClient:
             self._health = (time.monotonic(), result)
             return result
 
-    def start_conversation(self, payload: dict, credentials: Credentials
+    def start_conversation(self, payload: dict, credentials: Credentials, conduit_token: str | None = None
                            ) -> upstream_conn.Response | urllib3.BaseHTTPResponse:
-        """The answer's event stream (our own response, urllib3's through a proxy: read it with open_body)."""
-        response = self._failover(self._send_stream, "POST", self.conversation_path, credentials,
-                                  payload, True, None)
+        """The answer's event stream (our own response, urllib3's through a proxy: read it with open_body).
+
+        ``conduit_token``: what the prepare step gave, sent as ``x-conduit-token``.
+        """
+        headers = {"x-conduit-token": conduit_token} if conduit_token else None
+        try:
+            response = self._failover(self._send_stream, "POST", self.conversation_path, credentials,
+                                      payload, True, headers)
+        except APIError as exc:
+            if exc.upstream_status == 422:       # "Invalid conversation body": say what we sent
+                raise rejected_body(exc, payload, self.conversation_path) from None
+            if exc.upstream_status == 413 and exc.code != "context_length_exceeded":
+                raise too_long("request too large") from None
+            raise
         kind = response.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
             # A 200 that is not a stream: a proxy's page or an error body.
@@ -276,6 +295,30 @@ class UpstreamClient:
             raise upstream_error(f"The upstream answered without an event stream ({kind or 'no type'}): "
                                  f"{error.message}")
         return response
+
+    def prepare_conversation(self, body: dict, credentials: Credentials) -> str | None:
+        """``POST /backend-api/f/conversation/prepare``: its conduit token, or None. Never required:
+        a failure is logged and the answer is asked for without it."""
+        try:
+            answer = self.get_json(paths.PREPARE, credentials, method="POST", json=body, what="prepare answer",
+                                   read_timeout=SIDE_CALL_SECONDS)
+        except APIError as exc:
+            log.info("the conversation prepare step failed (%s); sending without a conduit token",
+                     exc.upstream_status or exc.status)
+            return None
+        token = answer.get("conduit_token")
+        return token if isinstance(token, str) and token else None
+
+    def conversation_init(self, credentials: Credentials) -> dict:
+        """``/backend-api/conversation/init``: the account's ``limits_progress`` (GET, or POST where GET is refused)."""
+        try:
+            return self.get_json(paths.CONVERSATION_INIT, credentials, what="conversation init",
+                                 read_timeout=SIDE_CALL_SECONDS)
+        except APIError as exc:
+            if exc.upstream_status not in (404, 405):
+                raise
+        return self.get_json(paths.CONVERSATION_INIT, credentials, method="POST", what="conversation init",
+                             json={"requested_default_model": None}, read_timeout=SIDE_CALL_SECONDS)
 
     def resume_conversation(self, conversation_id: str, token: str,
                             credentials: Credentials) -> upstream_conn.Response | urllib3.BaseHTTPResponse:
@@ -304,6 +347,7 @@ def _route_of(path: str) -> str:
     return path.split("?")[0]
 
 
+SIDE_CALL_SECONDS = 15.0   # the longest wait for a side call the answer does not need (prepare, init)
 ERROR_BODY = 65536
 ERROR_BODY_SECONDS = 10.0     # an error page that trickles is not worth a longer wait
 

@@ -8,6 +8,8 @@ from urllib.parse import quote, urlencode
 
 CONVERSATION = "/backend-api/conversation"        # the default; the config may choose /f/conversation
 RESUME = "/backend-api/f/conversation/resume"     # where a handed-off answer streams from
+PREPARE = "/backend-api/f/conversation/prepare"   # optional, before a POST to /f/conversation: a conduit token
+CONVERSATION_INIT = "/backend-api/conversation/init"   # limits_progress: usage limits and their resets
 MODELS = "/backend-api/models"
 ACCOUNTS_CHECK = "/backend-api/accounts/check/v4-2023-04-27"
 FILES = "/backend-api/files"                      # upload, step 1

@@ -146,3 +146,80 @@ def test_plain_text_is_handed_through_untouched():
 ])
 def test_clean(raw, cleaned):
     assert clean(raw) == cleaned
+
+
+# ------------------------------------------------------------------ file citations (filecite)
+
+FILE = "\ue200filecite\ue202turn1file0\ue202L17-L19\ue201"
+ONE_LINE = "\ue200filecite\ue202turn1file2\ue202L4\ue201"        # the lines only in the marker
+WHOLE = "\ue200filecite\ue202turn2file1\ue201"
+BY_REFS = "\ue200filecite\ue202turn3file0\ue201"                  # its matched_text written otherwise
+LOST_FILE = "\ue200filecite\ue202turn9file9\ue201"
+FILE_TEXT = f"Revenue grew 5%{FILE}. Costs{ONE_LINE} fell {WHOLE}and rent{BY_REFS}; tax{LOST_FILE}. End"
+FILE_EXPECTED = ("Revenue grew 5% (report.pdf, lines 17\u201319). Costs (notes.txt, line 4) fell (budget.csv)and "
+                 "rent (q3.xlsx); tax. End")
+
+
+def file_ref(marker, name, turn, index, lines=None, **extra):
+    ref = {"matched_text": marker, "type": "file", "name": name, "id": f"file-{turn}{index}", "source": "my_files",
+           "refs": [{"turn_index": turn, "ref_type": "file", "ref_index": index}], **extra}
+    if lines:
+        ref["input_pointer"] = {"line_range_start": lines[0], "line_range_end": lines[1]}
+    return ref
+
+
+FILE_REFERENCES = [file_ref(FILE, "report.pdf", 1, 0, (17, 19)), file_ref(ONE_LINE, "notes.txt", 1, 2),
+                   file_ref(WHOLE, "budget.csv", 2, 1), file_ref("filecite turn3file0", "q3.xlsx", 3, 0)]
+
+
+def no_fragment(pieces):
+    for _, text in pieces:
+        assert not PRIVATE & set(text), repr(text)
+        assert "filecite" not in text and "turn" not in text and "file0" not in text, repr(text)
+
+
+@pytest.mark.parametrize("cut", range(len(FILE_TEXT) + 1))
+def test_a_file_citation_cut_at_any_position_renders_the_same(cut):
+    pieces, _ = run([cut], text=FILE_TEXT, references=FILE_REFERENCES)
+    assert content(pieces) == FILE_EXPECTED
+    no_fragment(pieces)
+
+
+def test_file_citations_one_character_at_a_time():
+    pieces, _ = run(range(len(FILE_TEXT) + 1), text=FILE_TEXT, references=FILE_REFERENCES)
+    assert content(pieces) == FILE_EXPECTED
+    no_fragment(pieces)
+
+
+@pytest.mark.parametrize("cut", range(0, len(FILE_TEXT) + 1, 7))
+def test_a_file_reference_that_comes_only_with_the_end_of_the_message(cut):
+    """Held until the end-of-message patch brings the references (never longer), then resolved."""
+    renderer = Renderer()
+    early = content(renderer.feed(root(FILE_TEXT[:cut], references=[])))
+    assert FILE_EXPECTED.startswith(early)
+    pieces = renderer.feed(root(FILE_TEXT, "finished_successfully", FILE_REFERENCES, True)) + renderer.close()
+    assert early + content(pieces) == FILE_EXPECTED
+    no_fragment(pieces)
+
+
+def test_file_citations_in_bot_mode_and_in_reasoning():
+    pieces, _ = run([9, 40], text=FILE_TEXT, references=FILE_REFERENCES,
+                    options=RenderOptions(citation_links=False))
+    assert content(pieces) == FILE_EXPECTED
+    renderer = Renderer()
+    aside = root(f"Reading the report{FILE} now.", "finished_successfully", FILE_REFERENCES)
+    aside["message"]["channel"] = "commentary"
+    pieces = renderer.feed(aside) + renderer.close()
+    assert "".join(t for k, t in pieces if k != CONTENT) == "Reading the report (report.pdf, lines 17\u201319) now."
+    no_fragment(pieces)
+
+
+def test_a_file_citation_after_a_space_or_held_across_reads_gets_one_space():
+    renderer = Renderer()
+    first = content(renderer.feed(root("Grew " + FILE[:5], references=FILE_REFERENCES)))
+    rest = content(renderer.feed(root("Grew " + FILE + ".", "finished_successfully", FILE_REFERENCES, True)))
+    assert first + rest == "Grew (report.pdf, lines 17\u201319)."
+    renderer = Renderer()
+    first = content(renderer.feed(root("Grew" + FILE[:5], references=FILE_REFERENCES)))
+    rest = content(renderer.feed(root("Grew" + FILE + ".", "finished_successfully", FILE_REFERENCES, True)))
+    assert (first, first + rest) == ("Grew", "Grew (report.pdf, lines 17\u201319).")

@@ -136,9 +136,25 @@ def test_polling_backs_off_on_429_and_5xx_and_stops_on_other_errors():
     text, _ = run(translation)
     assert text.endswith("Here.") and upstream.documents == IMAGE_POLLS
     assert time.monotonic() - started >= 0.02 + 0.04 + 0.08      # 0.02, then doubled twice
-    translation, upstream = translate("!image_async\nHere.", document_errors=[404])
+    translation, upstream = translate("!image_async\nHere.", document_errors=[403])
     text, _ = run(translation)
     assert upstream.documents == 0 and text == "(the image was not finished in time)\n\n"
+
+
+@pytest.mark.parametrize("prompt, words", [("!image_async\nHere.", "still being drawn"),
+                                           ("!handoff\nNever seen.", "handed the answer off")])
+def test_a_404_on_the_document_cannot_be_recovered_and_says_so_at_once(prompt, words):
+    """A temporary chat's document is a 404: an error after what the stream gave, no more polls."""
+    translation, upstream = translate(prompt, resume_fails=True, document_errors=[404])
+    started, batches = time.monotonic(), []
+    with pytest.raises(APIError) as info:
+        for batch in translation.batches():
+            batches.append(batch)
+    assert info.value.status == 502 and info.value.code == "conversation_unavailable"
+    assert words in info.value.message and "temporary chat" in info.value.message
+    assert upstream.document_errors == [] and upstream.documents == 0       # one GET, then no more
+    assert time.monotonic() - started < 0.5
+    assert translation.polls == 1
 
 
 def test_a_finished_2024_stream_is_not_continued():

@@ -8,9 +8,9 @@ never starts half-configured.
 
 One module per seam: settings.py (the dataclasses and their defaults),
 reader.py (typed reads that collect problems), connections.py (upstream,
-Redis), models.py (aliases, gpts.json), access.py (token exchange, upstream
-accounts, client keys), schedule.py (the daily job); this file puts them
-together (``parse``, ``load``).
+Redis), models.py (aliases, gpts.json), turns.py (temporary chats), access.py
+(token exchange, upstream accounts, client keys), schedule.py (the daily job);
+this file puts them together (``parse``, ``load``).
 
 Nothing heavy is imported here: the gunicorn config reads it in the master
 process before the workers patch sockets.
@@ -22,25 +22,28 @@ import os
 from pathlib import Path
 
 from .access import gateway, token_exchange
-from .connections import conversation_path, redis, upstream
-from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, load_gpts, models
+from .connections import conversation_path, conversation_prepare, redis, upstream
+from .models import LEGACY_MODEL_KEYS, TEXT_ONLY_SLUGS, anthropic, load_gpts, models
 from .reader import Reader
 from .schedule import refresh_schedule
 from .settings import (
+    AnthropicSettings,
     BotMode,
     ConfigError,
     ModelEntry,
     RedisSettings,
     RefreshSchedule,
     Settings,
+    TemporaryChat,
     TokenExchange,
     ToolSettings,
     UpstreamAccount,
 )
+from .turns import temporary_chat
 
-__all__ = ["BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings", "RefreshSchedule",
-           "Settings", "TEXT_ONLY_SLUGS", "TokenExchange", "ToolSettings", "UpstreamAccount", "load",
-           "load_gpts", "parse", "startup_warnings"]
+__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings",
+           "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange", "ToolSettings",
+           "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
 GPTS_ENV = "PANDORA_V1_GPTS"
@@ -56,6 +59,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         raise ConfigError(["config.json: expected a JSON object at the top level"])
     r = Reader(raw)
     base, prefixes = upstream(r)
+    path = conversation_path(r)
     bot = r.section("bot_mode")
     tools = r.section("tools")
     refresh = r.section("refresh_ToAccess")
@@ -83,13 +87,15 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         worker_connections=r.number("worker_connections", Settings.worker_connections, minimum=1, integer=True),
         graceful_timeout=r.number("graceful_timeout", Settings.graceful_timeout, minimum=1, integer=True),
         delete_conversation=r.boolean("need_delete_conversation_after_response", False),
+        temporary_chat=temporary_chat(r),
         use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),
         dalle_prompt_prefix=r.string("dalle_prompt_prefix", strip=False),
         key_for_gpts_info=r.string("key_for_gpts_info"),
         stream_sleep_time=r.number("stream_sleep_time", 0.0, source=refresh,
                                    name="refresh_ToAccess.stream_sleep_time"),
         delta_encoding=r.boolean("delta_encoding", True),
-        conversation_path=conversation_path(r),
+        conversation_path=path,
+        conversation_prepare=conversation_prepare(r, path),
         async_wait_seconds=r.number("async_wait_seconds", Settings.async_wait_seconds, minimum=0.0),
         async_poll_seconds=r.number("async_poll_seconds", Settings.async_poll_seconds, minimum=0.01),
         keepalive_interval=r.number("keepalive_interval", Settings.keepalive_interval, minimum=0.05),
@@ -127,6 +133,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
                                        "tools.max_catalog_chars", minimum=1000, integer=True),
             early_close=r.boolean("early_close", True, tools, "tools.early_close"),
         ),
+        anthropic=anthropic(r),
         redis=redis(r),
         models=models(r),
         gpts=gpts,

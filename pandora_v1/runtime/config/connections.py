@@ -47,6 +47,16 @@ def conversation_path(reader: Reader) -> str:
     return path
 
 
+def conversation_prepare(reader: Reader, path: str) -> bool:
+    """The web app's prepare step, tried only on its own path (upstream-protocol.md, "/f/conversation/prepare")."""
+    prepare = reader.boolean("conversation_prepare", False)
+    if prepare and path != "/backend-api/f/conversation":
+        reader.notes.append(f"conversation_prepare is true but conversation_path is {path}: the prepare step "
+                            "belongs to /backend-api/f/conversation and is not sent")
+        return False
+    return prepare
+
+
 def redis(reader: Reader) -> RedisSettings:
     redis = reader.section("redis")
     url = os.environ.get("REDIS_URL", "").strip()

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from .reader import Reader
-from .settings import ModelEntry
+from .settings import DEFAULT_CLAUDE_MODELS, TEXT_ONLY_SLUGS, AnthropicSettings, ModelEntry
 
 # The reference products' alias keys: config key -> (upstream slug, default aliases).
 LEGACY_MODEL_KEYS = {
@@ -19,10 +19,6 @@ LEGACY_MODEL_KEYS = {
     "o1_new_name": ("o1", "o1"),
     "o3_mini_new_name": ("o3-mini", "o3-mini"),
 }
-
-# Upstream models known not to take image input; every other slug does.
-TEXT_ONLY_SLUGS = frozenset({"gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini",
-                             "text-davinci-002-render-sha"})
 
 
 def models(reader: Reader) -> tuple[ModelEntry, ...]:
@@ -77,3 +73,26 @@ def load_gpts(path: Path) -> tuple[tuple[ModelEntry, ...], list[str]]:
             continue
         entries.append(ModelEntry(name.strip(), "gpt-4-gizmo", True, gizmo.strip()))
     return tuple(entries), problems
+
+
+def anthropic(reader: Reader) -> AnthropicSettings:
+    """Section ``anthropic``: ``models`` (Claude names or ``*`` patterns -> a model name or slug), tried before
+    the defaults, which they override by name; ``context_window``."""
+    section = reader.section("anthropic")
+    table = section.get("models") or {}
+    if not isinstance(table, dict):
+        reader.problems.append(f"anthropic.models: expected an object of {{\"claude name\": \"model\"}}, "
+                               f"got {json.dumps(table)}")
+        table = {}
+    mapped: list[tuple[str, str]] = []
+    for name, target in table.items():
+        if not name.strip() or not isinstance(target, str) or not target.strip():
+            reader.problems.append(f"anthropic.models.{name}: expected a model name or an upstream slug, "
+                                   f"got {json.dumps(target)}")
+            continue
+        mapped.append((name.strip(), target.strip()))
+    configured = {name for name, _ in mapped}
+    mapped += [(name, target) for name, target in DEFAULT_CLAUDE_MODELS if name not in configured]
+    window = reader.number("context_window", AnthropicSettings.context_window, section,
+                           "anthropic.context_window", minimum=1024, integer=True)
+    return AnthropicSettings(tuple(mapped), window)

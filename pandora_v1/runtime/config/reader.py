@@ -53,6 +53,17 @@ class Reader:
             return default
         return number
 
+    def strings(self, key, default: tuple[str, ...], source=None, name=None) -> tuple[str, ...]:
+        """A list of non-empty strings (a comma-separated string too)."""
+        value = self._get(key, None, source)
+        if value is None:
+            return default
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            self.problems.append(f"{name or key}: expected a list of non-empty strings, got {json.dumps(value)}")
+            return default
+        return tuple(i.strip() for i in items)
+
     def section(self, key) -> dict:
         value = self.raw.get(key)
         if value is None or value == "":

@@ -37,6 +37,36 @@ class ToolSettings:
     early_close: bool = True          # close the upstream as soon as the calls are complete
 
 
+# Claude model names -> a model this server serves (an alias, a GPT) or else an upstream slug; ``*`` patterns
+# allowed. The names Claude Code sends today, listed by /v1/models, and a catch-all: "auto" is the upstream's
+# own default model.
+DEFAULT_CLAUDE_MODELS: tuple[tuple[str, str], ...] = (
+    ("claude-opus-5-5", "auto"), ("claude-sonnet-5-5", "auto"), ("claude-haiku-5-5", "auto"),
+    ("claude-sonnet-4-6", "auto"), ("claude-haiku-4-5", "auto"), ("claude-*", "auto"))
+
+
+@dataclass(frozen=True)
+class AnthropicSettings:
+    """Anthropic's Messages API (section ``anthropic``; platform-spec.md §6)."""
+    models: tuple[tuple[str, str], ...] = DEFAULT_CLAUDE_MODELS   # tried in order: the config's, then these
+    context_window: int = 200_000     # input tokens; more is "prompt is too long", max_tokens is capped to the rest
+
+
+# Slugs whose turns may hand off (thinking and pro models always do; auto may route to one).
+HANDOFF_MODELS = ("*thinking*", "*-pro", "*-pro-*", "*-t-mini", "research", "auto")
+# Upstream models known not to take image input, and with no tools: they neither draw nor hand off, the
+# only ones a chat turn may be temporary on. Every other slug takes images.
+TEXT_ONLY_SLUGS = frozenset({"gpt-4-mobile", "o1-mini", "o1-preview", "o3-mini", "text-davinci-002-render-sha"})
+
+
+@dataclass(frozen=True)
+class TemporaryChat:
+    """Temporary chats (section ``temporary_chat``; answer/temporary.py decides per turn)."""
+    enabled: bool = False                         # the configuration asks for temporary chats
+    handoff_models: tuple[str, ...] = HANDOFF_MODELS     # fnmatch patterns of slugs
+    text_only_models: tuple[str, ...] = tuple(sorted(TEXT_ONLY_SLUGS))
+
+
 @dataclass(frozen=True)
 class RedisSettings:
     host: str = ""
@@ -95,13 +125,15 @@ class Settings:
     worker_class: str = "gevent"
     worker_connections: int = 1000
     graceful_timeout: int = 30
-    delete_conversation: bool = False         # need_delete_conversation_after_response
+    delete_conversation: bool = False         # need_delete_conversation_after_response: hide once answered
+    temporary_chat: TemporaryChat = field(default_factory=TemporaryChat)
     use_oaiusercontent_url: bool = False
     dalle_prompt_prefix: str = ""
     key_for_gpts_info: str = ""
     stream_sleep_time: float = 0.0
     delta_encoding: bool = True               # ask the upstream for format B
     conversation_path: str = "/backend-api/conversation"   # or the web app's /backend-api/f/conversation (upstream/paths.py)
+    conversation_prepare: bool = False        # on /f/conversation: POST .../prepare first, forward its conduit token
     async_wait_seconds: float = 120.0         # polling for an async image or a handed-off answer, in all
     async_poll_seconds: float = 2.5           # between those polls
     keepalive_interval: float = 5.0
@@ -121,6 +153,7 @@ class Settings:
     url_fetch_timeout: float = 15.0
     bot_mode: BotMode = field(default_factory=BotMode)
     tools: ToolSettings = field(default_factory=ToolSettings)
+    anthropic: AnthropicSettings = field(default_factory=AnthropicSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     models: tuple[ModelEntry, ...] = ()
     gpts: tuple[ModelEntry, ...] = ()

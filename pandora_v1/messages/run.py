@@ -1,0 +1,155 @@
+"""One Messages request answered by an agent turn, delivered as a ``message`` or its event stream.
+
+The turn is the same engine ``/v1/chat/completions`` and ``/v1/responses`` use (``AgentAnswer``: the
+planned prompt, the call detector, the JSON transform, the invisible retry, every upstream answer
+finished). ``MessageRun`` reads its typed events (text, reasoning, whole tool calls) and feeds them to a
+``MessageEncoder``; the stream and the non-stream message come from the same loop. How the turn ends:
+
+  finished with text                         stop_reason end_turn
+  finished with tool calls                   tool_use
+  max_tokens (capped to what the context     max_tokens
+  window leaves), the upstream's own cut
+  one of stop_sequences in the text          stop_sequence (and the sequence)
+  blocked by moderation                      refusal
+  a failure mid-answer                       an ``error`` event (streams; non-stream: the HTTP error)
+
+Before anything goes upstream the prompt is checked against the context window; its input tokens are
+counted while the upstream starts answering (``message_start`` carries them).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from ..answer.agent import AgentAnswer
+from ..answer.budget import OutputBudget
+from ..errors import APIError
+from ..translate.render import CONTENT, REASONING
+from ..usage import tokens
+from .errors import error_event
+from .events import PING, MessageEncoder, usage
+from .prompt import check_window, input_tokens, plan_prompt, prompt_too_long
+from .request import MessagesRequest
+from .stops import StopSequences
+
+log = logging.getLogger(__name__)
+
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
+                "content_filter": "refusal"}
+
+
+class MessageRun:
+    def __init__(self, request: MessagesRequest, agent, slug: str, input_tokens: int, window: int):
+        self.request = request
+        self.agent = agent
+        self.engine = agent.turn
+        self.slug = slug
+        self.input_tokens = input_tokens
+        self.encoder = MessageEncoder(request.chat.model, request.stream, request.thinking)
+        limit = request.max_tokens
+        # Claude Code asks 128,000 on every call: a ceiling, capped to what the window leaves (§6.8).
+        self.budget = OutputBudget(None if limit is None else min(limit, max(0, window - input_tokens)), slug)
+        self.stops = StopSequences(request.stop_sequences) if request.stop_sequences else None
+        self._hidden: list[str] = []       # reasoning with thinking off: counted in usage, never shown
+
+    @classmethod
+    def start(cls, services, request: MessagesRequest, entry, creds, *, public_url: str,
+              started: float | None = None, watch=None) -> "MessageRun":
+        """Plan the turn, check the window, start its first upstream answer (errors before it raise here)."""
+        window = services.settings.anthropic.context_window
+        turn = plan_prompt(services, request.chat)
+        counted = check_window(turn, entry.slug, window)
+        try:
+            agent = AgentAnswer.start(services, request.chat, turn, entry, creds, public_url=public_url,
+                                      started=started, watch=watch)
+        except APIError as exc:
+            if exc.upstream_status == 413:   # the upstream's own limit: the wording Claude Code compacts on
+                counted = input_tokens(turn, entry.slug) if counted is None else counted
+                raise prompt_too_long(counted, min(window, counted - 1)) from None
+            request.rename(exc)
+            raise
+        # Counted while the upstream starts its answer: the count waits on the token server, not the worker.
+        return cls(request, agent, entry.slug, input_tokens(turn, entry.slug) if counted is None else counted,
+                   window)
+
+    @property
+    def upstream_status(self):
+        return self.agent.upstream_status
+
+    def finish(self, drain: float = 0.0) -> None:
+        self.agent.finish(drain)
+
+    # --------------------------------------------------------- delivery
+
+    def message(self) -> dict:
+        """The whole message (non-stream). Failures raise APIError."""
+        try:
+            for _ in self._events(None):
+                pass
+        finally:
+            self.finish()
+        return self.encoder.message(*self._stop(), self._usage())
+
+    def events(self, keepalive: float) -> Iterator[bytes]:
+        """The event stream: ``message_start`` first, ``ping`` while the upstream is silent, ``error`` last
+        when the answer fails."""
+        try:
+            yield self.encoder.start(self.input_tokens)
+            try:
+                yield from self._events(keepalive)
+            except APIError as exc:
+                yield error_event(exc)
+                return
+            except Exception:  # noqa: BLE001 - the stream must end in an Anthropic event, whatever broke
+                log.exception("messages stream failed")
+                yield error_event(APIError(500, "The server failed while streaming the answer."))
+                return
+            yield self.encoder.finish(*self._stop(), self._usage())
+        finally:
+            self.finish(drain=0.05)
+
+    # --------------------------------------------------------- the loop
+
+    def _events(self, keepalive: float | None) -> Iterator[bytes]:
+        encoder, budget, stops = self.encoder, self.budget, self.stops
+        shown = self.request.thinking != "off"
+        for batch in self.engine.events(keepalive):
+            if not batch:
+                yield PING
+                continue
+            out = []
+            for kind, value in batch:
+                if kind == CONTENT:
+                    if stops is not None:
+                        value = stops.feed(value)
+                    out.append(encoder.text(budget.take(CONTENT, value)))
+                elif kind == REASONING:
+                    if shown:
+                        out.append(encoder.thought(budget.take(REASONING, value)))
+                    else:
+                        self._hidden.append(value)     # the upstream did think: usage counts it
+                else:           # a whole, validated tool call
+                    if stops is not None:
+                        out.append(encoder.text(budget.take(CONTENT, stops.flush())))
+                    budget.take("call", value.name + value.arguments, cut=False)
+                    out.append(encoder.tool_use("toolu_" + value.id[len("call_"):], value.name, value.arguments,
+                                                value.fragments()))
+                if budget.reached or (stops is not None and stops.matched):
+                    break
+            yield b"".join(out)
+            if budget.reached or (stops is not None and stops.matched):
+                self.finish()           # nothing more is wanted: close the upstream now
+                return
+        if stops is not None:
+            yield encoder.text(budget.take(CONTENT, stops.flush()))
+
+    def _stop(self) -> tuple[str, str | None]:
+        if self.stops is not None and self.stops.matched:
+            return "stop_sequence", self.stops.matched
+        if self.budget.reached:
+            return "max_tokens", None
+        return STOP_REASONS.get(self.engine.finish_reason, "end_turn"), None
+
+    def _usage(self) -> dict:
+        texts = [*self.budget.texts.values(), self._hidden]
+        return usage(self.input_tokens, sum(tokens.count("".join(parts), self.slug) for parts in texts))
