@@ -28,6 +28,11 @@ tokens; ``filecite`` markers get ``type: "file"`` references, writing blocks
 their ``metadata.writing_blocks``; ``!files`` reads the attachment first;
 ``!echo_history messages|prefix`` replays the request's history.
 
+Conversations are kept (fake_sessions.py): messages by id, parent links, a current node. A POST with
+``conversation_id`` and ``parent_message_id`` continues one and is answered from the branch up to that
+parent plus the new messages (an unknown conversation or parent is refused: ``parent_error``); a big-paste
+attachment is read as its message.
+
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
 
@@ -62,10 +67,11 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 import orjson
 
 try:        # a module of the tests package, or run as a script from tests/ (bench, heavy input)
-    from tests import fake_documents, fake_refusals
+    from tests import fake_documents, fake_refusals, fake_sessions
 except ImportError:
     import fake_documents  # type: ignore[no-redef]
     import fake_refusals  # type: ignore[no-redef]
+    import fake_sessions  # type: ignore[no-redef]
 
 DEFAULT_ANSWER = "Hello! How can I help you today?"
 # A bare greeting gets the default answer too (the e2e tests say "hi" and expect it).
@@ -1400,8 +1406,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _conversation(self, fake: "FakeUpstream", record: Recorded) -> None:
         payload = record.json if isinstance(record.json, dict) else {}
         user = last_user_message(payload)
+        kept = fake.conversations.get(str(payload.get("conversation_id") or ""))   # continued (fake_sessions.py)
+        base = kept.final if kept is not None else None
         try:
-            plan = parse_prompt(agent_prompt(payload))
+            plan = parse_prompt(agent_prompt({**payload, "messages": fake_sessions.seen(payload, base, fake.uploads)}))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if fake_refusals.too_long(payload, fake.message_limit):
@@ -1410,6 +1418,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(422, fake_refusals.INVALID_BODY)
         if payload.get("conversation_id") in fake.temporary:     # a temporary chat cannot be continued
             return self._json(404, {"detail": ERROR_DETAILS[404]})
+        refused = fake_sessions.refusal(payload, base, fake.parent_error)
+        if refused:
+            return self._json(*refused)
         if plan.status:
             return self._send(*error_response(plan.status))
         temporary = fake_refusals.is_temporary(payload, fake.force_no_history)
@@ -1422,16 +1433,16 @@ class _Handler(BaseHTTPRequestHandler):
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user,
                     tuple(m for m in messages if m is not user and m.get("id") != user.get("id")))
+        document = lambda steps: fake_sessions.graft(base, payload, conversation_document(steps, turn.conversation_id))
         if plan.modern:
             today = today_turn(plan, turn)
             steps = today.stream
-            stored = StoredConversation(conversation_document(today.stream, turn.conversation_id),
-                                        conversation_document(today.full, turn.conversation_id), today.ready_after)
+            stored = StoredConversation(document(today.stream), document(today.full), today.ready_after)
             if plan.handoff and (not temporary or fake.temporary_resume):
                 fake.resumable[turn.conversation_id] = (plan, fmt, today.full)
         else:
             steps = build_timeline(plan, turn)
-            stored = StoredConversation(None, conversation_document(steps, turn.conversation_id))
+            stored = StoredConversation(None, document(steps))
         if temporary:           # not in the history: its document is a 404, while open and after
             fake.temporary.add(turn.conversation_id)
         else:
@@ -1640,6 +1651,7 @@ class FakeUpstream:
         self.force_no_history = False           # a proxy that makes every conversation temporary
         self.temporary_resume = True            # the resume stream works for a temporary turn (not known)
         self.message_limit = 0                  # characters a message may have (0: no limit); over: 413
+        self.parent_error = fake_sessions.PARENT_ERROR   # a continuation from a parent it does not have
         self.limits: dict[str, tuple[int, float]] = {"image_gen": (3, 86400.0)}   # conversation/init
         self.init_status: int | None = None     # answer conversation/init with this error
         self.prepare_status: int | None = None  # answer f/conversation/prepare with this error

@@ -22,11 +22,13 @@ from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
 from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
-from ..translate.request import conversation_payload, prepare_body
+from ..translate.request import ChatMessage, big_pastes, conversation_payload, prepare_body
 from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
 from ..upstream.client import UpstreamClient
 from ..usage import tokens
+from . import continuity
+from .continuity import Session, Thread
 from .request import ChatRequest
 from .temporary import HistoryChoice, Turn, history_choice
 
@@ -35,13 +37,19 @@ log = logging.getLogger(__name__)
 
 def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Credentials,
                  options: RenderOptions, *, public_url: str, started: float | None = None,
-                 keep_media_local: bool = False, system_hints: tuple[str, ...] = ()) -> "Answer":
+                 keep_media_local: bool = False, system_hints: tuple[str, ...] = (),
+                 thread: Thread | None = None, owned: bool = False) -> "Answer":
     """Send the conversation upstream; upstream errors before the answer raise APIError.
 
     ``public_url`` is where clients reach us (links to saved media);
     ``started`` is when the request came in (time to first token);
     ``system_hints`` asks the upstream for a tool (``picture_v2``: draw); a turn with hints is
-    never a temporary chat (temporary.py).
+    never a temporary chat (temporary.py);
+    ``thread`` (continuity.py): the session the request's history continues, if any; then only the
+    messages after the last assistant one go up, and a conversation the upstream no longer has
+    (404, an unknown parent) is asked again afresh with the whole history, invisibly. A whole answer
+    is kept as the session's next turn when the answer finishes, unless ``owned``: an agent turn
+    keeps it itself.
     """
     settings = services.settings
     asked = chat.temporary or settings.temporary_chat.enabled
@@ -49,11 +57,47 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
                              hide=settings.delete_conversation, config=settings.temporary_chat)
     if asked and history.reason:
         log.debug("not a temporary chat: %s; hidden once answered", history.reason)
-    uploaded = services.uploader.upload_all(chat.messages, creds, entry.accepts_images)
-    payload = conversation_payload(chat.messages, entry.slug, conversation_mode(entry),
+    if history.temporary:
+        thread = None             # a temporary conversation cannot be continued: nothing to keep
+    if thread is not None and thread.session is not None:
+        try:
+            return _start(services, chat, entry, creds, options, history, thread, public_url, started,
+                          keep_media_local, system_hints, owned)
+        except APIError as exc:
+            if not continuity.lost(exc):
+                raise
+            log.info("conversation %s cannot be continued (%s); sending the whole history",
+                     thread.session.conversation_id, exc.upstream_status)
+            thread = thread.afresh()
+    return _start(services, chat, entry, creds, options, history, thread, public_url, started,
+                  keep_media_local, system_hints, owned)
+
+
+def open_thread(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Credentials) -> Thread | None:
+    """The request's place among the sessions (None with ``continuity.enabled`` off)."""
+    config = services.settings.continuity
+    sessions = continuity.Sessions(services.store, config.ttl) if config.enabled else None
+    return continuity.open_thread(sessions, chat.messages, chat.tools, entry, creds, services.settings.tools.enabled)
+
+
+def _start(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Credentials, options: RenderOptions,
+           history: HistoryChoice, thread: Thread | None, public_url: str, started: float | None,
+           keep_media_local: bool, system_hints: tuple[str, ...], owned: bool) -> "Answer":
+    settings = services.settings
+    session = thread.session if thread is not None else None
+    messages = continuity.tail(chat.messages) if session else chat.messages
+    uploaded = services.uploader.upload_all(messages, creds, entry.accepts_images)
+    payload = conversation_payload(messages, entry.slug, conversation_mode(entry),
                                    history_disabled=history.temporary,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
                                    system_hints=system_hints)
+    if session:           # the next turn of a conversation the upstream has: only what is new
+        payload["conversation_id"], payload["parent_message_id"] = session.conversation_id, session.parent_id
+        if history.hide:  # hidden when the session ends: not before this turn does
+            thread.sessions.hide_later(session.conversation_id, creds)   # type: ignore[union-attr]
+    if settings.continuity.big_paste_bytes:
+        big_pastes(payload["messages"], settings.continuity.big_paste_bytes,
+                   lambda text: services.uploader.big_paste(text, creds))
     token = None
     if settings.conversation_prepare:     # the web app's optional step on /f/conversation
         token = services.upstream.prepare_conversation(prepare_body(payload), creds)
@@ -74,7 +118,9 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
                               continuation=Continuation(services.upstream, creds, settings.read_timeout),
                               continuation_settings=ContinuationSettings(settings.async_wait_seconds,
                                                                          settings.async_poll_seconds))
-    return Answer(services, chat, entry.slug, translation, creds, upstream.status, started, history)
+    translation.after = session.parent_id if session else None
+    return Answer(services, chat, entry.slug, translation, creds, upstream.status, started, history,
+                  thread=thread, owned=owned)
 
 
 class Continuation:
@@ -105,7 +151,7 @@ class Answer:
 
     def __init__(self, services: Services, chat: ChatRequest, slug: str, translation: Translation,
                  creds: Credentials, upstream_status: int | None = None, started: float | None = None,
-                 history: HistoryChoice | None = None):
+                 history: HistoryChoice | None = None, thread: Thread | None = None, owned: bool = False):
         self.services = services
         self.history = history or HistoryChoice(temporary=False, hide=services.settings.delete_conversation)
         self.chat = chat
@@ -113,6 +159,10 @@ class Answer:
         self.translation = translation
         self.creds = creds
         self.upstream_status = upstream_status
+        self.thread = thread           # the session this answer belongs to (continuity.py), if any
+        self.owned = owned             # an agent turn keeps the session and hides for it
+        self.stopped = False           # closed on purpose once the calls it made were complete (agent.py)
+        self.kept: str | None = None   # the conversation kept as the session's next turn
         self._finished = False
         self._started = started or time.perf_counter()
         self._ttft = services.metrics.ttft.labels(chat.model)
@@ -128,6 +178,14 @@ class Answer:
     def finish_reason(self) -> str:
         return self.translation.finish_reason
 
+    @property
+    def message_id(self) -> str | None:
+        """The answer's message in the upstream conversation when the answer is whole: the one that
+        ended the turn, or, closed on purpose after complete calls, the one that made them."""
+        if self.renderer.answered:
+            return self.renderer.answer_id
+        return self.renderer.last_text_id if self.stopped else None
+
     def batches(self, keepalive: float | None = None) -> Iterator[list[Piece]]:
         """The pieces, a list per upstream read; an empty list when ``keepalive`` seconds
         passed without any (the encoder keeps its client's connection alive then)."""
@@ -140,6 +198,20 @@ class Answer:
                 for kind, text in batch:
                     (content if kind == CONTENT else reasoning).append(text)
             yield batch
+        if not self.owned and self.finish_reason == "stop":
+            # before the client's last event: a follow-up sent at once finds the session
+            self.keep(continuity.answer_message("".join(content)))
+
+    def keep(self, answer: ChatMessage, nonce: str | None = None) -> None:
+        """The client has the whole of this answer (``answer``, as it will send it back): its
+        conversation goes on with the next turn of the session."""
+        conversation_id, message_id = self.translation.conversation_id, self.message_id
+        if self.thread is None or not conversation_id or not message_id:
+            return
+        self.thread.keep(answer, Session(conversation_id, message_id, nonce))
+        self.kept = conversation_id
+        if self.history.hide:
+            self.thread.sessions.hide_later(conversation_id, self.creds)
 
     def collect(self) -> tuple[str, str]:
         """The whole answer: (content, reasoning). Cleans up, also when it raises."""
@@ -151,6 +223,7 @@ class Answer:
         return "".join(self.content), "".join(self.reasoning)
 
     def usage(self) -> dict:
+        # The whole history as a fresh request renders it, however little of it went upstream.
         prompt = tokens.prompt_tokens(self.chat.messages, self.slug)
         thought = tokens.count("".join(self.reasoning), self.slug)
         return tokens.usage(prompt, tokens.count("".join(self.content), self.slug) + thought, thought)
@@ -161,10 +234,23 @@ class Answer:
             return
         self._finished = True
         self.translation.body.close(drain if self.translation.complete else None)
-        conversation_id = self.translation.conversation_id
-        if conversation_id and self.history.hide:
-            threading.Thread(target=_hide, args=(self.services, conversation_id, self.creds),
-                             name="hide-conversation", daemon=True).start()
+        if not self.owned:
+            hide_others(self.services, [self], self.kept)
+
+
+def hide_others(services: Services, answers: list[Answer], kept: str | None) -> None:
+    """With hiding on, hide the conversations a turn used, off the request path: all but the session's
+    (``kept``, or one a failed turn continued), which is hidden when the session ends."""
+    sessions = {a.thread.session.conversation_id for a in answers if a.thread is not None and a.thread.session}
+    done: set[str] = set()
+    for answer in answers:
+        conversation_id = answer.translation.conversation_id
+        if not conversation_id or not answer.history.hide or conversation_id in done \
+                or conversation_id == kept or conversation_id in sessions:
+            continue
+        done.add(conversation_id)
+        threading.Thread(target=_hide, args=(services, conversation_id, answer.creds),
+                         name="hide-conversation", daemon=True).start()
 
 
 def _hide(services: Services, conversation_id: str, creds: Credentials) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..answer.agent import AgentAnswer, plan
+from ..answer.pipeline import open_thread
 from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
 from ..runtime.store import StoreUnavailable
@@ -62,9 +63,10 @@ class ResponseRun:
               public_url: str, started: float | None = None, watch=None) -> "ResponseRun":
         """Plan the turn and start its first upstream answer (errors before it raise from here)."""
         chat = replace(request.chat, stream=request.stream)
-        turn = plan(services, chat.messages, chat.tools)
+        thread = open_thread(services, chat, entry, creds)   # previous_response_id or a replayed history
+        turn = plan(services, chat.messages, chat.tools, thread)
         agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started,
-                                  watch=watch)
+                                  watch=watch, thread=thread)
         return cls(request, agent, entry.slug, states)
 
     @property

@@ -8,7 +8,7 @@ never starts half-configured.
 
 One module per seam: settings.py (the dataclasses and their defaults),
 reader.py (typed reads that collect problems), connections.py (upstream,
-Redis), models.py (aliases, gpts.json), turns.py (temporary chats), access.py
+Redis), models.py (aliases, gpts.json), turns.py (temporary chats, continuity), access.py
 (token exchange, upstream accounts, client keys), schedule.py (the daily job);
 this file puts them together (``parse``, ``load``).
 
@@ -30,6 +30,7 @@ from .settings import (
     AnthropicSettings,
     BotMode,
     ConfigError,
+    Continuity,
     ModelEntry,
     RedisSettings,
     RefreshSchedule,
@@ -39,9 +40,9 @@ from .settings import (
     ToolSettings,
     UpstreamAccount,
 )
-from .turns import temporary_chat
+from .turns import continuity, temporary_chat
 
-__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings",
+__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "Continuity", "LEGACY_MODEL_KEYS", "ModelEntry", "RedisSettings",
            "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat", "TokenExchange", "ToolSettings",
            "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
 
@@ -88,6 +89,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         graceful_timeout=r.number("graceful_timeout", Settings.graceful_timeout, minimum=1, integer=True),
         delete_conversation=r.boolean("need_delete_conversation_after_response", False),
         temporary_chat=temporary_chat(r),
+        continuity=continuity(r),
         use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),
         dalle_prompt_prefix=r.string("dalle_prompt_prefix", strip=False),
         key_for_gpts_info=r.string("key_for_gpts_info"),
