@@ -109,3 +109,21 @@ def graft(base: dict | None, payload: dict, turn: dict) -> dict:
     for node in nodes:
         add(node["id"], copy.deepcopy(node["message"]))
     return {**turn, "mapping": mapping, "current_node": at}
+
+
+def model_texts(fake, record) -> list[tuple[str, str]]:
+    """(role, text) of what the model answered a conversation POST from, as a client wrote it: the branch
+    a continued POST goes on from (its system, user and answer messages; not the turn's hidden system
+    messages, developer messages, tool calls or thoughts), then the posted messages. ``fake``: the
+    FakeUpstream, ``record``: its recorded POST."""
+    payload = record.json
+    kept = fake.conversations.get(str(payload.get("conversation_id") or ""))
+    out = []
+    for message in seen(payload, kept.final if kept is not None else None, fake.uploads):
+        role, content = (message.get("author") or {}).get("role"), message.get("content") or {}
+        if role not in ("system", "user", "assistant") or content.get("content_type") not in ("text", "multimodal_text") \
+                or (message.get("metadata") or {}).get("is_visually_hidden_from_conversation") \
+                or message.get("channel") not in (None, "final") or (message.get("recipient") or "all") != "all":
+            continue
+        out.append((role, "\n".join(p for p in content.get("parts") or () if isinstance(p, str))))
+    return out
