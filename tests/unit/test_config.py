@@ -172,3 +172,13 @@ def test_tools_section():
         config.parse({"tools": {"retry_attempts": -1, "early_close": "maybe"}})
     assert any("tools.retry_attempts" in p for p in info.value.problems)
     assert any("tools.early_close" in p for p in info.value.problems)
+
+
+def test_continuity_section():
+    assert config.parse({}).continuity == config.Continuity(True, 3600.0, 40_000)
+    s = config.parse({"continuity": {"enabled": "false", "ttl": "120", "big_paste_bytes": 0}})
+    assert s.continuity == config.Continuity(False, 120.0, 0)
+    with pytest.raises(config.ConfigError) as info:
+        config.parse({"continuity": {"enabled": "sometimes", "ttl": 0, "big_paste_bytes": 1.5}})
+    assert {p.split(":")[0] for p in info.value.problems} == {"continuity.enabled", "continuity.ttl",
+                                                            "continuity.big_paste_bytes"}
