@@ -312,7 +312,7 @@ class Turn:
     conversation_id: str
     model: str
     user_message: dict    # the request's last user message, echoed back first
-    history: tuple = ()   # the request's messages before it (for !echo_history)
+    history: tuple = ()   # the messages before it (for !echo_history): a continued conversation's branch too
 
 
 class Timeline:
@@ -1408,8 +1408,9 @@ class _Handler(BaseHTTPRequestHandler):
         user = last_user_message(payload)
         kept = fake.conversations.get(str(payload.get("conversation_id") or ""))   # continued (fake_sessions.py)
         base = kept.final if kept is not None else None
+        seen = fake_sessions.seen(payload, base, fake.uploads)       # a continued conversation's branch too
         try:
-            plan = parse_prompt(agent_prompt({**payload, "messages": fake_sessions.seen(payload, base, fake.uploads)}))
+            plan = parse_prompt(agent_prompt({**payload, "messages": seen}))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if fake_refusals.too_long(payload, fake.message_limit):
@@ -1429,10 +1430,9 @@ class _Handler(BaseHTTPRequestHandler):
         if plan.image_limit and fake.limits.get("image_gen", (1, 0))[0] > 0:   # now used up, as the text says
             fake.limits["image_gen"] = (0, fake_refusals.IMAGE_RESET_SECONDS)
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
-        messages = [m for m in payload.get("messages") or () if isinstance(m, dict)]
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user,
-                    tuple(m for m in messages if m is not user and m.get("id") != user.get("id")))
+                    tuple(m for m in seen if m.get("id") != user.get("id")))
         document = lambda steps: fake_sessions.graft(base, payload, conversation_document(steps, turn.conversation_id))
         if plan.modern:
             today = today_turn(plan, turn)

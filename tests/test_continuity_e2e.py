@@ -415,6 +415,17 @@ def test_a_continued_turn_polls_only_its_own_messages(make_server, fake):
                for m in document["mapping"].values())
 
 
+@pytest.mark.parametrize("mode", ["prefix", "messages"])
+def test_earlier_turns_echoed_into_a_continued_turn_are_not_its_answer(make_server, fake, mode):
+    srv = make_server()
+    client = openai_client(srv)
+    history = [{"role": "user", "content": "!today\nAn earlier answer."}]
+    history += [{"role": "assistant", "content": ask(client, history)[0]},
+                {"role": "user", "content": f"!echo_history {mode}\nThe new answer."}]
+    assert ask(client, history, stream=mode == "prefix")[0] == "The new answer."
+    assert conversations(fake)[-1].json["conversation_id"]
+
+
 # ------------------------------------------------------------------ two instances
 
 def test_two_instances_on_one_redis_continue_each_others_conversations(make_server, fake, redis_db):

@@ -22,7 +22,7 @@ from ..runtime.config import ModelEntry
 from ..services import Services
 from ..translate.continuation import ContinuationSettings
 from ..translate.render import CONTENT, Piece, Renderer, RenderOptions
-from ..translate.request import ChatMessage, big_pastes, conversation_payload, prepare_body
+from ..translate.request import ChatMessage, big_pastes, conversation_payload, prepare_body, upstream_message
 from ..translate.stream import Translation
 from ..upstream.body import Body, open_body
 from ..upstream.client import UpstreamClient
@@ -105,7 +105,9 @@ def _start(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Cred
             payload["client_prepare_state"] = "success"
     upstream = services.upstream.start_conversation(payload, creds, conduit_token=token)
     renderer = Renderer(options)
-    renderer.expect_history(payload["messages"])   # a replayed history is not the answer
+    # A replayed history is not the answer: what we sent, and a continued conversation's earlier answers.
+    earlier = [upstream_message(m) for m in chat.messages if m.role == "assistant"] if session else []
+    renderer.expect_history(payload["messages"] + earlier)
     renderer.media = services.media.for_request(creds, public_url, lambda: renderer.conversation_id,
                                                 keep_local=keep_media_local)
     try:
