@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import ACCESS_TOKEN, make_jwt
 from tests.fake_sessions import model_texts
+from tests.test_messages_clients_e2e import claude, claude_bin  # noqa: F401 (fixtures: Claude Code, offline)
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather in a city",
@@ -269,21 +270,33 @@ def test_responses_replays_and_previous_response_ids_continue_alike(make_server,
 
 def test_anthropic_sdk_tool_loop_is_one_conversation(make_server, fake):
     srv = make_server()
-    claude = anthropic.Anthropic(base_url=srv.url, api_key=ACCESS_TOKEN, max_retries=0, timeout=30)
+    sdk = anthropic.Anthropic(base_url=srv.url, api_key=ACCESS_TOKEN, max_retries=0, timeout=30)
     tools = [{"name": "get_weather", "description": "Weather in a city", "input_schema": {
         "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
     messages = [{"role": "user", "content": 'Let me check.\n!call get_weather {"city": "Paris"}'}]
-    first = claude.messages.create(model="claude-sonnet-4-6", max_tokens=1024, tools=tools, messages=messages,
+    first = sdk.messages.create(model="claude-sonnet-4-6", max_tokens=1024, tools=tools, messages=messages,
                                    system="You help with weather.")
     call = next(b for b in first.content if b.type == "tool_use")
     messages += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}]}]
-    with claude.messages.stream(model="claude-sonnet-4-6", max_tokens=1024, tools=tools, messages=messages,
+    with sdk.messages.stream(model="claude-sonnet-4-6", max_tokens=1024, tools=tools, messages=messages,
                                 system="You help with weather.") as stream:
         final = stream.get_final_message()
     assert final.content[0].text == "Result: sunny" and final.usage.input_tokens > first.usage.input_tokens
     posts, nonce = tool_loop_posts(fake, 2)
     assert RESULT.search(texts(posts[1])[0][1]).group(1) == nonce
+
+
+def test_claude_code_tool_loop_is_one_conversation(claude, fake):  # noqa: F811 (the fixture imported above)
+    """Claude Code itself (headless, offline; tests/test_messages_clients_e2e.py): its Read loop goes on in
+    the conversation of its first turn."""
+    secret = claude.work / "notes.txt"
+    secret.write_text("continuity-4242\n")
+    result = claude("!call Read " + json.dumps({"file_path": str(secret)}))
+    assert (result["subtype"], result["num_turns"]) == ("success", 2) and "continuity-4242" in result["result"]
+    posts, nonce = tool_loop_posts(fake, 2)
+    assert "continuity-4242" in texts(posts[1])[0][1] and "continuity-4242" not in json.dumps(posts[0].json)
+    assert re.search(rf'⟦result {nonce} name="Read" id="toolu_', texts(posts[1])[0][1])
 
 
 # ------------------------------------------------------------------ big inputs
@@ -340,13 +353,13 @@ def test_a_message_still_too_long_is_context_length_exceeded(make_server, fake):
         ask(client, history)
     assert info.value.body["code"] == "context_length_exceeded"
     assert len(conversations(fake)) == 2            # the continued turn's 413 is not asked again whole
-    claude = anthropic.Anthropic(base_url=srv.url, api_key=ACCESS_TOKEN, max_retries=0, timeout=30)
+    sdk = anthropic.Anthropic(base_url=srv.url, api_key=ACCESS_TOKEN, max_retries=0, timeout=30)
     turn = [{"role": "user", "content": "hey"}]
-    turn += [{"role": "assistant", "content": claude.messages.create(model="claude-sonnet-4-6", max_tokens=100,
+    turn += [{"role": "assistant", "content": sdk.messages.create(model="claude-sonnet-4-6", max_tokens=100,
                                                                       messages=turn).content[0].text},
              {"role": "user", "content": "y" * 2000}]
     with pytest.raises(anthropic.BadRequestError) as info:
-        claude.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=turn)
+        sdk.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=turn)
     assert "prompt is too long" in str(info.value)
     assert conversations(fake)[-1].json["conversation_id"]
 
