@@ -1,6 +1,6 @@
 """Long sessions: turn N of a growing history, with continuity on and off (answer/continuity.py).
 
-    .venv/bin/python bench/bench_continuity.py [--turns 20] [--bytes 4000] [--sessions 5]
+    .venv/bin/python bench/bench_continuity.py [--turns 20] [--bytes 4000] [--sessions 5] [--link-mbit 100]
 
 Starts the fake upstream in this process (it records every request, so the bytes each conversation
 POST carried are known) and two pandora_v1 servers (gunicorn, one gevent worker each): one with the
@@ -11,8 +11,10 @@ in machine load hit both alike. Reports, per server, the median time to first to
 first content chunk of the stream, at the client) and the bytes of each turn's conversation POST, and
 the figures of the last turn side by side.
 
-The fake answers in constant time whatever it is sent: a real upstream also spends time on a longer
-prompt (reading it, the model's prefill), which continuity saves too and this does not measure.
+``--link-mbit N`` puts the fake behind a proxy that carries N Mbit/s towards it, as a network between
+pandora_v1 and its upstream would. The fake answers in constant time whatever it is sent: a real
+upstream also spends time on a longer prompt (reading it, the model's prefill), which continuity saves
+too and this does not measure.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +43,44 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Link:
+    """A TCP proxy in front of the fake whose upstream direction carries ``mbit`` Mbit/s: the bytes a
+    conversation POST carries then cost what they cost on a network (answers come back unthrottled)."""
+
+    def __init__(self, target: str, mbit: float):
+        host, port = target[len("http://"):].split(":")
+        self.target, self.rate = (host, int(port)), mbit * 1e6 / 8
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(self.target)
+            for sock in (client, server):      # no Nagle stalls of the proxy's own
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for args in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, paced: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if paced:
+                    time.sleep(len(data) / self.rate)
+                else:      # acknowledge the answer's small writes at once, as pandora_v1's reader does
+                    source.setsockopt(socket.IPPROTO_TCP, getattr(socket, "TCP_QUICKACK", 12), 1)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def start_server(directory: Path, upstream: str, extra: dict) -> tuple[subprocess.Popen, int]:
@@ -109,11 +150,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--bytes", type=int, default=4000, help="bytes of the user message each turn adds")
     parser.add_argument("--sessions", type=int, default=5)
+    parser.add_argument("--link-mbit", type=float, default=0,
+                        help="put the fake behind a link of this many Mbit/s towards it (0: loopback)")
     args = parser.parse_args()
     fake = FakeUpstream().start()
+    upstream = Link(fake.url, args.link_mbit).url if args.link_mbit else fake.url
     tmp = tempfile.TemporaryDirectory()
-    servers = {"continuity on": start_server(Path(tmp.name) / "on", fake.url, {}),
-               "continuity off": start_server(Path(tmp.name) / "off", fake.url, {"continuity": {"enabled": False}})}
+    servers = {"continuity on": start_server(Path(tmp.name) / "on", upstream, {}),
+               "continuity off": start_server(Path(tmp.name) / "off", upstream, {"continuity": {"enabled": False}})}
     results: dict[str, list[list[tuple[float, int]]]] = {name: [] for name in servers}
     try:
         for round_ in range(args.sessions):
@@ -133,9 +177,11 @@ def main() -> None:
                      "bytes_up": statistics.median(run[turn][1] for run in runs)} for turn in range(args.turns)]
         report[name] = {"per_turn": per_turn,
                         "bytes_up_all_turns": statistics.median(sum(b for _, b in run) for run in runs)}
-    print(json.dumps({"turns": args.turns, "bytes_per_turn": args.bytes, "sessions": args.sessions, **report},
-                     indent=1))
-    print(f"\nturn {args.turns} of a history growing {args.bytes} bytes a turn, medians of {args.sessions} sessions:")
+    print(json.dumps({"turns": args.turns, "bytes_per_turn": args.bytes, "sessions": args.sessions,
+                      "link_mbit": args.link_mbit or None, **report}, indent=1))
+    link = f", the upstream behind {args.link_mbit:g} Mbit/s" if args.link_mbit else ", the upstream on loopback"
+    print(f"\nturn {args.turns} of a history growing {args.bytes} bytes a turn{link}, medians of {args.sessions} "
+          "sessions:")
     print("| | time to first token | bytes sent upstream (that turn) | bytes sent upstream (all turns) |")
     print("|---|---|---|---|")
     for name, data in report.items():

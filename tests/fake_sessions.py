@@ -90,8 +90,9 @@ def graft(base: dict | None, payload: dict, turn: dict) -> dict:
     """The conversation's document after a turn: ``base`` (None: a new conversation) with, under the
     parent (the root for a new one), the posted messages the turn does not echo itself, then the turn's
     messages (``turn``: the document of the turn alone)."""
-    mapping = copy.deepcopy(base["mapping"]) if base is not None else {
-        ROOT: {"id": ROOT, "message": None, "parent": None, "children": []}}
+    # the earlier nodes as they were (their messages never change again), each with its own children
+    mapping = {node_id: {**node, "children": list(node["children"])} for node_id, node in base["mapping"].items()} \
+        if base is not None else {ROOT: {"id": ROOT, "message": None, "parent": None, "children": []}}
     at = payload["parent_message_id"] if base is not None else ROOT
     nodes = _turn_nodes(turn)
     echoed = {node["id"] for node in nodes}
