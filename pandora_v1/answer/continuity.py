@@ -27,9 +27,9 @@ edited last message continues from the same parent). Only hashes and ids are
 kept, in the shared store with a TTL: no message text.
 
 With the hide setting, a kept conversation is hidden when its session ends
-(idle for the TTL: ``hide_idle``, a scheduled job), not after each turn; the
-hide record holds what that PATCH needs (the conversation id and the
-credentials), for at most twice the TTL.
+(idle for the TTL: ``hide_idle``, a scheduled job every ``check_every(ttl)``
+seconds), not after each turn; the hide record holds what that PATCH needs
+(the conversation id and the credentials), for the TTL and three checks more.
 """
 from __future__ import annotations
 
@@ -146,6 +146,11 @@ def lost(error: APIError) -> bool:
     return error.upstream_status in LOST_STATUSES
 
 
+def check_every(ttl: float) -> float:
+    """How often the job looks for sessions that ended: a quarter of the TTL, from 0.5 s to a minute."""
+    return min(60.0, max(0.5, ttl / 4))
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -191,7 +196,8 @@ class Sessions:
         record = {"conversation_id": conversation_id, "access_token": creds.access_token,
                   "account_id": creds.account_id, "last": time.time()}
         try:
-            self.store.set_json(HIDE_KEY + _digest(creds.account_key() + conversation_id), record, 2 * self.ttl)
+            self.store.set_json(HIDE_KEY + _digest(creds.account_key() + conversation_id), record,
+                                self.ttl + 3 * check_every(self.ttl))
         except StoreUnavailable as exc:
             log.warning("continuity: conversation %s will not be hidden when idle (%s)", conversation_id, exc)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..answer.continuity import Sessions
+from ..answer.continuity import Sessions, check_every
 from ..runtime import live
 from ..runtime import store as store_module
 
@@ -127,7 +127,7 @@ def default_jobs(services) -> list[Job]:
     # Sessions idle past continuity.ttl: their conversations are hidden (when hiding was asked for).
     continuity = services.settings.continuity
     if continuity.enabled:
-        every = min(60.0, max(0.5, continuity.ttl / 4))
+        every = check_every(continuity.ttl)
         jobs.append(Job("idle_sessions", IntervalTrigger(seconds=every), lambda: hide_idle_sessions(services),
                         lock_ttl=every * 0.8))
     schedule = services.settings.refresh_schedule

@@ -12,6 +12,7 @@ from pandora_v1.answer.continuity import (
     answer_message,
     canonical,
     chain,
+    check_every,
     lost,
     open_thread,
     scope_of,
@@ -190,8 +191,12 @@ def test_a_failed_hide_is_tried_again_unless_it_cannot_succeed(sessions):
     assert sessions.hide_idle(lambda cid, c: None, now=later) == 1
 
 
-def test_the_hide_record_lives_at_most_twice_the_ttl(tmp_path):
-    sessions = Sessions(SQLiteStore(tmp_path / "s.sqlite3"), ttl=0.05)
+def test_the_hide_record_lives_the_ttl_and_three_checks_more(sessions, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("pandora_v1.answer.continuity.time.time", lambda: clock[0])
     sessions.hide_later("conv-1", Credentials(make_jwt()))
-    time.sleep(0.12)
-    assert sessions.store.keys("session-hide:") == []
+    assert check_every(60) == 15 and check_every(1) == 0.5 and check_every(3600) == 60
+    clock[0] += 60 + 3 * 15 - 1
+    assert len(sessions.store.keys("session-hide:")) == 1
+    clock[0] += 2
+    assert sessions.store.keys("session-hide:") == []       # the credentials are gone with it
