@@ -2,6 +2,11 @@
 
     upload -> payload -> upstream -> Translation (decode, fold, render) -> pieces
 
+A request whose history extends one answered before (continuity.py) sends
+only its new messages, into the conversation it continues; a whole answer is
+kept as that session's next turn before the client's last event, and long
+messages go up as big-paste attachments.
+
 The pipeline does not know which API it answers. ``Answer`` hands out the
 pieces (``batches`` while streaming, ``collect`` for one body), the usage and
 the finish reason; an encoder turns them into one API's wire format
@@ -14,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 
 from ..auth.credentials import Credentials
 from ..errors import APIError
@@ -57,20 +63,20 @@ def start_answer(services: Services, chat: ChatRequest, entry: ModelEntry, creds
                              hide=settings.delete_conversation, config=settings.temporary_chat)
     if asked and history.reason:
         log.debug("not a temporary chat: %s; hidden once answered", history.reason)
+    start = partial(_start, services, chat, entry, creds, options, history, public_url=public_url,
+                    started=started, keep_media_local=keep_media_local, system_hints=system_hints, owned=owned)
     if history.temporary:
         thread = None             # a temporary conversation cannot be continued: nothing to keep
     if thread is not None and thread.session is not None:
         try:
-            return _start(services, chat, entry, creds, options, history, thread, public_url, started,
-                          keep_media_local, system_hints, owned)
+            return start(thread)
         except APIError as exc:
             if not continuity.lost(exc):
                 raise
             log.info("conversation %s cannot be continued (%s); sending the whole history",
                      thread.session.conversation_id, exc.upstream_status)
             thread = thread.afresh()
-    return _start(services, chat, entry, creds, options, history, thread, public_url, started,
-                  keep_media_local, system_hints, owned)
+    return start(thread)
 
 
 def open_thread(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Credentials) -> Thread | None:
@@ -81,7 +87,7 @@ def open_thread(services: Services, chat: ChatRequest, entry: ModelEntry, creds:
 
 
 def _start(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Credentials, options: RenderOptions,
-           history: HistoryChoice, thread: Thread | None, public_url: str, started: float | None,
+           history: HistoryChoice, thread: Thread | None, *, public_url: str, started: float | None,
            keep_media_local: bool, system_hints: tuple[str, ...], owned: bool) -> "Answer":
     settings = services.settings
     session = thread.session if thread is not None else None
@@ -91,10 +97,10 @@ def _start(services: Services, chat: ChatRequest, entry: ModelEntry, creds: Cred
                                    history_disabled=history.temporary,
                                    delta_encoding=settings.delta_encoding, uploaded=uploaded,
                                    system_hints=system_hints)
-    if session:           # the next turn of a conversation the upstream has: only what is new
+    if thread is not None and session is not None:    # the next turn of a conversation: only what is new
         payload["conversation_id"], payload["parent_message_id"] = session.conversation_id, session.parent_id
         if history.hide:  # hidden when the session ends: not before this turn does
-            thread.sessions.hide_later(session.conversation_id, creds)   # type: ignore[union-attr]
+            thread.sessions.hide_later(session.conversation_id, creds)
     if settings.continuity.big_paste_bytes:
         big_pastes(payload["messages"], settings.continuity.big_paste_bytes,
                    lambda text: services.uploader.big_paste(text, creds))
