@@ -171,6 +171,27 @@ def test_a_conversation_the_upstream_cannot_continue_is_asked_again_whole(make_s
     assert new_id != conversation_id and texts(conversations(fake)[-1]) == [("user", "three")]
 
 
+@pytest.mark.parametrize("ending", ["!max_tokens", "!moderation", "!error_midstream"])
+def test_a_cut_blocked_or_failed_answer_is_not_kept(make_server, fake, ending):
+    srv = make_server()
+    client = openai_client(srv)
+    history = [{"role": "user", "content": f"{ending}\nSome words of an answer that ends badly."}]
+    content = []
+    try:
+        for chunk in client.chat.completions.create(model="gpt-4o", messages=history, stream=True):
+            content.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    except openai.APIError:
+        assert ending == "!error_midstream"
+    history += [{"role": "assistant", "content": "".join(content)}, {"role": "user", "content": "and then?"}]
+    assert ask(client, history)[0] == "and then?"
+    assert "conversation_id" not in conversations(fake)[-1].json and len(texts(conversations(fake)[-1])) == 3
+    # a whole answer on the same server is kept (the contrast)
+    good = [{"role": "user", "content": "Some words of an answer that ends well."}]
+    good += [{"role": "assistant", "content": ask(client, good)[0]}, {"role": "user", "content": "and then?"}]
+    ask(client, good)
+    assert conversations(fake)[-1].json.get("conversation_id")
+
+
 def test_a_changed_tool_catalog_starts_afresh_and_continuity_off_sends_everything(make_server, fake):
     srv = make_server()
     client = openai_client(srv)
