@@ -32,6 +32,11 @@ tokens; ``filecite`` markers get ``type: "file"`` references, writing blocks
 their ``metadata.writing_blocks``; ``!files`` reads the attachment first;
 ``!echo_history messages|prefix`` replays the request's history.
 
+Conversations are kept (fake_sessions.py): messages by id, parent links, a current node. A POST with
+``conversation_id`` and ``parent_message_id`` continues one and is answered from the branch up to that
+parent plus the new messages (an unknown conversation or parent is refused: ``parent_error``); a big-paste
+attachment is read as its message.
+
     fake = FakeUpstream().start()      # in tests
     python tests/fake_upstream.py --port 8999   # as a process: prints "ready <url>"
 
@@ -71,11 +76,12 @@ import orjson
 
 try:        # a module of the tests package, or run as a script from tests/ (bench, heavy input)
     from tests import fake_capabilities as capabilities
-    from tests import fake_documents, fake_refusals
+    from tests import fake_documents, fake_refusals, fake_sessions
 except ImportError:
     import fake_capabilities as capabilities  # type: ignore[no-redef]
     import fake_documents  # type: ignore[no-redef]
     import fake_refusals  # type: ignore[no-redef]
+    import fake_sessions  # type: ignore[no-redef]
 
 DEFAULT_ANSWER = "Hello! How can I help you today?"
 # A bare greeting gets the default answer too (the e2e tests say "hi" and expect it).
@@ -319,7 +325,7 @@ class Turn:
     conversation_id: str
     model: str
     user_message: dict    # the request's last user message, echoed back first
-    history: tuple = ()   # the request's messages before it (for !echo_history)
+    history: tuple = ()   # the messages before it (for !echo_history): a continued conversation's branch too
 
 
 class Timeline:
@@ -1425,8 +1431,12 @@ class _Handler(BaseHTTPRequestHandler):
 
         payload = record.json if isinstance(record.json, dict) else {}
         user = last_user_message(payload)
+        kept = fake.conversations.get(str(payload.get("conversation_id") or ""))   # continued (fake_sessions.py)
+        base = kept.final if kept is not None else None
+        seen = fake_sessions.seen(payload, base, fake.uploads)       # a continued conversation's branch too
         try:
-            plan = Plan() if fake_media.is_read_aloud(payload) else parse_prompt(agent_prompt(payload))
+            plan = Plan() if fake_media.is_read_aloud(payload) else \
+                parse_prompt(agent_prompt({**payload, "messages": seen}))
         except ValueError as exc:
             return self._json(400, {"detail": f"fake upstream: {exc}"})
         if fake_refusals.too_long(payload, fake.message_limit):
@@ -1435,6 +1445,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(422, fake_refusals.INVALID_BODY)
         if payload.get("conversation_id") in fake.temporary:     # a temporary chat cannot be continued
             return self._json(404, {"detail": ERROR_DETAILS[404]})
+        refused = fake_sessions.refusal(payload, base, fake.parent_error)
+        if refused:
+            return self._json(*refused)
         if plan.status:
             return self._send(*error_response(plan.status))
         temporary = fake_refusals.is_temporary(payload, fake.force_no_history)
@@ -1447,32 +1460,30 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(422, {"detail": refusal})
         plan.search = plan.search or capabilities.search_hinted(payload)
         fmt = plan.format or ("B" if "v1" in (payload.get("supported_encodings") or []) else "A")
-        messages = [m for m in payload.get("messages") or () if isinstance(m, dict)]
         turn = Turn(payload.get("conversation_id") or str(uuid.uuid4()),
                     plan.model or payload.get("model") or "gpt-4o", user,
-                    tuple(m for m in messages if m is not user and m.get("id") != user.get("id")))
+                    tuple(m for m in seen if m.get("id") != user.get("id")))
+        document = lambda steps: fake_sessions.graft(base, payload, conversation_document(steps, turn.conversation_id))
         if plan.read_files:
             plan.text = fake_media.read_files_answer(fake, user)
         if fake_media.is_read_aloud(payload):
             steps = fake_media.read_aloud_turn(fake, plan, turn, payload)
-            stored = StoredConversation(None, conversation_document(steps, turn.conversation_id))
+            stored = StoredConversation(None, document(steps))
         elif plan.picture:
             drawn = fake_media.picture_turn(fake, plan, turn, payload, user)
             if isinstance(drawn, str):
                 return self._json(400, {"detail": f"fake upstream: {drawn}"})
             steps, full, ready_after = drawn
-            stored = StoredConversation(conversation_document(steps, turn.conversation_id) if ready_after else None,
-                                        conversation_document(full, turn.conversation_id), ready_after)
+            stored = StoredConversation(document(steps) if ready_after else None, document(full), ready_after)
         elif plan.modern:
             today = today_turn(plan, turn)
             steps = today.stream
-            stored = StoredConversation(conversation_document(today.stream, turn.conversation_id),
-                                        conversation_document(today.full, turn.conversation_id), today.ready_after)
+            stored = StoredConversation(document(today.stream), document(today.full), today.ready_after)
             if plan.handoff and (not temporary or fake.temporary_resume):
                 fake.resumable[turn.conversation_id] = (plan, fmt, today.full)
         else:
             steps = build_timeline(plan, turn)
-            stored = StoredConversation(None, conversation_document(steps, turn.conversation_id))
+            stored = StoredConversation(None, document(steps))
         if temporary:           # not in the history: its document is a 404, while open and after
             fake.temporary.add(turn.conversation_id)
         else:
@@ -1686,6 +1697,7 @@ class FakeUpstream:
         self.force_no_history = False           # a proxy that makes every conversation temporary
         self.temporary_resume = True            # the resume stream works for a temporary turn (not known)
         self.message_limit = 0                  # characters a message may have (0: no limit); over: 413
+        self.parent_error = fake_sessions.PARENT_ERROR   # a continuation from a parent it does not have
         self.limits: dict[str, tuple[int, float]] = {"image_gen": (3, 86400.0)}   # conversation/init
         self.init_status: int | None = None     # answer conversation/init with this error
         self.prepare_status: int | None = None  # answer f/conversation/prepare with this error

@@ -12,7 +12,7 @@ import pydantic
 import pytest
 import requests
 
-from tests.conftest import ACCESS_TOKEN
+from tests.conftest import ACCESS_TOKEN, make_jwt
 from tests.fake_upstream import MADE_UP_RESULT
 
 WEATHER = {"type": "function", "function": {
@@ -167,13 +167,22 @@ def test_full_loop_to_the_final_answer(client, fake, stream):
                  {"role": "tool", "tool_call_id": call_id, "content": result}]
     content, calls, finish = chat(client, None, stream, messages=messages, tools=[WEATHER])
     assert (content, calls, finish) == ("Result: 21°C in Paris", [], "stop")
+    rendered_result = ('⟦result {0} name="get_weather" id="%s"⟧\n%s\n⟦/result {0}⟧\n'
+                       "Use these results to continue; call more functions or answer the user.") % (call_id, result)
+    # The loop goes on in the first request's conversation (answer/continuity.py): only the result goes
+    # up, with the nonce that conversation was taught.
+    first, second = conversations(fake)
+    nonce = NONCE.search(upstream_texts(first)[0][1]).group(1)
+    assert second.json["conversation_id"] and upstream_texts(second) == [("user", rendered_result.format(nonce))]
+    # Asked afresh (another account has no such conversation), the whole loop is rendered with a new nonce.
+    other = openai.OpenAI(base_url=client.base_url, api_key=make_jwt(sub="user-other"), max_retries=0, timeout=30)
+    assert chat(other, None, stream, messages=messages, tools=[WEATHER])[0] == "Result: 21°C in Paris"
     texts = upstream_texts(conversations(fake)[-1])
     nonce = NONCE.search(texts[0][1]).group(1)
     assert texts[1:] == [
         ("user", '!call get_weather {"city": "Paris"}'),
         ("assistant", f'⟦call {nonce}⟧\n{{"name":"get_weather","arguments":{{"city":"Paris"}}}}\n⟦/call {nonce}⟧'),
-        ("user", f'⟦result {nonce} name="get_weather" id="{call_id}"⟧\n{result}\n⟦/result {nonce}⟧\n'
-                 "Use these results to continue; call more functions or answer the user.")]
+        ("user", rendered_result.format(nonce))]
 
 
 def test_tool_history_without_tools_is_accepted(client, fake):
@@ -215,8 +224,13 @@ def test_bad_call_then_a_good_retry(client, fake, server, stream):
     _, calls, finish = chat(client, prompt, stream, tools=[WEATHER])
     assert [c[1:] for c in calls] == [("get_weather", {"city": "Paris"})] and finish == "tool_calls"
     [first, retry] = conversations(fake)
+    # The retry goes on in the conversation of the reply it corrects: only the correction goes up, after
+    # that reply (the fake keeps the conversation: the correction's parent is the bad call).
+    assert [r for r, _ in upstream_texts(retry)] == ["user"]
     assert upstream_texts(retry)[-1][1].startswith("Your function call was invalid:")
-    assert upstream_texts(retry)[-2][0] == "assistant" and "{name:" in upstream_texts(retry)[-2][1]
+    document = fake.conversations[retry.json["conversation_id"]].final
+    replied = document["mapping"][retry.json["parent_message_id"]]["message"]
+    assert replied["author"]["role"] == "assistant" and "{name:" in replied["content"]["parts"][0]
     assert counter(server, "pandora_v1_tool_retries_total") == retries + 1
     assert counter(server, "pandora_v1_tool_parse_failures_total") == failures + 1
 
@@ -236,7 +250,8 @@ def test_required_without_a_valid_call_is_an_error(client, fake, server):
                                  "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
     assert chunks[-1]["error"]["code"] == "tool_call_failed"
     assert not any("Error" in (c["choices"][0]["delta"].get("content") or "") for c in chunks if c.get("choices"))
-    assert "You must call `get_weather` now." in upstream_texts(conversations(fake)[-1])[0][1]
+    # the request's first POST taught it (its retry goes on in that conversation, with the correction only)
+    assert "You must call `get_weather` now." in upstream_texts(conversations(fake)[-2])[0][1]
 
 
 @pytest.mark.parametrize("stream", [False, True])

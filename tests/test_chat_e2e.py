@@ -214,7 +214,9 @@ def test_stall_past_the_read_timeout(make_server, fake):
 
 
 def test_delete_conversation_after_answer_and_after_client_leaves(make_server, fake):
-    srv = make_server(need_delete_conversation_after_response="true")
+    # Continuity off: each answer ends its conversation (with it on, a kept one is hidden when its session
+    # ends: tests/test_continuity_e2e.py).
+    srv = make_server(need_delete_conversation_after_response="true", continuity={"enabled": False})
     client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
     ask(client, "hi")
     # hidden afterwards, not a temporary chat: gpt-4o may draw or hand off (answer/temporary.py)

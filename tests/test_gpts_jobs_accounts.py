@@ -165,8 +165,8 @@ def test_daily_trigger_follows_time_and_timezone():
 def test_default_jobs_follow_the_config(fake, store):
     services = SimpleNamespace(settings=config.parse({}))
     assert [job.name for job in jobs.default_jobs(services)] == ["gpts_warm_up", "media_cleanup", "live_snapshot",
-                                                                   "daily_refresh"]
-    services.settings = config.parse({"refresh_schedule": {"enabled": False}})
+                                                                   "idle_sessions", "daily_refresh"]
+    services.settings = config.parse({"refresh_schedule": {"enabled": False}, "continuity": {"enabled": False}})
     assert [job.name for job in jobs.default_jobs(services)] == ["gpts_warm_up", "media_cleanup", "live_snapshot"]
 
 

@@ -165,7 +165,7 @@ def test_count_tokens_says_what_usage_says(web, fake):
     ({"type": "adaptive"}, REASONING),
     ({"type": "adaptive", "display": "omitted"}, ""),
 ])
-def test_thinking_blocks_from_the_upstreams_reasoning(web, fake, thinking, expected):
+def test_thinking_blocks_from_the_upstreams_reasoning(web, fake, make_app, thinking, expected):
     payload = body("!reasoning\nDone thinking.", thinking=thinking, max_tokens=4096)
     message = post(web, payload).get_json()
     thought, text = message["content"]
@@ -180,6 +180,11 @@ def test_thinking_blocks_from_the_upstreams_reasoning(web, fake, thinking, expec
     replay = {**payload, "messages": payload["messages"] + [
         {"role": "assistant", "content": message["content"]}, {"role": "user", "content": "And now?"}]}
     assert post(web, replay).get_json()["content"][-1]["text"] == "And now?"
+    # The conversation goes on upstream (answer/continuity.py): only the new message goes up.
+    continued = conversations(fake)[-1].json
+    assert continued.get("conversation_id") and [m["content"]["parts"] for m in continued["messages"]] == [["And now?"]]
+    # Sent whole (continuity off), the history carries the answer's text and not its thinking.
+    post(make_app(continuity={"enabled": False}).test_client(), replay)
     sent = [m["content"]["parts"][0] for m in conversations(fake)[-1].json["messages"]]
     assert "Done thinking." in sent and not any(REASONING in part for part in sent)
 

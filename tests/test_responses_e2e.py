@@ -12,6 +12,7 @@ import requests
 from pandora_v1.auth.credentials import Credentials
 from pandora_v1.responses.state import owner_of
 from tests.conftest import ACCESS_TOKEN, make_jwt
+from tests.fake_sessions import model_texts
 from tests.fake_upstream import DEFAULT_ANSWER, answer_text, png_bytes
 from tests.responses_checks import assert_wire_rules, codex_replay, parse_sse, stream_state
 
@@ -226,11 +227,14 @@ def test_stored_responses_chain_and_can_be_read_and_deleted(client, fake):
     assert again.model_dump() == first.model_dump()
     follow = client.responses.create(model="gpt-4o", input="Which word?", previous_response_id=first.id)
     assert follow.previous_response_id == first.id
-    assert upstream_texts(conversations(fake)[-1]) == [
+    # The model is given the whole chain; the upstream conversation goes on, so only the new input goes up.
+    assert model_texts(fake, conversations(fake)[-1]) == [
         ("user", "Remember the word banana."), ("assistant", "Remember the word banana."), ("user", "Which word?")]
+    assert upstream_texts(conversations(fake)[-1]) == [("user", "Which word?")]
     third = client.responses.create(model="gpt-4o", input="And now?", previous_response_id=follow.id)
-    assert [t for _, t in upstream_texts(conversations(fake)[-1])] == [
+    assert [t for _, t in model_texts(fake, conversations(fake)[-1])] == [
         "Remember the word banana.", "Remember the word banana.", "Which word?", "Which word?", "And now?"]
+    assert len({c.json.get("conversation_id") for c in conversations(fake)[1:]}) == 1
     # An output item is referenced by its id.
     client.responses.create(model="gpt-4o", input=[
         {"role": "user", "content": "Q"}, {"type": "item_reference", "id": third.output[0].id},
@@ -315,8 +319,11 @@ def test_two_servers_share_the_state(make_server, fake, tmp_path):
     for turn in range(4):
         previous = clients[turn % 2].responses.create(model="gpt-4o", input=f"turn {turn}",
                                                       previous_response_id=previous).id
-    assert [t for _, t in upstream_texts(conversations(fake)[-1])] == [
+    assert [t for _, t in model_texts(fake, conversations(fake)[-1])] == [
         "turn 0", "turn 0", "turn 1", "turn 1", "turn 2", "turn 2", "turn 3"]
+    # one upstream conversation, continued from either instance: each later POST carries only its turn
+    assert [upstream_texts(c) for c in conversations(fake)[1:]] == [[("user", f"turn {n}")] for n in (1, 2, 3)]
+    assert len({c.json.get("conversation_id") for c in conversations(fake)[1:]}) == 1
     assert clients[0].responses.retrieve(previous).id == previous
     clients[1].responses.delete(previous)
     with pytest.raises(openai.NotFoundError):
@@ -359,7 +366,9 @@ def test_another_account_can_neither_read_nor_continue_nor_delete_a_response(ser
 
 
 def test_a_client_that_leaves_closes_the_upstream_and_the_conversation_is_hidden(make_server, fake):
-    srv = make_server(need_delete_conversation_after_response="true")
+    # Continuity off: each answer ends its conversation (with it on, a kept one is hidden when its session
+    # ends: tests/test_continuity_e2e.py).
+    srv = make_server(need_delete_conversation_after_response="true", continuity={"enabled": False})
     client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
     client.responses.create(model="gpt-4o", input="hi")
     assert fake.wait_for(lambda r: r.method == "PATCH").json == {"is_visible": False}

@@ -7,6 +7,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from tests.fake_sessions import model_texts
 from tests.responses_checks import assert_wire_rules, codex_replay, stream_state
 from tests.test_responses_e2e import conversations, raw_events, upstream_texts
 
@@ -90,9 +91,11 @@ def test_tool_loop_by_previous_response_id(client, fake):
             {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy"}]) as stream:
         final = stream.get_final_response()
     assert final.output_text == "Result: cloudy" and final.previous_response_id == first.id
-    sent = upstream_texts(conversations(fake)[-1])
+    # the model answers the whole loop; only the result goes up, into the first turn's conversation
+    sent = model_texts(fake, conversations(fake)[-1])
     assert sent[-2][0] == "assistant" and sent[-2][1].startswith("Let me check.")
     assert "get_weather" in sent[-2][1] and "cloudy" in sent[-1][1]
+    assert [role for role, _ in upstream_texts(conversations(fake)[-1])] == ["user"]
 
 
 def test_parse_text_format(client, fake):

@@ -22,10 +22,11 @@ POLL = 0.2
 
 @pytest.fixture(scope="module")
 def hiding(upstream, tmp_path_factory):
-    """The default configuration plus the hide setting; polling fast, within a 3 s bound."""
+    """The default configuration plus the hide setting; polling fast, within a 3 s bound. A whole answer
+    is kept as a session (answer/continuity.py) and hidden when that ends: here after 1 s idle."""
     srv = Server(tmp_path_factory.mktemp("hiding"), base_config(
         upstream.url, async_poll_seconds=POLL, async_wait_seconds=3, keepalive_interval=0.1,
-        need_delete_conversation_after_response=True)).wait_ready()
+        need_delete_conversation_after_response=True, continuity={"ttl": 1})).wait_ready()
     yield srv
     srv.stop()
 
@@ -52,11 +53,15 @@ def polls(fake):
             and not r.path.endswith("/init")]
 
 
-def hidden_after_the_last_poll(fake):
-    # This turn's own conversation: a PATCH an earlier test's hiding thread sends late is not it.
-    conversations = {poll.path.rsplit("/", 1)[1] for poll in polls(fake)}
-    patch = fake.wait_for(lambda r: r.method == "PATCH" and r.path.rsplit("/", 1)[1] in conversations)
+def hidden(fake, conversation_id):
+    """The PATCH that hides ``conversation_id`` (an earlier test's session may be hidden meanwhile)."""
+    patch = fake.wait_for(lambda r: r.method == "PATCH" and r.path.endswith(f"/conversation/{conversation_id}"))
     assert patch.json == {"is_visible": False}
+    return patch
+
+
+def hidden_after_the_last_poll(fake):
+    patch = hidden(fake, polls(fake)[-1].path.rsplit("/", 1)[1])
     assert all(fake.requests.index(patch) > fake.requests.index(poll) for poll in polls(fake))
 
 
@@ -130,13 +135,13 @@ def test_forced_temporary_images_endpoint_is_a_clean_400(client, fake):
 def test_forced_temporary_plain_answer_is_answered_though_it_cannot_be_hidden(client, fake):
     fake.force_no_history = True
     assert ask(client, "!today\nJust text.", False) == "Just text."
-    fake.wait_for(lambda r: r.method == "PATCH")      # tried (a 404: nothing to hide), never an error
+    hidden(fake, next(iter(fake.temporary)))          # tried (a 404: nothing to hide), never an error
 
 
 # ------------------------------------------------------------ asked for: store false, config
 
 def test_responses_store_false_is_a_temporary_chat_only_where_nothing_can_poll(make_server, fake):
-    srv = make_server()                  # the hide setting off
+    srv = make_server(continuity={"ttl": 1})    # the hide setting off; sessions end after 1 s idle
     client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
     assert client.responses.create(model="text-only", input="!today\nPlain.", store=False).output_text == "Plain."
     assert posts(fake)[-1].json["history_and_training_disabled"] is True
@@ -144,7 +149,7 @@ def test_responses_store_false_is_a_temporary_chat_only_where_nothing_can_poll(m
     # gpt-4o may draw or hand off: history on, and hidden although the hide setting is off
     assert client.responses.create(model="gpt-4o", input="!today\nPlain.", store=False).output_text == "Plain."
     assert posts(fake)[-1].json["history_and_training_disabled"] is False
-    fake.wait_for(lambda r: r.method == "PATCH")
+    hidden(fake, list(fake.conversations)[-1])
     fake.requests.clear()
     client.responses.create(model="text-only", input="!today\nKept.")
     assert posts(fake)[-1].json["history_and_training_disabled"] is False
@@ -152,10 +157,10 @@ def test_responses_store_false_is_a_temporary_chat_only_where_nothing_can_poll(m
 
 
 def test_configured_temporary_chats(make_server, fake):
-    srv = make_server(temporary_chat={"enabled": True})
+    srv = make_server(temporary_chat={"enabled": True}, continuity={"ttl": 1})
     client = openai.OpenAI(base_url=srv.url + "/v1", api_key=ACCESS_TOKEN, max_retries=0)
     assert ask(client, "!today\nPlain.", False, model="text-only") == "Plain."
     assert posts(fake)[-1].json["history_and_training_disabled"] is True
     out = ask(client, "!gpt_image\nHere.", False)         # gpt-4o may draw: history on, the picture comes
     assert out.startswith("![image](") and posts(fake)[-1].json["history_and_training_disabled"] is False
-    fake.wait_for(lambda r: r.method == "PATCH")
+    hidden(fake, list(fake.conversations)[-1])

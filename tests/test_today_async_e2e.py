@@ -21,10 +21,10 @@ POLL = 0.2
 @pytest.fixture(scope="module")
 def fast(upstream, tmp_path_factory):
     """A pandora_v1 that polls every 0.2 s for at most 3 s, keeps alive every 0.1 s and hides
-    conversations after answering."""
+    conversations after answering (a whole answer's when its session ends: after 1 s idle)."""
     srv = Server(tmp_path_factory.mktemp("fast"), base_config(
         upstream.url, async_poll_seconds=POLL, async_wait_seconds=3, keepalive_interval=0.1,
-        need_delete_conversation_after_response=True)).wait_ready()
+        need_delete_conversation_after_response=True, continuity={"ttl": 1})).wait_ready()
     yield srv
     srv.stop()
 
@@ -72,7 +72,8 @@ def test_async_image_is_polled_from_the_document_then_the_conversation_hidden(cl
     image_text(ask(client, "!image_async\nHere is your otter.", stream), fast, "Here is your otter.")
     polls = calls(fake, "GET", r"/backend-api/conversation/[^/]+")
     assert len(polls) == IMAGE_POLLS
-    hide = fake.wait_for(lambda r: r.method == "PATCH")
+    # (an earlier test's session may be hidden meanwhile: this conversation's PATCH)
+    hide = fake.wait_for(lambda r: r.method == "PATCH" and r.path == polls[-1].path)
     assert fake.requests.index(hide) > fake.requests.index(polls[-1])      # hidden only after the poll
     assert not [r for r in fake.requests if sediment_file(partial=True) in r.path + str(r.query)]
 
@@ -126,7 +127,8 @@ def test_handoff_with_both_failing_is_an_error_not_an_empty_answer(client, fake)
     with pytest.raises(openai.APIStatusError) as info:
         ask(client, "!handoff\nNever.", False)
     assert info.value.status_code == 502 and "handed the answer off" in info.value.message
-    hidden = fake.wait_for(lambda r: r.method == "PATCH")     # the conversation is still cleaned up
+    conversation = list(fake.conversations)[-1]               # the conversation is still cleaned up
+    hidden = fake.wait_for(lambda r: r.method == "PATCH" and r.path.endswith(conversation))
     assert hidden.json == {"is_visible": False}
     with pytest.raises(openai.APIError) as info:
         fake.resume_status = 500

@@ -11,7 +11,9 @@ chat_agent_output.py, ``/v1/responses`` with its own encoder.
 
 The first upstream answer starts at once (errors before the answer keep
 their HTTP status); a retry starts another answer with the failed reply and
-a correction appended. Every answer started is finished (closed, hidden).
+a correction appended (continuing the conversation of that reply). Every
+answer started is finished (closed, hidden); an accepted turn is kept as the
+session's next turn (continuity.py) before its last event goes out.
 """
 from __future__ import annotations
 
@@ -28,15 +30,20 @@ from ..translate.citations import span
 from ..translate.render import Piece, RenderOptions
 from ..translate.request import ChatMessage
 from ..usage import tokens
-from .pipeline import Answer, start_answer
+from . import continuity
+from .continuity import Session, Thread
+from .pipeline import Answer, hide_others, start_answer
 from .request import ChatRequest
 
 
-def plan(services: Services, messages: tuple[ChatMessage, ...], fields: ToolFields) -> Turn:
-    """The upstream messages for a request; ``protocol``/``response_format`` set when the engine is needed."""
+def plan(services: Services, messages: tuple[ChatMessage, ...], fields: ToolFields,
+         thread: Thread | None = None) -> Turn:
+    """The upstream messages for a request; ``protocol``/``response_format`` set when the engine is needed.
+    A ``thread`` that continues a conversation keeps the nonce the upstream was taught."""
     config = services.settings.tools
     return plan_turn(messages, fields.tools, fields.choice, fields.parallel, fields.legacy,
-                     fields.response_format, config.max_catalog_chars, config.enabled)
+                     fields.response_format, config.max_catalog_chars, config.enabled,
+                     nonce=thread.nonce if thread is not None else None)
 
 
 def needs_engine(turn: Turn) -> bool:
@@ -59,6 +66,7 @@ class _Source:
 
     def stop(self) -> None:
         if self._early_close:
+            self.answer.stopped = True      # its calls are complete: the answer is whole
             self.answer.finish()
         else:
             for _ in self.answer.batches():   # read the upstream to its end; the text is not wanted
@@ -79,47 +87,68 @@ class _Counters:
 class AgentAnswer:
     def __init__(self, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
                  *, public_url: str, started: float | None = None,
-                 watch: Callable[[Answer], None] | None = None, options: RenderOptions | None = None):
+                 watch: Callable[[Answer], None] | None = None, thread: Thread | None = None,
+                 options: RenderOptions | None = None):
         self.services = services
-        self.chat = replace(chat, messages=turn.messages)   # what the upstream sees: usage counts it
+        self.chat = replace(chat, messages=turn.messages)   # what a fresh request renders: usage counts it
         self._entry, self._creds, self._public_url, self._started = entry, creds, public_url, started
         self._watch = watch
         # Bot mode does not apply: tools and formats are for programs.
         self._options = options or RenderOptions(inline_citations=chat.hosted.search)
-        self.answers = [self._answer(self.chat)]
+        self._nonce = turn.protocol.nonce if turn.protocol is not None else None
+        self._finished = False
+        self.kept: str | None = None
+        self.answers = [self._answer(self.chat, thread)]
         config = services.settings.tools
         self._early_close = config.early_close
         self.turn = AgentTurn(turn, _Source(self.answers[0], self._early_close), self._restart,
                               stream=chat.stream, retry_attempts=config.retry_attempts,
-                              counters=_Counters(services.metrics))
+                              counters=_Counters(services.metrics), on_done=self._keep)
 
     @classmethod
     def start(cls, services: Services, chat: ChatRequest, turn: Turn, entry: ModelEntry, creds: Credentials,
               *, public_url: str, started: float | None = None,
-              watch: Callable[[Answer], None] | None = None,
+              watch: Callable[[Answer], None] | None = None, thread: Thread | None = None,
               options: RenderOptions | None = None) -> "AgentAnswer":
-        """``watch`` is called with every upstream answer started (client_watch.py's hook);
+        """``watch`` is called with every upstream answer started (client_watch.py's hook); ``thread``
+        is the session the history continues (pipeline.open_thread), planned with its nonce;
         ``options`` how the upstream's messages render (default: text, as chat shows them)."""
         return cls(services, chat, turn, entry, creds, public_url=public_url, started=started, watch=watch,
-                   options=options)
+                   thread=thread, options=options)
 
     @property
     def upstream_status(self) -> int | None:
         return self.answers[0].upstream_status
 
-    def _answer(self, chat: ChatRequest) -> Answer:
+    def _answer(self, chat: ChatRequest, thread: Thread | None) -> Answer:
         answer = start_answer(self.services, chat, self._entry, self._creds, self._options,
                               public_url=self._public_url, started=self._started,
-                              system_hints=chat.hosted.system_hints())
+                              system_hints=chat.hosted.system_hints(), thread=thread, owned=True)
         if self._watch is not None:
             self._watch(answer)
         return answer
 
     def _restart(self, extra: tuple[ChatMessage, ...]) -> _Source:
-        self.answers[-1].finish()
-        answer = self._answer(replace(self.chat, messages=self.chat.messages + extra))
+        """A retry goes on in the conversation of the reply it corrects (only the correction goes
+        up, after that reply), or, when that cannot be, sends the whole history again."""
+        last = self.answers[-1]
+        last.finish()
+        thread = last.thread
+        replied = last.renderer.answer_id or last.renderer.last_text_id
+        if thread is not None:
+            conversation_id = last.translation.conversation_id
+            thread = thread.following(Session(conversation_id, replied, self._nonce)) \
+                if conversation_id and replied else thread.afresh()
+        answer = self._answer(replace(self.chat, messages=self.chat.messages + extra), thread)
         self.answers.append(answer)
         return _Source(answer, self._early_close)
+
+    def _keep(self) -> None:
+        """The turn is accepted and the client has all of it: the last answer's conversation goes on."""
+        turn, last = self.turn, self.answers[-1]
+        if turn.finish_reason in ("stop", "tool_calls", "function_call"):
+            last.keep(continuity.answer_message(turn.content, turn.calls), self._nonce)
+            self.kept = last.kept
 
     def usage(self) -> dict:
         slug = self.answers[0].slug
@@ -145,3 +174,6 @@ class AgentAnswer:
     def finish(self, drain: float = 0.0) -> None:
         for answer in self.answers:
             answer.finish(drain)
+        if not self._finished:
+            self._finished = True
+            hide_others(self.services, self.answers, self.kept)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ..answer import agent as agent_answer
 from ..answer import watch as client_watch
-from ..answer.pipeline import start_answer
+from ..answer.pipeline import open_thread, start_answer
 from ..answer.sse import SSE_HEADERS
 from ..chat import output as chat_output
 from ..chat.request import parse_chat_request
@@ -27,13 +27,14 @@ def chat_completions():
     creds = request_credentials()
     admit(chat.model)
     entry = model_entry(services, chat.model, creds)
+    thread = open_thread(services, chat, entry, creds)   # a history we answered before goes on upstream
     # Agents: tool history rendered; tools / response_format go through the engine.
-    turn = agent_answer.plan(services, chat.messages, chat.tools)
+    turn = agent_answer.plan(services, chat.messages, chat.tools, thread)
     if agent_answer.needs_engine(turn):
         environ = request.environ   # read now: a retry starts its answer after the request context ended
         agent = agent_answer.AgentAnswer.start(
             services, chat, turn, entry, creds, public_url=request.host_url, started=g.get("started"),
-            watch=lambda answer: client_watch.watch(answer, environ, chat.stream))
+            watch=lambda answer: client_watch.watch(answer, environ, chat.stream), thread=thread)
         g.upstream_status = agent.upstream_status
         if chat.stream:
             return _sse(chat_output.agent_stream(agent, settings.keepalive_interval), agent.finish)
@@ -45,7 +46,7 @@ def chat_completions():
         options = replace(options, inline_citations=True)
     answer = start_answer(services, chat, entry, creds, options,
                           public_url=request.host_url, started=g.get("started"),
-                          system_hints=chat.hosted.system_hints())
+                          system_hints=chat.hosted.system_hints(), thread=thread)
     g.upstream_status = answer.upstream_status
     client_watch.watch(answer, request.environ, chat.stream)   # a client leaving is noticed at once
     errors_as_text = bot   # a bot shows text, not error events

@@ -5,7 +5,8 @@ bytes (decoded already, or fetched from its URL through ``SafeFetcher``),
 works out its type from the bytes, and runs the upstream's three-step upload
 — or reuses an earlier upload of the same bytes by the same account after
 checking it is still valid. A document is then processed so the model can
-read it (``DocumentProcessing``).
+read it (``DocumentProcessing``). ``big_paste`` does the same for a long
+message's text, the way the web app offloads a big paste.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .sniff import EXTENSIONS, IMAGE_TYPES, classify, image_size
 log = logging.getLogger(__name__)
 
 UPLOAD_CACHE_SECONDS = 7 * 86400
+BIG_PASTE_NAME = "Pasted text.txt"     # what the web app names a long text it offloads
 
 
 class Uploader:
@@ -72,6 +74,31 @@ class Uploader:
             file_id = self._upload(upload, credentials, file.param)
             self.cache.set(key, file_id, UPLOAD_CACHE_SECONDS)
         return UploadedFile(file_id, name, len(data), mime, width, height)
+
+    def big_paste(self, text: str, credentials: Credentials) -> dict:
+        """A long text uploaded as the web app's big paste (upstream-protocol.md, "Continuation,
+        branching and long inputs"), or the earlier upload of the same text; its message attachment."""
+        data = text.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"upload:{hashlib.sha256((credentials.account_key() + 'big-paste:' + digest).encode()).hexdigest()}"
+        cached = self.cache.get(key)
+        if cached and self._still_valid(cached, credentials):
+            file_id = cached
+        else:
+            body = self.upstream.get_json(paths.FILES, credentials, method="POST", what="upload answer", json={
+                "file_name": BIG_PASTE_NAME, "file_size": len(data), "use_case": "my_files",
+                "mime_type": "text/plain", "selection_method": "generated_big_paste",
+                "entry_surface": "chat_composer", "store_in_library": True,
+                "library_persistence_mode": "opportunistic"})
+            upload_url, file_id = body.get("upload_url"), body.get("file_id")
+            if not isinstance(upload_url, str) or not isinstance(file_id, str):
+                raise upstream_error("The upstream refused the upload of a long message (no upload URL).")
+            self.upstream.put_blob(upload_url, data, "text/plain")
+            self._confirm(file_id, credentials)
+            self.cache.set(key, file_id, UPLOAD_CACHE_SECONDS)
+            log.info("uploaded a long message of %d bytes as %s (big paste)", len(data), file_id)
+        return {"id": file_id, "size": len(data), "name": BIG_PASTE_NAME, "mime_type": "text/plain",
+                "source": "local", "non_library_my_files_injest_upload": True, "is_big_paste": True}
 
     def _still_valid(self, file_id: str, credentials: Credentials) -> bool:
         try:

@@ -21,8 +21,8 @@ from ..usage import tokens
 COUNTED_NONCE = "AAAAAAAA"   # stands for the request's own in the counts (8 characters, as new_nonce's)
 
 
-def plan_prompt(services, chat: ChatRequest) -> Turn:
-    turn = plan(services, chat.messages, chat.tools)
+def plan_prompt(services, chat: ChatRequest, thread=None) -> Turn:
+    turn = plan(services, chat.messages, chat.tools, thread)
     merged = merge_turns(turn.messages)
     return turn if merged is turn.messages else replace(turn, messages=merged)
 

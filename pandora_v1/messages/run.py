@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from ..answer.agent import AgentAnswer
 from ..answer.budget import OutputBudget
-from ..answer.pipeline import account
+from ..answer.pipeline import account, open_thread
 from ..errors import APIError
 from ..metering import ledger
 from ..translate.render import CONTENT, REASONING
@@ -59,11 +59,12 @@ class MessageRun:
               started: float | None = None, watch=None) -> "MessageRun":
         """Plan the turn, check the window, start its first upstream answer (errors before it raise here)."""
         window = services.settings.anthropic.context_window
-        turn = plan_prompt(services, request.chat)
+        thread = open_thread(services, request.chat, entry, creds)   # Claude Code's loop goes on upstream
+        turn = plan_prompt(services, request.chat, thread)
         counted = check_window(turn, entry.slug, window)
         try:
             agent = AgentAnswer.start(services, request.chat, turn, entry, creds, public_url=public_url,
-                                      started=started, watch=watch)
+                                      started=started, watch=watch, thread=thread)
         except APIError as exc:
             if exc.upstream_status == 413:   # the upstream's own limit: the wording Claude Code compacts on
                 counted = input_tokens(turn, entry.slug) if counted is None else counted

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..answer.agent import AgentAnswer, plan
-from ..answer.pipeline import account
+from ..answer.pipeline import account, open_thread
 from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
 from ..metering import ledger
@@ -69,7 +69,8 @@ class ResponseRun:
 
         The hosted tools the request listed render as their items; the rest as text."""
         chat = replace(request.chat, stream=request.stream)
-        turn = plan(services, chat.messages, chat.tools)
+        thread = open_thread(services, chat, entry, creds)   # previous_response_id or a replayed history
+        turn = plan(services, chat.messages, chat.tools, thread)
         image = request.hosted.get(IMAGE) or {}
         options = RenderOptions(inline_citations=chat.hosted.search, hosted=frozenset(request.hosted),
                                 partial_images=image.get("partial_images") or 0)
@@ -78,7 +79,7 @@ class ResponseRun:
             # A reasoning model's own default, as OpenAI echoes it (platform-spec §3.2).
             request = replace(request, echo={**request.echo, "reasoning": {**reasoning, "effort": "medium"}})
         agent = AgentAnswer.start(services, chat, turn, entry, creds, public_url=public_url, started=started,
-                                  watch=watch, options=options)
+                                  watch=watch, thread=thread, options=options)
         return cls(request, agent, entry.slug, states)
 
     @property

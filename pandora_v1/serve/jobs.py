@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..answer.continuity import Sessions, check_every
 from ..runtime import live
 from ..runtime import store as store_module
 
@@ -102,6 +103,13 @@ def warm_up_gpts(services) -> None:
         log.info("GPT info at start-up: %d fetched, %d failed", report.updated, report.failed)
 
 
+def hide_idle_sessions(services) -> None:
+    """With the hide setting, a continued conversation is hidden once its session is idle for the TTL."""
+    hidden = Sessions(services.store, services.settings.continuity.ttl).hide_idle(services.upstream.hide_conversation)
+    if hidden:
+        log.info("idle sessions: %d conversations hidden", hidden)
+
+
 def default_jobs(services) -> list[Job]:
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.date import DateTrigger
@@ -116,6 +124,12 @@ def default_jobs(services) -> list[Job]:
     # The status page's per-minute activity: every worker tries, the first of the minute writes.
     jobs.append(Job("live_snapshot", CronTrigger(second=0),
                     lambda: live.history_for(services.metrics).snapshot(), lock_ttl=None))
+    # Sessions idle past continuity.ttl: their conversations are hidden (when hiding was asked for).
+    continuity = services.settings.continuity
+    if continuity.enabled:
+        every = check_every(continuity.ttl)
+        jobs.append(Job("idle_sessions", IntervalTrigger(seconds=every), lambda: hide_idle_sessions(services),
+                        lock_ttl=every * 0.8))
     schedule = services.settings.refresh_schedule
     if schedule.enabled:
         jobs.append(Job("daily_refresh", daily_trigger(schedule), lambda: daily_refresh(services),

@@ -73,8 +73,10 @@ def new_nonce() -> str:
 def plan_turn(messages: tuple[ChatMessage, ...], tools: tuple[Tool, ...], choice: ToolChoice,
               parallel: bool = True, legacy: bool = False,
               response_format: ResponseFormat | None = None,
-              max_catalog_chars: int = DEFAULT_MAX_CATALOG_CHARS, enabled: bool = True) -> Turn:
+              max_catalog_chars: int = DEFAULT_MAX_CATALOG_CHARS, enabled: bool = True,
+              nonce: str | None = None) -> Turn:
     """The upstream messages for a request; the protocol only with tools and a choice other than none.
+    ``nonce``: the one a continued conversation was taught (else a new one).
 
     Without tools, tool history and response_format the messages come back
     as they are (the same objects), so the upstream payload is unchanged.
@@ -82,7 +84,7 @@ def plan_turn(messages: tuple[ChatMessage, ...], tools: tuple[Tool, ...], choice
     protocol = None
     if enabled and tools and choice.mode != "none":
         allowed = [t for t in tools if choice.allowed is None or t.name in choice.allowed]
-        protocol = Protocol(new_nonce(), {t.name: t for t in allowed}, choice.mode == "required",
+        protocol = Protocol(nonce or new_nonce(), {t.name: t for t in allowed}, choice.mode == "required",
                             parallel and not legacy, legacy, choice.named)
     has_history = any(m.role == "tool" or m.tool_calls for m in messages)
     if protocol is None and response_format is None and not has_history:

@@ -72,7 +72,8 @@ def retry_message(kind: str, reason: str, turn: Turn) -> str:
 
 class AgentTurn:
     def __init__(self, turn: Turn, first: Source, restart: Callable[[tuple[ChatMessage, ...]], Source],
-                 *, stream: bool, retry_attempts: int = 1, counters: Counters | None = None):
+                 *, stream: bool, retry_attempts: int = 1, counters: Counters | None = None,
+                 on_done: Callable[[], None] | None = None):
         self.turn = turn
         self.protocol = turn.protocol
         self.format = turn.response_format
@@ -84,6 +85,7 @@ class AgentTurn:
         self.sent: list[list[Event]] = []   # the event lists handed out (tallied only when asked)
         self.finish_reason = "stop"
         self.retries = 0
+        self._on_done = on_done       # called once the turn is accepted, before the caller's last event
 
     def _values(self, kind: str, start: int = 0) -> list:
         return [value for events in self.sent[start:] for k, value in events if k == kind]
@@ -135,6 +137,8 @@ class AgentTurn:
                     yield self._emitted(held)
                 self.finish_reason = ("function_call" if self.legacy else "tool_calls") if self.calls \
                     else self.source.finish_reason
+                if self._on_done is not None:
+                    self._on_done()
                 return
             kind, reason, raw = problem
             if first_failure is None:

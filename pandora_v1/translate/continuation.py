@@ -55,13 +55,14 @@ class StreamEnding:
             self.conversation_id = value.get("conversation_id") or self.conversation_id
 
 
-def document_messages(document: dict) -> list[dict]:
-    """The messages of the document's current branch, oldest first (root -> current_node)."""
+def document_messages(document: dict, after: str | None = None) -> list[dict]:
+    """The messages of the document's current branch, oldest first (root -> current_node); with
+    ``after`` (a continued conversation: the turn's parent) only those that follow that message."""
     mapping = document.get("mapping") if isinstance(document, dict) else None
     if not isinstance(mapping, dict):
         return []
     chain, node_id, seen = [], document.get("current_node"), set()
-    while isinstance(node_id, str) and node_id in mapping and node_id not in seen:
+    while isinstance(node_id, str) and node_id in mapping and node_id not in seen and node_id != after:
         seen.add(node_id)
         node = mapping[node_id] if isinstance(mapping[node_id], dict) else {}
         if isinstance(node.get("message"), dict):

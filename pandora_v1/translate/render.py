@@ -255,6 +255,7 @@ class Renderer:
         self._sent = 0                          # characters of content sent
         self._reasoning_started = False
         self._answer_id: str | None = None      # the message that ended the turn
+        self.last_text_id: str | None = None    # the latest answer-text message (a turn closed early ends there)
         self._variants = False                  # the user message announced paragen variants
         self._document: dict | None = None      # the canvas document, as created and edited
         self._call: tuple[str, str] | None = None   # (tool, message id) of a call awaiting its result
@@ -264,6 +265,11 @@ class Renderer:
         self._routes: dict[str, Any] = {}   # message id -> its route (a tuple), or False
         self._sent_ids: frozenset[str] = frozenset()     # the messages we sent (expect_history)
         self._sent_texts: frozenset[str] = frozenset()   # what the assistant messages we sent said
+
+    @property
+    def answer_id(self) -> str | None:
+        """The message that ended the turn (``end_turn``): the next turn of the conversation follows it."""
+        return self._answer_id
 
     @property
     def annotations(self) -> list[dict]:
@@ -428,6 +434,7 @@ class Renderer:
         state = self._states.get(message_id)
         if state is None:
             state = self._states[message_id] = _TextState()
+            self.last_text_id = message_id
         state.message = message
         pieces: list[Piece] = []
         if len(text) > state.seen:

@@ -7,6 +7,7 @@ is the body of ``POST /backend-api/conversation``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..files.parts import InputFile, UploadedFile
@@ -105,3 +106,27 @@ def prepare_body(payload: dict) -> dict:
     body = {key: value for key, value in payload.items() if key != "messages"}
     body.update(client_prepare_state="none", partial_query=query, attachment_mime_types=types)
     return body
+
+
+# Who may be offloaded: what the client wrote or its tools returned, never an answer.
+BIG_PASTE_ROLES = ("user", "system", "tool")
+
+
+def big_pastes(messages: list[dict], limit: int, paste: Callable[[str], dict]) -> int:
+    """Each user, system or tool message of ``limit`` bytes or more goes up as the web app's big paste
+    (upstream-protocol.md, "Continuation, branching and long inputs"): ``paste`` uploads its text and
+    gives the attachment, the text parts become empty (images stay). How many were offloaded."""
+    count = 0
+    for message in messages:
+        if message["author"]["role"] not in BIG_PASTE_ROLES:
+            continue
+        parts = message["content"]["parts"]
+        texts = [p for p in parts if isinstance(p, str)]
+        text = texts[0] if len(texts) == 1 else "\n".join(texts)
+        if len(text.encode("utf-8", "surrogatepass")) < limit:
+            continue
+        message["metadata"] = {**message["metadata"],
+                               "attachments": [*message["metadata"].get("attachments", ()), paste(text)]}
+        message["content"]["parts"] = [p for p in parts if not isinstance(p, str)] + [""]
+        count += 1
+    return count

@@ -49,6 +49,7 @@ class Translation:
         self.ending = StreamEnding()
         self.polls = 0                   # conversation document GETs made
         self.resumed = False             # the answer came (partly) from the resume stream
+        self.after: str | None = None    # a continued conversation: the document before this message is not the turn
         self._debug = log.isEnabledFor(logging.DEBUG)
         # An upstream that never stops is cut off: by answer size, and by time.
         self._budget = max_answer_chars or float("inf")
@@ -196,7 +197,7 @@ class Translation:
                 continue
             delay = settings.interval
             out: list[Piece] = []
-            for message in document_messages(document):
+            for message in document_messages(document, self.after):
                 pieces = self.renderer.feed({"message": message, "conversation_id": conversation_id})
                 if pieces:
                     out.extend(pieces)

@@ -180,3 +180,13 @@ def test_the_token_server_is_off_unless_asked_for():
     assert config.parse({"token_server": True}).token_server is True
     with pytest.raises(config.ConfigError):
         config.parse({"token_server": "perhaps"})
+
+
+def test_continuity_section():
+    assert config.parse({}).continuity == config.Continuity(True, 3600.0, 40_000)
+    s = config.parse({"continuity": {"enabled": "false", "ttl": "120", "big_paste_bytes": 0}})
+    assert s.continuity == config.Continuity(False, 120.0, 0)
+    with pytest.raises(config.ConfigError) as info:
+        config.parse({"continuity": {"enabled": "sometimes", "ttl": 0, "big_paste_bytes": 1.5}})
+    assert {p.split(":")[0] for p in info.value.problems} == {"continuity.enabled", "continuity.ttl",
+                                                            "continuity.big_paste_bytes"}

@@ -170,6 +170,9 @@ def test_document_messages_follow_the_current_branch():
         "c": {"message": {"id": "c"}, "parent": "b"}}}
     assert [m["id"] for m in document_messages(document)] == ["a", "b", "c"]
     assert document_messages({"mapping": "nope"}) == []
+    # a continued conversation: the turn is what follows its parent, not the earlier turns
+    assert [m["id"] for m in document_messages(document, after="a")] == ["b", "c"]
+    assert document_messages(document, after="c") == []
 
 
 def test_a_handoff_mid_answer_resumes_without_repeating_what_was_sent():

@@ -29,6 +29,19 @@ def test_growing_text_is_sent_once_in_order_and_echoes_are_skipped():
     assert renderer.finish_reason == "stop"
 
 
+def test_the_answer_message_is_the_one_that_ended_the_turn():
+    """What a continued conversation's next turn follows: the end_turn message, or (a turn closed once
+    its calls were complete) the last answer-text message."""
+    renderer, _ = render([msg("a", "assistant", "text", parts=["Let me"]),
+                          msg("t", "tool", "execution_output", text="2"),
+                          msg("b", "assistant", "text", parts=["Done"])])
+    assert renderer.answer_id is None and renderer.last_text_id == "b"
+    final = msg("b", "assistant", "text", status="finished_successfully", parts=["Done"])
+    final["message"]["end_turn"] = True
+    renderer.feed(final)
+    assert renderer.answer_id == "b" and renderer.answered
+
+
 def test_hidden_tool_traffic_and_later_answer_starts_a_paragraph():
     _, pieces = render([
         msg("a1", "assistant", "text", parts=["Let me search."]),

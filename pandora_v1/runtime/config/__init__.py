@@ -8,7 +8,7 @@ never starts half-configured.
 
 One module per seam: settings.py (the dataclasses and their defaults),
 reader.py (typed reads that collect problems), connections.py (upstream,
-Redis), models.py (aliases, gpts.json), turns.py (temporary chats), access.py
+Redis), models.py (aliases, gpts.json), turns.py (temporary chats, continuity), access.py
 (token exchange, upstream accounts, client keys), caps.py (per-key names and caps,
 the admin key), schedule.py (the daily job); this file puts them together
 (``parse``, ``load``).
@@ -32,6 +32,7 @@ from .settings import (
     AnthropicSettings,
     BotMode,
     ConfigError,
+    Continuity,
     KeyPolicy,
     ModelEntry,
     ModelSettings,
@@ -43,11 +44,12 @@ from .settings import (
     ToolSettings,
     UpstreamAccount,
 )
-from .turns import temporary_chat
+from .turns import continuity, temporary_chat
 
-__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "KeyPolicy", "LEGACY_MODEL_KEYS", "ModelEntry",
-           "ModelSettings", "RedisSettings", "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS", "TemporaryChat",
-           "TokenExchange", "ToolSettings", "UpstreamAccount", "load", "load_gpts", "parse", "startup_warnings"]
+__all__ = ["AnthropicSettings", "BotMode", "ConfigError", "Continuity", "KeyPolicy", "LEGACY_MODEL_KEYS",
+           "ModelEntry", "ModelSettings", "RedisSettings", "RefreshSchedule", "Settings", "TEXT_ONLY_SLUGS",
+           "TemporaryChat", "TokenExchange", "ToolSettings", "UpstreamAccount", "load", "load_gpts", "parse",
+           "startup_warnings"]
 
 CONFIG_ENV = "PANDORA_V1_CONFIG"
 GPTS_ENV = "PANDORA_V1_GPTS"
@@ -96,6 +98,7 @@ def parse(raw: dict, gpts: tuple[ModelEntry, ...] = (), config_path: str = "") -
         token_server=r.boolean("token_server", Settings.token_server),
         delete_conversation=r.boolean("need_delete_conversation_after_response", False),
         temporary_chat=temporary_chat(r),
+        continuity=continuity(r),
         use_oaiusercontent_url=r.boolean("use_oaiusercontent_url", False),
         dalle_prompt_prefix=r.string("dalle_prompt_prefix", strip=False),
         images_model=r.string("images_model", Settings.images_model) or Settings.images_model,

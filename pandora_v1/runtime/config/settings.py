@@ -79,6 +79,15 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class Continuity:
+    """Long sessions (section ``continuity``; answer/continuity.py): a history that extends one answered
+    before continues that upstream conversation instead of going up whole."""
+    enabled: bool = True
+    ttl: float = 3600.0            # seconds a session lives after its last turn (and then is hidden, if hidden)
+    big_paste_bytes: int = 40_000  # a user, system or tool message this long goes up as a text attachment (0: never)
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     host: str = ""
     port: int = 6379
@@ -161,6 +170,7 @@ class Settings:
                                               # built in the master and shared: less memory at 2 workers (bench/RESULTS.md)
     delete_conversation: bool = False         # need_delete_conversation_after_response: hide once answered
     temporary_chat: TemporaryChat = field(default_factory=TemporaryChat)
+    continuity: Continuity = field(default_factory=Continuity)
     use_oaiusercontent_url: bool = False
     dalle_prompt_prefix: str = ""
     images_model: str = "auto"                # the slug that draws for image model names no alias names
