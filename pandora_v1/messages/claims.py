@@ -10,8 +10,9 @@ The upstream marks a source right after the claim it supports; with silent citat
 from the text and a citation stands where it was (translate/citations.py). The claim is the sentence
 that mark ends: from the last sentence boundary before it to it, and on to the sentence's end when the
 mark came before the full stop ("today[mark]." keeps its period; a space before the mark is dropped).
-So only the text since the last sentence boundary is held back, a sentence at most: text before it
-can no longer become part of a claim and goes out as it comes.
+So only the text since the last sentence boundary is held back, a sentence at most (and never more
+than ``LONGEST`` characters: a line that never ends is no claim): text before it can no longer become
+part of a claim and goes out as it comes.
 
 ``feed(text)``, ``cite(citations)`` (citations where the text fed so far ends) and ``flush()`` return
 steps for the encoder (messages/events.py ``MessageEncoder.steps``), in order:
@@ -33,6 +34,7 @@ _STARTS = re.compile(r"[.!?。！？]\s+|\n[ \t]*(?:[-*+•][ \t]+|\d{1,3}[.)][ 
 _ENDS = re.compile(r"[.!?。！？]|\n")          # where an open claim's sentence ends
 _STOPS = ".!?。！？"
 _CLOSERS = ".,;:!?)]}。，；：！？"                # punctuation that takes no space before it
+LONGEST = 2000
 
 
 class Claims:
@@ -59,6 +61,8 @@ class Claims:
         start = len(held) - len(held.lstrip())       # a claim never starts with a space
         for boundary in _STARTS.finditer(held, start):
             start = boundary.end()
+        if len(held) - start > LONGEST:
+            start = len(held)
         if start:
             steps.append((TEXT, held[:start]))
         self._held = held[start:]

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from pandora_v1.messages import search
-from pandora_v1.messages.claims import CLAIM, CLOSE, MORE, TEXT, Claims
+from pandora_v1.messages.claims import CLAIM, CLOSE, LONGEST, MORE, TEXT, Claims
 from pandora_v1.messages.events import MessageEncoder, usage
 from tests.unit.test_messages_events import frames
 
@@ -63,6 +63,12 @@ def test_plain_text_streams_up_to_its_last_sentence_boundary():
     assert claims.feed("One. Two") == [(TEXT, "One. ")]
     assert claims.feed(" three.\nFour") == [(TEXT, "Two three.\n")]
     assert claims.flush() == [(TEXT, "Four")]
+
+
+def test_a_line_that_never_ends_is_not_held_back():
+    claims = Claims()
+    assert claims.feed("x" * LONGEST) == [] and claims.feed("y") == [(TEXT, "x" * LONGEST + "y")]
+    assert claims.flush() == []
 
 
 def test_marks_after_the_full_stop_at_the_start_and_side_by_side():
