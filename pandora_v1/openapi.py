@@ -165,19 +165,27 @@ _SOURCE = {"type": "object", "required": ["type"], "properties": {
     "type": {"type": "string", "enum": ["base64", "url", "text"]}, "media_type": _TEXT, "data": _TEXT, "url": _TEXT}}
 _BLOCK = {"type": "object", "required": ["type"], "properties": {
     "type": {"type": "string", "enum": ["text", "image", "document", "tool_use", "tool_result", "thinking",
-                                        "redacted_thinking"]},
+                                        "redacted_thinking", "server_tool_use", "web_search_tool_result"],
+             "description": "server_tool_use / web_search_tool_result: an earlier search sent back (text upstream)"},
     "text": _TEXT, "source": _SOURCE, "id": _TEXT, "name": _TEXT, "input": {"type": "object"},
     "tool_use_id": _TEXT, "is_error": {"type": "boolean"},
     "content": {"oneOf": [_TEXT, {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
-        "type": {"type": "string", "enum": ["text", "image"]}, "text": _TEXT, "source": _SOURCE}}}]},
+        "type": {"type": "string", "enum": ["text", "image", "web_search_result"]}, "text": _TEXT,
+        "source": _SOURCE, "url": _TEXT, "title": _TEXT, "encrypted_content": _TEXT}}}]},
     "thinking": _TEXT, "signature": _TEXT, "cache_control": {"type": "object"}}}
 _ANTHROPIC_MESSAGE = {"type": "object", "required": ["role", "content"], "properties": {
     "role": {"type": "string", "enum": ["user", "assistant", "system"]},
     "content": {"oneOf": [_TEXT, {"type": "array", "items": _BLOCK}]}}}
 _ANTHROPIC_TOOL = {"type": "object", "required": ["name"], "properties": {
-    "type": {"type": "string", "description": "absent or custom; web_search_* is accepted (ignored for now)"},
+    "type": {"type": "string", "description": "absent or custom; web_search_20250305 (or a later web_search_*, "
+                                              "named web_search): the upstream's own search"},
     "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": _TEXT,
-    "input_schema": {"type": "object", "description": "JSON Schema of the input (custom tools)"}}}
+    "input_schema": {"type": "object", "description": "JSON Schema of the input (custom tools)"},
+    "max_uses": {"type": "integer", "minimum": 1, "description": "web search: accepted"},
+    "allowed_domains": {"type": "array", "items": _TEXT}, "blocked_domains": {"type": "array", "items": _TEXT},
+    "user_location": {"type": "object", "description": "web search: a prompt line for the upstream",
+                      "properties": {"type": {"type": "string", "enum": ["approximate"]}, "city": _TEXT,
+                                     "region": _TEXT, "country": _TEXT, "timezone": _TEXT}}}}
 _MESSAGES_FIELDS: dict = {
     "model": {"type": "string", "description": "claude-* names map through anthropic.models"},
     "messages": {"type": "array", "items": _ANTHROPIC_MESSAGE},
@@ -187,11 +195,14 @@ _MESSAGES_FIELDS: dict = {
         "type": {"type": "string", "enum": ["auto", "any", "tool", "none"]}, "name": _TEXT,
         "disable_parallel_tool_use": {"type": "boolean"}}},
     "thinking": {"type": "object", "required": ["type"], "properties": {
-        "type": {"type": "string", "enum": ["enabled", "adaptive", "disabled"]},
+        "type": {"type": "string", "enum": ["enabled", "adaptive", "disabled"],
+                 "description": "-> the upstream's thinking_effort on slugs that reason (budget_tokens under 8000 "
+                                "standard, under 32000 extended, else max; adaptive standard)"},
         "budget_tokens": {"type": "integer", "minimum": 1024},
         "display": {"type": "string", "enum": ["summarized", "omitted"]}}},
     "output_config": {"type": "object", "properties": {
-        "effort": {"type": "string", "enum": ["low", "medium", "high", "xhigh", "max"]}}},
+        "effort": {"type": "string", "enum": ["low", "medium", "high", "xhigh", "max"],
+                   "description": "overrides thinking: reasoning_effort's table"}}},
     "metadata": {"type": "object"}, "stop_sequences": {"type": "array", "items": _TEXT},
     "temperature": {"type": "number", "minimum": 0, "maximum": 1}, "top_p": {"type": "number"},
     "top_k": {"type": "integer"}, "context_management": {"type": "object"}}

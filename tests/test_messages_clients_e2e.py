@@ -16,11 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ACCESS_TOKEN, Server, base_config, node_scenarios, npm_project
+from tests.fake_upstream import source_url
 
 NODE = Path(__file__).parent / "anthropic_node"
 CLAUDE_CODE = Path(__file__).parent / "claude_code"
 TEXT = "Hello there, friend."
 TOKEN = "pandora-token-4242"
+QUERY = "do otters hold hands"          # what the fake's web.run call searches
+PAGE = source_url("turn0search0")       # the page its results list, which the answer cites
+SEARCH_TEXT = ["Based on the results:\n", "Lisbon opened a solar library today.", " It runs on sun."]
 
 
 def served_paths(srv) -> list[str]:
@@ -95,6 +99,43 @@ def test_ai_sdk_anthropic_provider_gets_the_reasoning(scenarios):
     assert run["usage"]["inputTokens"] > 0 and run["usage"]["outputTokens"] > 0
 
 
+def test_anthropic_sdk_web_search_blocks_citations_and_a_second_turn(scenarios):
+    run = scenarios["sdk-web-search"]
+    for content in (run["created"], run["final"]):         # create, and the stream helper's final message
+        call, result, *texts = content
+        assert (call["type"], call["name"], call["input"]) == ("server_tool_use", "web_search", {"query": QUERY})
+        assert result["type"] == "web_search_tool_result" and result["tool_use_id"] == call["id"]
+        assert [(p["url"], p["title"]) for p in result["content"]] == [(PAGE, "Otters")]
+        assert [t["text"] for t in texts] == SEARCH_TEXT
+        assert [[c["url"] for c in t.get("citations") or ()] for t in texts] == [[], [PAGE], []]
+    assert run["json"] == '{"query":"do otters hold hands"}'        # inputJson events: the query streamed
+    assert [c["url"] for c in run["citations"]] == [PAGE]            # citation events
+    assert run["usage"]["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 0}
+    assert run["again"] == "Thanks!"                                 # the blocks sent back were taken
+
+
+@pytest.mark.parametrize("name", ["ai-web-search-generateText", "ai-web-search-streamText"])
+def test_ai_sdk_anthropic_provider_web_search_passes_its_schemas(scenarios, name):
+    run = scenarios[name]
+    assert run.get("errors", []) == [] and run["finishReason"] == "stop" and run["warnings"] == [], run
+    assert run["text"] == "".join(SEARCH_TEXT)
+    [call] = run["toolCalls"]
+    assert (call["name"], call["input"], call["providerExecuted"], call["invalid"]) == \
+        ("web_search", {"query": QUERY}, True, False)
+    [result] = run["toolResults"]
+    assert result["id"] == call["id"] and [(p["url"], p["title"]) for p in result["output"]] == [(PAGE, "Otters")]
+    # A source per page found and one per citation (with the cited text).
+    assert [(s["url"], s["title"]) for s in run["sources"]] == [(PAGE, "Otters"), (PAGE, "Source 0search0")]
+    assert run["sources"][1]["providerMetadata"]["anthropic"]["citedText"]
+    if name == "ai-web-search-streamText":
+        assert run["parts"].count("tool-call") == run["parts"].count("tool-result") == 1
+        assert run["parts"].index("tool-call") < run["parts"].index("text-start")
+    else:      # the second turn replays the search blocks; they go upstream as text, never searched again
+        assert run["again"] == "Thanks!"
+        replayed = run["againRequest"]["messages"][1]["content"]
+        assert [b["type"] for b in replayed[:2]] == ["server_tool_use", "web_search_tool_result"]
+
+
 # ----------------------------------------------------------------- Claude Code
 
 class RecordingProxy:
@@ -140,11 +181,11 @@ def claude(claude_bin, make_server, fake, tmp_path):
     kept = {k: v for k, v in os.environ.items()
             if not k.startswith(("ANTHROPIC_", "CLAUDE_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"))}
 
-    def run(prompt: str, *args: str, key_variable: str = "ANTHROPIC_API_KEY") -> dict:
+    def run(prompt: str, *args: str, key_variable: str = "ANTHROPIC_API_KEY", env: dict | None = None) -> dict:
         env = {**kept, "HOME": str(home), "ANTHROPIC_BASE_URL": srv.url, key_variable: ACCESS_TOKEN,
                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
                "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1",
-               "HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url, "NO_PROXY": "127.0.0.1,localhost"}
+               "HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url, "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
         result = subprocess.run([claude_bin, "-p", prompt, "--output-format", "json", *args], cwd=work, env=env,
                                 capture_output=True, text=True, timeout=180)
         assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
@@ -188,3 +229,26 @@ def test_claude_code_reads_a_file_with_its_tool_and_finishes_with_the_result(cla
     last = second.json["messages"][-1]["content"]["parts"][0]
     assert re.search(r'⟦result [A-Z2-7]{8} name="Read" id="toolu_[A-Za-z0-9]{24}"⟧', last) and TOKEN in last
     assert TOKEN not in json.dumps(first.json)
+
+
+def test_claude_code_searches_the_web_through_the_upstreams_search(claude, fake):
+    """Claude Code's WebSearch tool (loaded up front with ENABLE_TOOL_SEARCH=false; it needs permission in
+    -p mode) runs a request of its own with the web_search_20250305 server tool, reads the pages from the
+    web_search_tool_result block, and hands them back to the model as WebSearch's result."""
+    result = claude("!call WebSearch " + json.dumps({"query": QUERY}), "--allowedTools", "WebSearch",
+                    env={"ENABLE_TOOL_SEARCH": "false"})
+    assert (result["subtype"], result["is_error"], result["num_turns"]) == ("success", False, 2), result
+    assert result["permission_denials"] == []
+    assert served_paths(claude.server) == ["/v1/messages"] * 3       # the turn, its search, the next turn
+    first, searched, second = conversations(fake)
+    assert "WebSearch" in json.dumps(first.json) and "system_hints" not in first.json
+    # The search request: the upstream's search switched on, Claude Code's query as the prompt.
+    assert searched.json["system_hints"] == ["search"]
+    assert searched.json["messages"][-1]["content"]["parts"][0].endswith(f"Perform a web search for the query: {QUERY}")
+    # What the search found reached the model as WebSearch's result, and the answer.
+    last = second.json["messages"][-1]["content"]["parts"][0]
+    assert re.search(r'⟦result [A-Z2-7]{8} name="WebSearch" id="toolu_[A-Za-z0-9]{24}"⟧', last)
+    assert f'Web search results for query: "{QUERY}"' in last and PAGE in last and '"title":"Otters"' in last
+    assert result["result"].startswith("Result: ") and PAGE in result["result"]
+    # Claude Code counted the search from usage.server_tool_use.web_search_requests.
+    assert sum(model["webSearchRequests"] for model in result["modelUsage"].values()) == 1

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import ACCESS_TOKEN
-from tests.fake_upstream import DEFAULT_ANSWER, answer_text, png_bytes
+from tests.fake_upstream import DEFAULT_ANSWER, answer_text, png_bytes, source_url
 
 MODEL = "claude-sonnet-4-6"
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
@@ -178,3 +178,59 @@ def test_raw_stream_through_a_real_socket_has_event_lines(server, fake):
     frames = [f for f in response.content.decode().split("\n\n") if f]
     assert frames[0].startswith("event: message_start\ndata: ") and frames[-1].startswith("event: message_stop\n")
     assert all(f.startswith("event: ") for f in frames)
+
+
+# ----------------------------------------------------------------- web search and effort
+
+CITED = "\ue200cite\ue202turn0search0\ue201"
+SEARCHED = f"!pieces 3\nBased on the results:\nLisbon opened a solar library today {CITED}. It runs on sun."
+WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3,
+              "user_location": {"type": "approximate", "city": "Lisbon", "country": "PT"}}
+
+
+def test_web_search_through_create_the_stream_helper_and_a_second_turn(claude, fake):
+    message = claude.messages.create(model=MODEL, max_tokens=1024, messages=user(SEARCHED), tools=[WEB_SEARCH])
+    call, result, before, claim, after = message.content
+    assert isinstance(call, anthropic.types.ServerToolUseBlock) and call.name == "web_search"
+    assert call.input == {"query": "do otters hold hands"} and call.id.startswith("srvtoolu_")
+    assert isinstance(result, anthropic.types.WebSearchToolResultBlock) and result.tool_use_id == call.id
+    [page] = result.content
+    assert isinstance(page, anthropic.types.WebSearchResultBlock)
+    assert (page.url, page.title, page.page_age) == (source_url("turn0search0"), "Otters", None)
+    assert (before.text, before.citations) == ("Based on the results:\n", None)
+    assert claim.text == "Lisbon opened a solar library today." and after.text == " It runs on sun."
+    [cited] = claim.citations
+    assert isinstance(cited, anthropic.types.CitationsWebSearchResultLocation)
+    assert (cited.url, cited.title) == (source_url("turn0search0"), "Source 0search0")
+    assert message.usage.server_tool_use.web_search_requests == 1
+
+    with claude.messages.stream(model=MODEL, max_tokens=1024, messages=user(SEARCHED), tools=[WEB_SEARCH]) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert {"citation", "input_json", "text"} <= set(kinds)
+    assert [b.type for b in final.content] == [b.type for b in message.content]
+    assert final.content[0].input == call.input and final.content[3].citations[0].url == cited.url
+    assert [b.text for b in final.content[2:]] == [b.text for b in message.content[2:]]
+    assert final.usage.server_tool_use.web_search_requests == 1
+    sent = conversations(fake)[-1].json
+    assert sent["messages"][-1]["metadata"]["system_hints"] == ["search"]
+    assert any("Lisbon, PT" in m["content"]["parts"][0] for m in sent["messages"] if m["author"]["role"] == "system")
+
+    again = claude.messages.create(model=MODEL, max_tokens=1024, tools=[WEB_SEARCH], messages=user(SEARCHED) + [
+        {"role": "assistant", "content": final.content}, {"role": "user", "content": "Thanks!"}])
+    assert again.content[-1].text == "Thanks!"
+    history = [m["content"]["parts"][0] for m in conversations(fake)[-1].json["messages"]
+               if m["author"]["role"] == "assistant"]
+    assert history[0].startswith("[searched: do otters hold hands]\n\n[search results]\n- Otters (")
+
+
+def test_thinking_and_effort_through_the_sdk(make_server, fake):
+    srv = make_server(anthropic={"models": {"claude-opus-5-5": "gpt-5-6-thinking"}})
+    client = sdk(srv.url)
+    message = client.messages.create(model="claude-opus-5-5", max_tokens=40000, messages=user("hi"),
+                                     thinking={"type": "enabled", "budget_tokens": 32000})
+    assert message.content[-1].text == DEFAULT_ANSWER       # the fake refuses an effort it cannot take
+    with client.messages.stream(model="claude-opus-5-5", max_tokens=1024, messages=user("hi"),
+                                output_config={"effort": "high"}) as stream:
+        assert stream.get_final_message().content[-1].text == DEFAULT_ANSWER
+    assert [r.json.get("thinking_effort") for r in conversations(fake)] == ["max", "extended"]

@@ -11,6 +11,7 @@ def test_index_and_status_json_answer(web, fake):
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     text = page.get_data(as_text=True)
     assert f"{BASE}/v1/chat/completions" in text.replace("<wbr>", "")
+    assert f"{BASE}/v1/messages" in text.replace("<wbr>", "")
     assert "gpt-4o" in text and "embedded" in text
 
     status = web.get("/status.json")
@@ -19,6 +20,7 @@ def test_index_and_status_json_answer(web, fake):
     assert info["base_url"] == BASE
     assert info["endpoints"] == {"chat": f"{BASE}/v1/chat/completions",
                                  "responses": f"{BASE}/v1/responses",
+                                 "messages": f"{BASE}/v1/messages",
                                  "images": f"{BASE}/v1/images/generations",
                                  "models": f"{BASE}/v1/models"}
     assert {"gpt-4o", "reasoner", "text-only"} <= set(info["models"]) and info["gpts"] == []
@@ -46,6 +48,7 @@ def test_prefixes_are_counted_never_shown(make_app, fake):
     assert info["upstream"]["prefixes"] == 2 and info["upstream"]["base_url"] == fake.url
     assert info["upstream"]["reachable"] is True
     assert info["endpoints"]["chat"] == f"{BASE}/666/v1/chat/completions"
+    assert info["endpoints"]["messages"] == f"{BASE}/666/v1/messages"
     assert info["gpts"] == ["my-gpt"] and "my-gpt" not in info["models"]
     assert "2 configured" in page.get_data(as_text=True) and "my-gpt" in page.get_data(as_text=True)
     # The check really went through a (secret) prefix.
@@ -79,3 +82,15 @@ def test_playground_page_answers(web):
         response = web.get(asset)
         assert response.status_code == 200 and response.data
         response.close()
+
+
+def test_the_anthropic_snippets_use_the_base_url_and_a_claude_name_of_the_table(make_app, fake):
+    web = make_app(backend_container_api_prefix="666",
+                   anthropic={"models": {"claude-*-preview": "gpt-4o", "claude-house": "gpt-4o"}}).test_client()
+    text = web.get("/").get_data(as_text=True)
+    claude_code = text[text.index('id="snippet-claude-code"'):text.index('id="snippet-anthropic"')]
+    assert f"export ANTHROPIC_BASE_URL={BASE}/666\n" in claude_code and "ANTHROPIC_AUTH_TOKEN=" in claude_code
+    sdk = text[text.index('id="snippet-anthropic"'):]
+    assert f'anthropic.Anthropic(base_url="{BASE}/666", api_key=' in sdk
+    assert 'model="claude-house"' in sdk           # the first name of the table that is no pattern
+    assert "/v1/messages" in text.replace("<wbr>", "")

@@ -6,7 +6,6 @@ could not install it) or playwright these tests skip, saying why.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import ACCESS_TOKEN, ROOT
+from tests.fake_sessions import model_texts
 from tests.fake_upstream import MIDSTREAM_ERROR, png_bytes, revised_prompt
 from tests.test_responses_e2e import conversations
 
@@ -123,7 +123,7 @@ def test_status_page(make_server, fake, open_page):
     page = open_page(srv.url + "/")
 
     endpoints = page.locator("#endpoints")
-    for path in ("/v1/chat/completions", "/v1/images/generations", "/v1/models"):
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/images/generations", "/v1/models"):
         expect(endpoints).to_contain_text(base + path)
     assert page.locator("#models li").all_inner_texts() == [n for n in names if n != "my-gpt"]
     assert page.locator("#gpts li").all_inner_texts() == ["my-gpt"]
@@ -358,11 +358,11 @@ def test_playground_speaks_the_responses_api(server, fake, open_page):
     expect(answer.locator(".content strong")).to_have_text("answer")
     expect(answer.locator(".reasoning")).to_contain_text("I should greet the user.")
     expect(answer.locator(".meta")).to_contain_text("tokens")
-    # The second turn carries the first as Responses input items.
+    # The second turn carries the first as Responses input items: the model is given the whole
+    # conversation (continued upstream, so only the new turn is posted: fake_sessions.model_texts).
     ask(page, "Next question")
-    sent = [m for m in json.loads(conversations(fake)[-1].body)["messages"] if m["author"]["role"] != "system"]
-    assert [m["content"]["parts"][0] for m in sent] == ["!reasoning\n!pieces 2\nThe **answer**.", "The **answer**.",
-                                                       "Next question"]
+    given = [text for role, text in model_texts(fake, conversations(fake)[-1]) if role != "system"]
+    assert given == ["!reasoning\n!pieces 2\nThe **answer**.", "The **answer**.", "Next question"]
     paths = re.findall(r"pandora_v1\.access: POST (/\S+)", server.log())
     assert paths[-2:] == ["/v1/responses", "/v1/responses"]
     # The choice is remembered; a failure mid-answer is shown.
@@ -376,11 +376,12 @@ def test_playground_speaks_the_responses_api(server, fake, open_page):
     no_sideways_scroll(phone)
 
 
-def test_status_page_shows_the_responses_endpoint_and_snippets(make_server, fake, open_page):
+def test_status_page_shows_the_responses_and_messages_endpoints_and_snippets(make_server, fake, open_page):
     srv = make_server(backend_container_api_prefix="666")
     base = f"{srv.url}/666"
     page = open_page(srv.url + "/")
     expect(page.locator("#endpoints")).to_contain_text(base + "/v1/responses")
+    expect(page.locator("#endpoints")).to_contain_text(base + "/v1/messages")
     page.click("[role=tab][aria-controls=snippet-codex]")
     codex = page.locator("#snippet-codex pre code")
     expect(codex).to_be_visible()
@@ -394,9 +395,16 @@ def test_status_page_shows_the_responses_endpoint_and_snippets(make_server, fake
     from tests.test_responses_clients_e2e import codex_config
 
     assert codex.text_content() + "\n" == codex_config(f"{base}/v1")
+    page.click("[role=tab][aria-controls=snippet-claude-code]")
+    claude_code = page.locator("#snippet-claude-code pre code")
+    expect(claude_code).to_be_visible()
+    expect(claude_code).to_contain_text(f"export ANTHROPIC_BASE_URL={base}\n")
+    page.click("[role=tab][aria-controls=snippet-anthropic]")
+    expect(page.locator("#snippet-anthropic pre code")).to_contain_text(f'anthropic.Anthropic(base_url="{base}"')
+    expect(page.locator("#snippet-anthropic pre code")).to_contain_text('model="claude-opus-5-5"')
     # Copy takes the block, not the code words in the line above it.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    for name in ("codex", "python"):
+    for name in ("codex", "python", "claude-code", "anthropic"):
         page.click(f"[role=tab][aria-controls=snippet-{name}]")
         page.click(f"#snippet-{name} .copy")
         assert page.evaluate("navigator.clipboard.readText()") == page.locator(f"#snippet-{name} pre code").text_content()

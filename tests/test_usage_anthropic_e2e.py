@@ -72,3 +72,14 @@ def test_a_model_outside_the_allow_list_is_anthropics_not_found(messages_server,
         ask(claude(srv, ALICE))
     assert info.value.body["error"]["type"] == "not_found_error"
     assert conversations(fake) == []
+
+
+def test_each_web_search_counts_for_the_key(messages_server, fake):
+    srv = messages_server()
+    alice = claude(srv, ALICE)
+    searched = ask(alice, "Otters hold hands.", tools=[{"type": "web_search_20250305", "name": "web_search"}])
+    plain = ask(alice, "!search\nOtters hold hands.")       # the upstream searched, the client did not ask
+    assert searched.usage.server_tool_use.web_search_requests == 1 and plain.usage.server_tool_use is None
+    totals = settle(srv, ALICE, 2)["totals"]
+    assert (totals["requests"], totals["searches"]) == (2, 2)
+    assert totals["input_tokens"] == searched.usage.input_tokens + plain.usage.input_tokens

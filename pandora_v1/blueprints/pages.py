@@ -36,6 +36,7 @@ def overview() -> dict:
         "api_path": api_path,
         "endpoints": {"chat": f"{base}/v1/chat/completions",
                       "responses": f"{base}/v1/responses",
+                      "messages": f"{base}/v1/messages",
                       "images": f"{base}/v1/images/generations",
                       "models": f"{base}/v1/models"},
         "models": [name for name in services.models.names() if name not in gpts],
@@ -58,11 +59,16 @@ def protect(response):
     return response
 
 
+def claude_model(settings) -> str:
+    """A Claude name the Anthropic snippets can use: the first of the table that is not a pattern."""
+    return next((name for name, _ in settings.anthropic.models if "*" not in name), "claude-sonnet-4-6")
+
+
 @bp.get("/")
 def index():
     services = current_services()
     return render_template("index.html", info=overview(), jobs=jobs.next_runs(services),
-                           admin=bool(services.settings.admin_key))
+                           admin=bool(services.settings.admin_key), claude=claude_model(services.settings))
 
 
 @bp.get("/playground")

@@ -8,7 +8,7 @@ recovery matches on wording); a parameter, when the error names one, goes first,
 """
 from __future__ import annotations
 
-from ..errors import APIError
+from ..errors import APIError, bad_request
 from .events import event, new_id
 
 # our status -> (the status Anthropic answers, its error type)
@@ -24,6 +24,11 @@ SHAPES = {
     504: (504, "timeout_error"),
 }
 OVERLOADED = (529, "overloaded_error")     # every other 5xx: the upstream failed or is busy
+
+
+def invalid(path: str, message: str) -> APIError:
+    """A 400 as Anthropic words one: the path of what is wrong first (``messages.2.content.0: ...``)."""
+    return bad_request(f"{path}: {message}" if path else message)
 
 
 def shape(exc: APIError) -> tuple[int, str]:

@@ -8,8 +8,11 @@ APIs share one parser, one upload path and one tool engine:
     text / image / document blocks                            content parts (images and PDFs uploaded)
     assistant tool_use                                        tool_calls (``input`` as the arguments)
     user tool_result                                          tool messages (their images: the user's turn)
+    assistant server_tool_use / web_search_tool_result        text: what was searched and found (search.py)
     thinking / redacted_thinking                              dropped (the upstream cannot take them back)
     custom tools, tool_choice                                 function tools, tool_choice, parallel_tool_calls
+    the web_search_* server tool                              ``ChatRequest.hosted``: search (search.py)
+    output_config.effort, thinking                            ``ChatRequest.effort`` (models/effort.py)
     output_config.format                                      response_format json_schema
 
 Errors are Anthropic's: a 400 whose message starts with the path of what is wrong
@@ -19,22 +22,19 @@ client sent (``rename``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
 from ..answer.request import ChatRequest
 from ..chat.request import parse_chat_request
-from ..errors import APIError, bad_request
+from ..errors import APIError
+from ..models.effort import effort_for_budget
+from . import search
+from .errors import invalid
+from .search import SEARCH_BLOCKS, WEB_SEARCH_TOOL
 
-# TODO(issue 21 item 5): web search. Until it is mapped onto the upstream's own search (issue 20, as
-# platform-spec.md §6.8 records), a ``web_search_*`` server tool is accepted and ignored (a tool_choice
-# that can only mean it is dropped too), and replayed search blocks are dropped.
-WEB_SEARCH_TOOL = re.compile(r"web_search_\d+")
-SEARCH_BLOCKS = ("server_tool_use", "web_search_tool_result")
-
-# output_config.effort and thinking -> the upstream's thinking_effort (platform-spec.md §3.5, §6.6).
-EFFORTS = {"low": "standard", "medium": "standard", "high": "extended", "xhigh": "max", "max": "max"}
+OUTPUT_EFFORTS = ("low", "medium", "high", "xhigh", "max")     # output_config.effort: OpenAI's names too
 THINKING_TYPES = ("enabled", "adaptive", "disabled")
 USER_BLOCKS = ("text", "image", "document", "tool_result", "thinking", "redacted_thinking", "search_result")
 ASSISTANT_BLOCKS = ("text", "tool_use", "thinking", "redacted_thinking", *SEARCH_BLOCKS)
@@ -50,7 +50,6 @@ class MessagesRequest:
     chat: ChatRequest
     max_tokens: int | None                 # None: count_tokens
     thinking: str = "off"                  # off | shown | omitted (display "omitted": blocks without text)
-    effort: str | None = None              # the upstream's thinking_effort; issue 20 puts it in the payload
     stop_sequences: tuple[str, ...] = ()
     origins: dict[str, str] = field(default_factory=dict)   # chat parameter -> the client's path
 
@@ -64,22 +63,15 @@ class MessagesRequest:
         return exc
 
 
-def upstream_effort(thinking: dict | None, output_effort: str | None) -> str | None:
-    """The upstream's ``thinking_effort`` for a request (platform-spec.md §6.6): ``output_config.effort``
-    through §3.5's table when given, else ``thinking``: a budget under 8,000 tokens standard, from 8,000
-    extended, from 32,000 max; adaptive standard; disabled or absent none."""
+def effort_of(thinking: dict | None, output_effort: str | None) -> str | None:
+    """The effort a request asks for, in OpenAI's words (models/effort.py maps them upstream, for a slug
+    that reasons; platform-spec.md §6.6): ``output_config.effort`` when given, else ``thinking``: a
+    budget through ``effort_for_budget``, adaptive the default effort, disabled or absent none."""
     if output_effort is not None:
-        return EFFORTS[output_effort]
+        return output_effort
     if not thinking or thinking["type"] == "disabled":
         return None
-    if thinking["type"] == "adaptive":
-        return "standard"
-    budget = thinking["budget_tokens"]
-    return "max" if budget >= 32_000 else "extended" if budget >= 8_000 else "standard"
-
-
-def invalid(path: str, message: str) -> APIError:
-    return bad_request(f"{path}: {message}" if path else message)
+    return "medium" if thinking["type"] == "adaptive" else effort_for_budget(thinking["budget_tokens"])
 
 
 def parse_messages_request(body, *, counting: bool = False) -> MessagesRequest:
@@ -106,18 +98,19 @@ def parse_messages_request(body, *, counting: bool = False) -> MessagesRequest:
     thinking = _thinking(body.get("thinking"), max_tokens)
     output = _optional(body, "output_config", dict, "a valid dictionary", {})
     output_effort = output.get("effort")
-    if output_effort is not None and output_effort not in EFFORTS:
-        raise invalid("output_config.effort", f"Input should be {_choices(EFFORTS)}")
+    if output_effort is not None and output_effort not in OUTPUT_EFFORTS:
+        raise invalid("output_config.effort", f"Input should be {_choices(OUTPUT_EFFORTS)}")
 
     origins: dict[str, str] = {}
     chat_body: dict = {"model": model.strip(), "stream": stream,
                        "messages": _messages(body.get("system"), messages, origins)}
-    tools, searches = _tools(body.get("tools"), origins)
+    tools, web_search = _tools(body.get("tools"), origins)
     if tools:
         chat_body["tools"] = tools
     choice = body.get("tool_choice")
-    if searches and isinstance(choice, dict) and (not tools or choice.get("name") in searches):
-        choice = None                      # it can only mean web search: see WEB_SEARCH_TOOL
+    hosted = search.asks(web_search, choice, bool(tools))
+    if hosted.force_search and isinstance(choice, dict) and choice.get("type") != "none":
+        choice = None                      # it asks for the search: the custom tools stay the model's choice
     if choice is not None:
         chat_body["tool_choice"], parallel = _tool_choice(choice)
         if parallel is not None:
@@ -130,8 +123,8 @@ def parse_messages_request(body, *, counting: bool = False) -> MessagesRequest:
         raise _located(exc, origins) from None
     shown = "off" if thinking is None or thinking["type"] == "disabled" \
         else "omitted" if thinking.get("display") == "omitted" else "shown"
-    return MessagesRequest(chat, max_tokens, shown, upstream_effort(thinking, output_effort),
-                           tuple(s for s in stops if s), origins)
+    chat = replace(chat, effort=effort_of(thinking, output_effort), hosted=hosted)
+    return MessagesRequest(chat, max_tokens, shown, tuple(s for s in stops if s), origins)
 
 
 # ------------------------------------------------------------------ fields
@@ -272,13 +265,13 @@ def _blocks(content, allowed: tuple[str, ...], path: str) -> list[dict]:
 def _assistant(content, index: int, chat_index: int, origins: dict[str, str]) -> dict:
     path = f"messages.{index}"
     origins[_param(chat_index)] = path
-    texts: list[str] = []
+    texts: list[list[str]] = [[]]        # runs of text blocks, with an earlier search's notes between them
     calls: list[dict] = []
     for number, block in enumerate(_blocks(content, ASSISTANT_BLOCKS, path)):
         where = f"{path}.content.{number}"
         kind = block["type"]
         if kind == "text":
-            texts.append(_string(block, "text", where))
+            texts[-1].append(_string(block, "text", where))
         elif kind == "tool_use":
             arguments = block.get("input")
             if not isinstance(arguments, dict):
@@ -290,7 +283,9 @@ def _assistant(content, index: int, chat_index: int, origins: dict[str, str]) ->
         elif kind == "thinking":             # replayed with its signature (ours, or anyone's): dropped
             _string(block, "thinking", where)
             _string(block, "signature", where)
-    message: dict = {"role": "assistant", "content": "".join(texts)}
+        elif kind in SEARCH_BLOCKS:          # an earlier search: what it searched and found, as text
+            texts += [[search.replayed(block, where)], []]
+    message: dict = {"role": "assistant", "content": "\n\n".join(run for run in map("".join, texts) if run)}
     if calls:
         message["tool_calls"] = calls
     return message
@@ -423,21 +418,21 @@ def _check_tool_pairs(turns: list[tuple[int, dict]]) -> None:
 
 # ---------------------------------------------------------------- tools
 
-def _tools(tools, origins: dict[str, str]) -> tuple[list[dict], set[str]]:
-    """(the custom tools as chat tools, the names of the web search tools ignored)."""
+def _tools(tools, origins: dict[str, str]) -> tuple[list[dict], dict | None]:
+    """(the custom tools as chat tools, the web search tool if listed)."""
     if tools is None:
-        return [], set()
+        return [], None
     if not isinstance(tools, list):
         raise invalid("tools", "Input should be a valid list")
     out: list[dict] = []
-    searches: set[str] = set()
+    web_search = None
     for index, tool in enumerate(tools):
         path = f"tools.{index}"
         if not isinstance(tool, dict):
             raise invalid(path, "Input should be a valid dictionary")
         kind = tool.get("type")
         if isinstance(kind, str) and WEB_SEARCH_TOOL.fullmatch(kind):
-            searches.add(str(tool.get("name", "web_search")))   # see WEB_SEARCH_TOOL
+            web_search = search.search_tool(tool, path)
             continue
         if kind not in (None, "custom"):
             raise invalid(path, f"The server tool '{tool.get('name', kind)}' (type '{kind}') is not supported "
@@ -450,7 +445,7 @@ def _tools(tools, origins: dict[str, str]) -> tuple[list[dict], set[str]]:
                 function[key] = tool[key]
         origins[f"tools[{len(out)}]"] = path
         out.append({"type": "function", "function": function})
-    return out, searches
+    return out, web_search
 
 
 def _tool_choice(choice) -> tuple[object, bool | None]:

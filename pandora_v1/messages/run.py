@@ -15,6 +15,11 @@ finished). ``MessageRun`` reads its typed events (text, reasoning, whole tool ca
 
 Before anything goes upstream the prompt is checked against the context window; its input tokens are
 counted while the upstream starts answering (``message_start`` carries them).
+
+With the web search tool listed, the upstream's searches come as typed steps (translate/hosted.py), each
+a ``server_tool_use`` and a ``web_search_tool_result`` block, and its citations silently (no link in the
+text, translate/citations.py): the text is cut where they stand into claims (claims.py), each with its
+``web_search_result_location`` citations (search.py).
 """
 from __future__ import annotations
 
@@ -26,8 +31,12 @@ from ..answer.budget import OutputBudget
 from ..answer.pipeline import account, open_thread
 from ..errors import APIError
 from ..metering import ledger
-from ..translate.render import CONTENT, REASONING
+from ..translate.citations import span
+from ..translate.hosted import DONE, SEARCH
+from ..translate.render import CONTENT, REASONING, RenderOptions
 from ..usage import tokens
+from . import search
+from .claims import Claims
 from .errors import error_event
 from .events import PING, MessageEncoder, usage
 from .prompt import check_window, input_tokens, plan_prompt, prompt_too_long
@@ -53,6 +62,11 @@ class MessageRun:
         self.budget = OutputBudget(None if limit is None else min(limit, max(0, window - input_tokens)), slug)
         self.stops = StopSequences(request.stop_sequences) if request.stop_sequences else None
         self._hidden: list[str] = []       # reasoning with thinking off: counted in usage, never shown
+        self.searching = request.chat.hosted.search     # the web search tool is listed
+        self.claims = Claims() if self.searching else None
+        self._pages: dict[str, dict] = {}  # the pages the searches found, by URL (what citations quote)
+        self._length = 0                   # characters of text given to the encoder
+        self._cited = 0                    # citations of the answer taken so far
 
     @classmethod
     def start(cls, services, request: MessagesRequest, entry, creds, *, public_url: str,
@@ -62,9 +76,12 @@ class MessageRun:
         thread = open_thread(services, request.chat, entry, creds)   # Claude Code's loop goes on upstream
         turn = plan_prompt(services, request.chat, thread)
         counted = check_window(turn, entry.slug, window)
+        # With web search listed, searches render as their steps and citations without links (search.py).
+        options = RenderOptions(hosted=frozenset({SEARCH}), silent_citations=True) \
+            if request.chat.hosted.search else None
         try:
             agent = AgentAnswer.start(services, request.chat, turn, entry, creds, public_url=public_url,
-                                      started=started, watch=watch, thread=thread)
+                                      started=started, watch=watch, thread=thread, options=options)
         except APIError as exc:
             if exc.upstream_status == 413:   # the upstream's own limit: the wording Claude Code compacts on
                 counted = input_tokens(turn, entry.slug) if counted is None else counted
@@ -128,28 +145,82 @@ class MessageRun:
             out = []
             for kind, value in batch:
                 if kind == CONTENT:
-                    if stops is not None:
-                        value = stops.feed(value)
-                    out.append(encoder.text(budget.take(CONTENT, value)))
+                    out.append(self._text(stops.feed(value) if stops is not None else value))
                 elif kind == REASONING:
                     if shown:
                         out.append(encoder.thought(budget.take(REASONING, value)))
                     else:
                         self._hidden.append(value)     # the upstream did think: usage counts it
+                elif kind == SEARCH:
+                    if value.step == DONE:
+                        out.append(self._search(value.data))
                 else:           # a whole, validated tool call
                     if stops is not None:
-                        out.append(encoder.text(budget.take(CONTENT, stops.flush())))
+                        out.append(self._text(stops.flush()))
+                    out.append(self._flushed())
                     budget.take("call", value.name + value.arguments, cut=False)
                     out.append(encoder.tool_use("toolu_" + value.id[len("call_"):], value.name, value.arguments,
                                                 value.fragments()))
                 if budget.reached or (stops is not None and stops.matched):
                     break
+            if self.searching:
+                out.append(self._text(""))     # citations whose marks resolved without more text
             yield b"".join(out)
             if budget.reached or (stops is not None and stops.matched):
                 self.finish()           # nothing more is wanted: close the upstream now
+                yield self._flushed()
                 return
         if stops is not None:
-            yield encoder.text(budget.take(CONTENT, stops.flush()))
+            yield self._text(stops.flush())
+        yield self._flushed()
+
+    def _text(self, text: str) -> bytes:
+        """Answer text, within max_tokens; with searches, cut where its citations stand (claims.py)."""
+        text = self.budget.take(CONTENT, text)
+        if self.claims is None:
+            return self.encoder.text(text)
+        start = self._length
+        self._length += len(text)
+        out, at = [], 0
+        for position, citations in self._citations():
+            cut = min(max(position - start, at), len(text))
+            out.append(self.encoder.steps(self.claims.feed(text[at:cut]) + self.claims.cite(citations)))
+            at = cut
+        out.append(self.encoder.steps(self.claims.feed(text[at:])))
+        return b"".join(out)
+
+    def _citations(self) -> list[tuple[int, list[dict]]]:
+        """The answer's new citations within the text given so far: (where, citations there)."""
+        if self.agent.annotation_count() <= self._cited:
+            return []
+        found = self.agent.annotations("".join(self.budget.texts.get(CONTENT, ())))
+        fresh, self._cited = found[self._cited:], max(self._cited, len(found))
+        groups: list[tuple[int, list[dict]]] = []
+        for annotation in fresh:
+            if annotation["type"] != "url_citation":
+                continue
+            at, cited = span(annotation)["start_index"], search.citation(span(annotation), self._pages)
+            if groups and groups[-1][0] == at:
+                groups[-1][1].append(cited)
+            else:
+                groups.append((at, [cited]))
+        return groups
+
+    def _flushed(self) -> bytes:
+        """The text held for a claim goes out (a search, a tool call or the end follows it)."""
+        if self.claims is None:
+            return b""
+        return self._text("") + self.encoder.steps(self.claims.flush())
+
+    def _search(self, data: dict) -> bytes:
+        """A search the upstream ran: its blocks (a call that only opened a page has none)."""
+        pages = data.get("results") or []
+        for page in pages:
+            self._pages.setdefault(page["url"], page)
+        query = search.query_of(data.get("action") or {})
+        if query is None:
+            return b""
+        return self._flushed() + self.encoder.search(query, search.results(pages))
 
     def _stop(self) -> tuple[str, str | None]:
         if self.stops is not None and self.stops.matched:
@@ -166,4 +237,7 @@ class MessageRun:
 
     def _usage(self) -> dict:
         texts = [*self.budget.texts.values(), self._hidden]
-        return usage(self.input_tokens, sum(tokens.count("".join(parts), self.slug) for parts in texts))
+        used = usage(self.input_tokens, sum(tokens.count("".join(parts), self.slug) for parts in texts))
+        if self.searching:
+            used["server_tool_use"] = {"web_search_requests": self.encoder.searches, "web_fetch_requests": 0}
+        return used

@@ -8,7 +8,9 @@ Today: private-use markers ``U+E200 kind U+E202 arg … U+E201`` resolved throug
 Rendering: a source becomes ``[[n](url)]`` (2024: n is the mark's number;
 today: sources are numbered in the order the answer first cites them), or,
 ``inline`` (a client that asked for search gets OpenAI's style), the
-reference's ``alt`` (``([Site](url))``) or ``([domain](url))`` per source; an
+reference's ``alt`` (``([Site](url))``) or ``([domain](url))`` per source, or,
+``silent`` (the Messages API: citations are fields of its text blocks), nothing,
+the annotation an empty span where the mark stood, with the source's snippet; an
 entity its name, a file citation (``filecite``, resolved through a ``type:
 "file"`` reference) a readable ``(report.pdf, lines 17–19)`` in every mode,
 anything else nothing. Each link written is recorded as an annotation (chat's
@@ -81,10 +83,11 @@ class Rewriter:
     ``annotate``, the links written (OpenAI ``url_citation`` annotations)."""
 
     def __init__(self, links: bool = True, sandbox: Callable[[str, str], str | None] | None = None,
-                 inline: bool = False, files: bool = False):
+                 inline: bool = False, files: bool = False, silent: bool = False):
         self.links = links                  # False (bot mode without references): marks vanish
         self.sandbox = sandbox              # (message id, /mnt/data path) -> URL
         self.inline = inline                # OpenAI's ([site](url)) instead of [[n](url)]
+        self.silent = silent                # no link written: only the annotation says where and what
         self.files = files                  # record container_file_citation for sandbox links
         self.annotations: list[dict] = []
         self._numbers: dict[str, int] = {}  # source URL -> its number in this answer
@@ -133,6 +136,8 @@ class Rewriter:
                 return ""
             n = match.group("n")
             source = _legacy_source(message, int(n))
+            if source and self.silent:
+                return self._place({}, [source], at)
             if source and self.inline:
                 return self._inline({}, [source], at)
             return self._link(n, *source, at) if source else ""
@@ -166,6 +171,8 @@ class Rewriter:
         sources = _sources(reference) if reference else []
         if not sources:
             return "" if final else None        # hold it until its reference comes, or the end
+        if self.silent:
+            return self._place(reference or {}, sources, at)
         if self.inline:
             return self._inline(reference or {}, sources, at)
         out = []
@@ -194,6 +201,17 @@ class Rewriter:
                 at += len(link) + 1
             out.append(link)
         return " ".join(out)
+
+    def _place(self, reference: dict, sources: list[tuple[str, str | None]], at: int | None) -> str:
+        """``silent``: an empty span per source where the mark stood, with what the source says."""
+        if at is not None:
+            for url, title in sources:
+                found = {"url": url, "title": title or "", "start_index": at, "end_index": at}
+                snippet = _snippet(reference, url)
+                if snippet:
+                    found["snippet"] = snippet
+                self.annotations.append({"type": "url_citation", "url_citation": found})
+        return ""
 
     def _annotate(self, url: str, title: str | None, at: int | None, length: int) -> None:
         if at is not None:
@@ -265,6 +283,14 @@ def _sources(reference: dict) -> list[tuple[str, str | None]]:
                 and all(url != seen for seen, _ in found):
             found.append((url, item.get("title") if isinstance(item.get("title"), str) else None))
     return found
+
+
+def _snippet(reference: dict, url: str) -> str | None:
+    """What the reference quotes of the page at ``url`` (a ``grouped_webpages`` item's snippet)."""
+    for item in reference.get("items") or ():
+        if isinstance(item, dict) and item.get("url") == url and isinstance(item.get("snippet"), str):
+            return clean(item["snippet"]).strip() or None
+    return None
 
 
 def _entity_name(rest: str) -> str:

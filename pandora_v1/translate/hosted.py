@@ -3,12 +3,13 @@
 For the tools a request listed (``RenderOptions.hosted``) the renderer emits,
 beside CONTENT and REASONING pieces, ``(kind, HostedStep)`` pieces:
 
-  SEARCH  a web.run call        START (it began), DONE (action; sources from the tool's results)
+  SEARCH  a web.run call        START (it began), DONE (action; the pages its results list)
   CODE    a python call         START, DELTA (code as it streams), RUN (the code is whole), DONE (outputs)
   IMAGE   the image tool        START, PARTIAL (a preview's bytes), DONE (the image's bytes)
 
-Only the Responses encoder asks for them (responses/events.py makes them
-output items); everything else gets text, as before. What the upstream
+The Responses encoder makes them output items (responses/events.py), the
+Messages encoder makes searches ``server_tool_use`` and ``web_search_tool_result``
+blocks (messages/search.py); everything else gets text, as before. What the upstream
 shows (upstream-protocol "Today's stream", "Capabilities on request"):
 ``web.run`` code is JSON such as ``{"search_query": [{"q": "..."}]}`` and its
 tool message carries ``metadata.search_result_groups``; python's tool
@@ -75,16 +76,22 @@ def search_action(code: str) -> dict:
     return action
 
 
-def search_sources(metadata: dict) -> list[dict]:
-    """The pages a search found (``search_result_groups``), in order, without repeats."""
+def search_results(metadata: dict) -> list[dict]:
+    """The pages a search found (``search_result_groups``), in order, without repeats: each page's
+    ``url``, and its ``title``, ``snippet`` and ``pub_date`` as the upstream gives them (or None)."""
     found: list[dict] = []
     for group in metadata.get("search_result_groups") or ():
         entries = group.get("entries") if isinstance(group, dict) else None
         for entry in entries or ():
             url = _http(entry.get("url")) if isinstance(entry, dict) else None
             if url and all(url != f["url"] for f in found):
-                found.append({"type": "url", "url": url})
+                found.append({"url": url, "title": _text(entry.get("title")), "snippet": _text(entry.get("snippet")),
+                              "pub_date": entry.get("pub_date")})
     return found
+
+
+def _text(value) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def code_logs(message: dict) -> str:

@@ -146,6 +146,7 @@ class RenderOptions:
     image_style: str = "markdown"      # "markdown" | "plain" | "none"
     collect_images: bool = False       # fetch images even when not shown (images endpoint)
     inline_citations: bool = False     # OpenAI's search style, ([site](url)), instead of [[n](url)]
+    silent_citations: bool = False     # no link in the text: the annotations say where (the Messages API)
     hosted: frozenset[str] = frozenset()   # hosted tools rendered as typed steps (hosted.py)
     partial_images: int = 0            # image previews wanted per image (hosted image_generation)
 
@@ -247,7 +248,8 @@ class Renderer:
         self.system_errors: list[tuple[str, str]] = []   # (name, text) of failed tools
         self.searches = 0                       # upstream search calls the turn made
         self.citations = Rewriter(self.options.citation_links, self._sandbox_link,
-                                  inline=self.options.inline_citations, files=CODE in self.options.hosted)
+                                  inline=self.options.inline_citations, files=CODE in self.options.hosted,
+                                  silent=self.options.silent_citations)
         self._states: dict[str, Any] = {}
         self._open: str | None = None           # id of the message whose fence is open
         self._open_text: str | None = None      # id of the message still holding text back
@@ -708,11 +710,10 @@ class Renderer:
         return self._follow("web.run", SEARCH, message_id, message)[1]
 
     def _search_results(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
-        """web.run's results finish the call: its action, and the pages found as sources."""
+        """web.run's results finish the call: its action, and the pages found."""
         if not finished or self._call is None or self._call[0] != "web.run":
             return []
-        sources = tools.search_sources(message.get("metadata") or {})
-        return self._close_call(sources=sources)
+        return self._close_call(results=tools.search_results(message.get("metadata") or {}))
 
     def _code_call(self, message_id: str, message: dict, finished: bool) -> list[Piece]:
         state = self._states.get(message_id)
@@ -740,7 +741,7 @@ class Renderer:
         return self._close_call(outputs={"logs": logs, "images": [c.url for c in charts if c is not None],
                                          "failed": failed})
 
-    def _close_call(self, sources: list[dict] | None = None, outputs: dict | None = None) -> list[Piece]:
+    def _close_call(self, results: list[dict] | None = None, outputs: dict | None = None) -> list[Piece]:
         """The followed call is over: DONE with what it has (RUN first if the code never finished)."""
         if self._call is None:
             return []
@@ -751,8 +752,10 @@ class Renderer:
             return []
         state.done = True
         if state.kind == SEARCH:
-            return [(SEARCH, HostedStep(key, DONE, data={"action": tools.search_action(state.code),
-                                                         "sources": sources or []}))]
+            found = results or []      # the pages, and (OpenAI's) their URLs as sources
+            return [(SEARCH, HostedStep(key, DONE, data={
+                "action": tools.search_action(state.code), "results": found,
+                "sources": [{"type": "url", "url": page["url"]} for page in found]}))]
         pieces: list[Piece] = [] if state.ran else [(CODE, HostedStep(key, RUN, data={"code": state.code}))]
         done = {"code": state.code, "logs": "", "images": [], "failed": False, **(outputs or {})}
         return pieces + [(CODE, HostedStep(key, DONE, data=done))]

@@ -16,6 +16,10 @@ const user = (content) => [{ role: "user", content }];
 const weatherTool = { name: "get_weather", description: "Weather in a city",
                       input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } };
 const callPrompt = 'Let me check.\n!call get_weather {"city": "Paris"}';
+// The fake's search turn: a web.run call, its results, and an answer whose mark cites the first result.
+const searched = "!pieces 3\nBased on the results:\nLisbon opened a solar library today \ue200cite\ue202turn0search0\ue201."
+  + " It runs on sun.";
+const webSearch = { type: "web_search_20250305", name: "web_search", max_uses: 3 };
 const out = [];
 
 async function scenario(name, run) {
@@ -92,6 +96,20 @@ await scenario("sdk-error-midstream", async () => {
   return {};
 });
 
+await scenario("sdk-web-search", async () => {
+  const created = await client.messages.create({ model, max_tokens: 1024, messages: user(searched), tools: [webSearch] });
+  const stream = client.messages.stream({ model, max_tokens: 1024, messages: user(searched), tools: [webSearch] });
+  const citations = [];
+  let json = "";
+  stream.on("citation", (citation) => citations.push(citation));
+  stream.on("inputJson", (delta) => { json += delta; });
+  const final = await stream.finalMessage();
+  const again = await client.messages.create({ model, max_tokens: 1024, tools: [webSearch], messages: [
+    ...user(searched), { role: "assistant", content: final.content }, { role: "user", content: "Thanks!" }] });
+  return { created: created.content, final: final.content, citations, json, usage: final.usage,
+           again: again.content.at(-1).text };
+});
+
 const anthropic = createAnthropic({ baseURL: `${baseURL}/v1`, apiKey });
 const tools = {
   get_weather: tool({
@@ -123,6 +141,36 @@ await scenario("ai-reasoning", async () => {
   const r = await generateText({ model: anthropic(model), prompt: "!reasoning\nDone thinking.",
                                  providerOptions: { anthropic: { thinking: { type: "enabled", budgetTokens: 2048 } } } });
   return { text: r.text, reasoning: r.reasoningText, usage: r.usage };
+});
+
+const searchTools = () => ({ web_search: anthropic.tools.webSearch_20250305({ maxUses: 3 }) });
+
+function searchSummary(r, extra) {
+  return { text: r.text, finishReason: r.finishReason, sources: r.sources, warnings: r.warnings,
+           toolCalls: r.toolCalls.map((c) => ({ id: c.toolCallId, name: c.toolName, input: c.input,
+                                                providerExecuted: c.providerExecuted, invalid: c.invalid ?? false })),
+           toolResults: r.toolResults.map((t) => ({ id: t.toolCallId, name: t.toolName, output: t.output })),
+           request: r.request?.body, ...extra };
+}
+
+await scenario("ai-web-search-generateText", async () => {
+  const r = await generateText({ model: anthropic(model), prompt: searched, tools: searchTools() });
+  const again = await generateText({ model: anthropic(model), tools: searchTools(), messages: [
+    { role: "user", content: searched }, ...r.response.messages, { role: "user", content: "Thanks!" }] });
+  return searchSummary(r, { again: again.text, againRequest: again.request?.body });
+});
+
+await scenario("ai-web-search-streamText", async () => {
+  const r = streamText({ model: anthropic(model), prompt: searched, tools: searchTools() });
+  const parts = [];
+  const errors = [];
+  for await (const part of r.fullStream) {
+    parts.push(part.type);
+    if (part.type === "error") errors.push(String(part.error?.message ?? part.error));
+  }
+  return searchSummary({ text: await r.text, finishReason: await r.finishReason, sources: await r.sources,
+                         warnings: await r.warnings, toolCalls: await r.toolCalls, toolResults: await r.toolResults,
+                         request: (await r.request)?.body }, { parts, errors });
 });
 
 console.log(JSON.stringify(out));

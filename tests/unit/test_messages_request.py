@@ -7,9 +7,12 @@ import base64
 import orjson
 import pytest
 
+from pandora_v1.answer.request import NO_HOSTED
 from pandora_v1.errors import APIError
 from pandora_v1.files.parts import InputFile
-from pandora_v1.messages.request import parse_messages_request, upstream_effort
+from pandora_v1.messages import search
+from pandora_v1.messages.request import effort_of, parse_messages_request
+from pandora_v1.models.effort import thinking_effort
 from tests.fake_upstream import png_bytes
 
 PNG = base64.b64encode(png_bytes("msg", 4, 3)).decode()
@@ -59,7 +62,8 @@ def test_system_blocks_and_a_trailing_system_message_become_one_leading_system_m
         context_management={"edits": []}, temperature=1, top_k=5))
     assert [(m.role, m.text) for m in req.chat.messages] == [
         ("system", "You are a coding agent.\n\nBe brief.\n\nEnvironment: linux"), ("user", "Hi")]
-    assert req.max_tokens == 1024 and not req.stream and req.thinking == "off" and req.effort is None
+    assert req.max_tokens == 1024 and not req.stream and req.thinking == "off" and req.chat.effort is None
+    assert req.chat.hosted == NO_HOSTED
 
 
 def test_blocks_become_the_pipelines_parts():
@@ -86,7 +90,7 @@ def test_a_pdf_document_is_a_file_and_integral_floats_are_integers():
         thinking={"type": "enabled", "budget_tokens": 2048.0}))
     [file] = req.chat.messages[0].files
     assert (file.data, file.declared_type, file.param) == (b"%PDF-1.4 tiny", "application/pdf", "messages[0].content[0]")
-    assert req.max_tokens == 4096 and req.effort == "standard"
+    assert req.max_tokens == 4096 and thinking_effort(req.chat.effort) == "standard"
     assert error_of(body(max_tokens=10.5)) == "max_tokens: Input should be a valid integer"
 
 
@@ -130,18 +134,86 @@ def test_tool_choice(choice, mode, named):
     assert (tools.choice.mode, tools.choice.named, tools.parallel) == (mode, named, True)
 
 
-def test_a_web_search_server_tool_is_accepted_and_other_server_tools_are_a_400():
-    req = parse_messages_request(body(tools=[WEATHER, {"type": "web_search_20250305", "name": "web_search"},
-                                             {"type": "web_search_20261201", "name": "web_search"}]))
-    assert [t.name for t in req.chat.tools.tools] == ["get_weather"]
-    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
-    for choice in ({"type": "tool", "name": "web_search"}, {"type": "any"}):   # as if the tool were absent
-        alone = parse_messages_request(body(tools=[search], tool_choice=choice))
-        assert alone.chat.tools.tools == () and alone.chat.tools.choice.mode == "none"
-    forced = parse_messages_request(body(tools=[WEATHER, search], tool_choice={"type": "tool", "name": "web_search"}))
-    assert (forced.chat.tools.choice.mode, forced.chat.tools.choice.named) == ("auto", None)
+SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5, "allowed_domains": ["example.com"],
+          "cache_control": {"type": "ephemeral"}}
+
+
+def test_the_web_search_tool_asks_for_the_upstreams_search_and_other_server_tools_are_a_400():
+    req = parse_messages_request(body(tools=[WEATHER, SEARCH]))
+    assert [t.name for t in req.chat.tools.tools] == ["get_weather"] and req.chat.tools.choice.mode == "auto"
+    assert (req.chat.hosted.search, req.chat.hosted.force_search, req.chat.hosted.notes) == (True, False, ())
+    later = parse_messages_request(body(tools=[{"type": "web_search_20261201", "name": "web_search"}]))
+    assert later.chat.hosted.search and later.chat.tools.tools == ()        # a later version is web search too
     message = error_of(body(tools=[WEATHER, {"type": "code_execution_20250825", "name": "code_execution"}]))
     assert message.startswith("tools.1: ") and "'code_execution'" in message and "code_execution_20250825" in message
+
+
+@pytest.mark.parametrize("tools, choice, forced, mode", [
+    ([SEARCH], {"type": "tool", "name": "web_search"}, True, "none"),    # named: the upstream must search
+    ([SEARCH], {"type": "any"}, True, "none"),                           # any tool, and it is the only one
+    ([WEATHER, SEARCH], {"type": "tool", "name": "web_search"}, True, "auto"),
+    ([WEATHER, SEARCH], {"type": "any"}, False, "required"),             # any: a custom tool will do
+    ([WEATHER, SEARCH], {"type": "tool", "name": "get_weather"}, False, "required"),
+    ([SEARCH], {"type": "auto"}, False, "none"),
+])
+def test_a_tool_choice_that_names_the_search_forces_it(tools, choice, forced, mode):
+    req = parse_messages_request(body(tools=tools, tool_choice=choice))
+    assert (req.chat.hosted.search, req.chat.hosted.force_search, req.chat.tools.choice.mode) == (True, forced, mode)
+
+
+def test_tool_choice_none_uses_no_tool_not_even_the_search():
+    assert parse_messages_request(body(tools=[WEATHER, SEARCH], tool_choice={"type": "none"})).chat.hosted == NO_HOSTED
+
+
+def test_the_searchs_user_location_is_a_prompt_line():
+    place = {"type": "approximate", "city": "Lisbon", "region": "Lisboa", "country": "PT", "timezone": "Europe/Lisbon"}
+    req = parse_messages_request(body(tools=[{**SEARCH, "user_location": place}]))
+    assert req.chat.hosted.notes == ("The user's approximate location: Lisbon, Lisboa, PT (time zone Europe/Lisbon).",)
+    assert "Lisbon, Lisboa, PT" in req.chat.hosted.instructions()
+
+
+@pytest.mark.parametrize("tool, message", [
+    ({"type": "web_search_20250305"}, "tools.0.web_search_20250305.name: Field required"),
+    ({"type": "web_search_20250305", "name": "search"}, "tools.0.web_search_20250305.name: Input should be 'web_search'"),
+    ({**SEARCH, "max_uses": 0}, "tools.0.web_search_20250305.max_uses: Input should be greater than 0"),
+    ({**SEARCH, "max_uses": "5"}, "tools.0.web_search_20250305.max_uses: Input should be a valid integer"),
+    ({**SEARCH, "blocked_domains": "x.com"}, "tools.0.web_search_20250305.blocked_domains: Input should be a valid "
+                                             "list of strings"),
+    ({**SEARCH, "user_location": {"city": "Lisbon"}}, "tools.0.web_search_20250305.user_location.type: Input "
+                                                      "should be 'approximate'"),
+    ({**SEARCH, "user_location": {"type": "approximate", "city": 5}},
+     "tools.0.web_search_20250305.user_location.city: Input should be a valid string"),
+])
+def test_a_bad_web_search_tool_is_anthropics_400(tool, message):
+    assert error_of(body(tools=[tool])) == message
+
+
+def test_replayed_search_blocks_are_text_for_the_upstream_never_a_search():
+    results = [{"type": "web_search_result", "url": "https://example.com/otters", "title": "Otters",
+                "encrypted_content": search.sealed("Otters hold hands while they sleep."), "page_age": None},
+               {"type": "web_search_result", "url": "https://other.example/x", "title": "Theirs",
+                "encrypted_content": "EqgfCioIARgBIiQ3YTAw", "page_age": "April 30, 2025"}]
+    req = parse_messages_request(body(
+        user(text("Do otters hold hands?")),
+        assistant(text("Let me look."),
+                  {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {"query": "otters"}},
+                  {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01", "content": results},
+                  text("They do, "), {"type": "text", "text": "while sleeping.", "citations": [
+                      {"type": "web_search_result_location", "url": "https://example.com/otters", "title": "Otters",
+                       "encrypted_index": "x", "cited_text": "Otters hold hands"}]},
+                  {"type": "server_tool_use", "id": "srvtoolu_02", "name": "web_search", "input": {"query": "seals"}},
+                  {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_02",
+                   "content": {"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"}}),
+        user(text("Thanks")), tools=[SEARCH]))
+    _, answer, _ = req.chat.messages
+    assert answer.text == ("Let me look.\n\n[searched: otters]\n\n[search results]\n"
+                           "- Otters (https://example.com/otters): Otters hold hands while they sleep.\n"
+                           "- Theirs (https://other.example/x)\n\nThey do, while sleeping.\n\n[searched: seals]\n\n"
+                           "[the search failed: max_uses_exceeded]")
+    assert answer.tool_calls == ()
+    bad = assistant({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [{"url": "x"}]})
+    assert error_of(body(user(text("Hi")), bad)) == "messages.1.content.0.content.0.type: Input should be " \
+                                                    "'web_search_result'"
 
 
 @pytest.mark.parametrize("thinking, max_tokens, output, shown, effort", [
@@ -156,14 +228,16 @@ def test_a_web_search_server_tool_is_accepted_and_other_server_tools_are_a_400()
 ])
 def test_thinking_and_effort(thinking, max_tokens, output, shown, effort):
     req = parse_messages_request(body(thinking=thinking, max_tokens=max_tokens, output_config=output))
-    assert (req.thinking, req.effort) == (shown, effort)
+    # The request carries OpenAI's word; the one table every API shares makes it the upstream's.
+    assert (req.thinking, thinking_effort(req.chat.effort)) == (shown, effort)
 
 
-def test_upstream_effort_is_one_small_function():
-    assert upstream_effort({"type": "enabled", "budget_tokens": 7999}, None) == "standard"
-    assert upstream_effort({"type": "enabled", "budget_tokens": 31999}, None) == "extended"
-    assert upstream_effort(None, "high") == "extended"
-    assert upstream_effort(None, None) is None
+def test_the_effort_asked_is_in_openais_words():
+    assert effort_of({"type": "enabled", "budget_tokens": 7999}, None) == "medium"
+    assert effort_of({"type": "enabled", "budget_tokens": 31999}, None) == "high"
+    assert effort_of({"type": "adaptive"}, None) == "medium"
+    assert effort_of({"type": "disabled"}, "max") == "max"         # output_config.effort wins
+    assert effort_of(None, "high") == "high" and effort_of(None, None) is None
 
 
 def test_output_config_format_is_a_strict_json_schema():

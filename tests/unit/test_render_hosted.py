@@ -15,8 +15,9 @@ from tests.fake_upstream import png_bytes
 SEARCH_JSON = '{"search_query": [{"q": "otters"}, {"q": "sea otters"}], "response_length": "short"}'
 GROUPS = {"search_result_groups": [
     {"type": "search_result_group", "domain": "a.example", "entries": [
-        {"url": "https://a.example/1", "title": "A"}, {"url": "https://a.example/1", "title": "again"}]},
-    {"type": "search_result_group", "domain": "b.example", "entries": [{"url": "https://b.example/2"}]}]}
+        {"url": "https://a.example/1", "title": "A", "snippet": " Otters float. ", "pub_date": 1751328000.0},
+        {"url": "https://a.example/1", "title": "again"}]},
+    {"type": "search_result_group", "domain": "b.example", "entries": [{"url": "https://b.example/2", "title": ""}]}]}
 
 
 class Media:
@@ -66,7 +67,12 @@ def test_a_search_call_starts_then_finishes_with_its_action_and_sources():
     assert steps(pieces) == [(SEARCH, START), (SEARCH, DONE)]
     assert pieces[1][1].data == {"action": {"type": "search", "query": "otters", "queries": ["otters", "sea otters"]},
                                  "sources": [{"type": "url", "url": "https://a.example/1"},
-                                             {"type": "url", "url": "https://b.example/2"}]}
+                                             {"type": "url", "url": "https://b.example/2"}],
+                                 # the pages with what the upstream says of them (the Messages API shows it)
+                                 "results": [{"url": "https://a.example/1", "title": "A", "snippet": "Otters float.",
+                                              "pub_date": 1751328000.0},
+                                             {"url": "https://b.example/2", "title": None, "snippet": None,
+                                              "pub_date": None}]}
     assert pieces[1][1].key == pieces[0][1].key == "c"
     assert pieces[2:] == [(CONTENT, "Found.")]
 
@@ -80,7 +86,8 @@ def test_without_the_tool_listed_the_same_turn_is_text_as_before():
 def test_a_call_whose_results_never_come_is_closed_by_what_follows():
     _, pieces = render([SEARCH_TURN[1], SEARCH_TURN[3]], SEARCH)
     assert steps(pieces) == [(SEARCH, START), (SEARCH, DONE)]
-    assert pieces[1][1].data["sources"] == [] and pieces[1][1].data["action"]["query"] == "otters"
+    assert pieces[1][1].data["sources"] == pieces[1][1].data["results"] == []
+    assert pieces[1][1].data["action"]["query"] == "otters"
     assert pieces[2] == (CONTENT, "Found.")
     _, pieces = render([SEARCH_TURN[1]], SEARCH)           # or by the turn's end
     assert steps(pieces) == [(SEARCH, START), (SEARCH, DONE)]
@@ -98,8 +105,8 @@ def test_search_actions_always_have_the_fields_clients_need(code, action):
     assert hosted.search_action(code) == action
 
 
-def test_search_sources_and_code_logs_read_the_upstreams_shapes():
-    assert hosted.search_sources({"search_result_groups": [{"entries": [{"url": "ftp://x"}, "bad"]}, "bad"]}) == []
+def test_search_results_and_code_logs_read_the_upstreams_shapes():
+    assert hosted.search_results({"search_result_groups": [{"entries": [{"url": "ftp://x"}, "bad"]}, "bad"]}) == []
     logs = {"metadata": {"aggregate_result": {"messages": [{"message_type": "stream", "text": "a\n"},
                                                            {"message_type": "image", "image_url": "x"},
                                                            {"message_type": "stream", "text": "b\n"}]}}}
