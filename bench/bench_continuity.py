@@ -33,16 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.conftest import make_jwt  # noqa: E402
+from tests.conftest import free_port, make_jwt  # noqa: E402
 from tests.fake_upstream import FakeUpstream  # noqa: E402
 
 TOKEN = make_jwt()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Link:

@@ -43,15 +43,9 @@ import gevent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.conftest import gunicorn_children, make_jwt  # noqa: E402
+from tests.conftest import free_port, gunicorn_children, make_jwt  # noqa: E402
 
 TOKEN = make_jwt()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

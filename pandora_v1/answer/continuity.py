@@ -111,9 +111,10 @@ def canonical(message: ChatMessage) -> bytes:
     ], option=orjson.OPT_SORT_KEYS)
 
 
-def chain(scope: bytes, messages: Sequence[ChatMessage]) -> list[str]:
-    """The link of every prefix: ``chain(...)[i]`` stands for ``messages[:i + 1]``."""
-    link = hashlib.sha256(scope).digest()
+def chain(scope: bytes, messages: Sequence[ChatMessage], after: str | None = None) -> list[str]:
+    """The link of every prefix: ``chain(...)[i]`` stands for ``messages[:i + 1]``; ``after``: the
+    link the messages follow (the chain goes on from there instead of from the scope)."""
+    link = bytes.fromhex(after) if after else hashlib.sha256(scope).digest()
     links = []
     for message in messages:
         link = hashlib.sha256(link + canonical(message)).digest()
@@ -163,13 +164,16 @@ class Sessions:
         self.store = store
         self.ttl = ttl
 
-    def find(self, scope: bytes, messages: Sequence[ChatMessage]) -> tuple[Session, int] | None:
-        """The session ``messages`` continue, and how many of them the upstream already has."""
+    def find(self, scope: bytes, messages: Sequence[ChatMessage],
+             links: list[str] | None = None) -> tuple[Session, int] | None:
+        """The session ``messages`` continue, and how many of them the upstream already has
+        (``links``: their chain, when the caller has it already)."""
         at = last_answer(messages)
         if at is None or at == len(messages) - 1:
             return None            # nothing answered yet, or nothing new after the answer
+        link = links[at] if links is not None else chain(scope, messages[:at + 1])[-1]
         try:
-            record = self.store.get_json(KEY + chain(scope, messages[:at + 1])[-1])
+            record = self.store.get_json(KEY + link)
         except StoreUnavailable as exc:
             log.warning("continuity: no session lookup (%s); sending the whole history", exc)
             return None
@@ -179,10 +183,12 @@ class Sessions:
         nonce = record.get("nonce") if isinstance(record.get("nonce"), str) else None
         return Session(record["conversation_id"], record["parent_id"], nonce), at + 1
 
-    def remember(self, scope: bytes, messages: Sequence[ChatMessage], session: Session) -> None:
-        """``messages`` end with the answer as the client received it."""
+    def remember(self, scope: bytes, messages: Sequence[ChatMessage], session: Session,
+                 after: str | None = None) -> None:
+        """``messages`` end with the answer as the client received it; ``after``: the link of what
+        comes before them (the history already hashed)."""
         try:
-            self.store.set_json(KEY + chain(scope, messages)[-1],
+            self.store.set_json(KEY + chain(scope, messages, after)[-1],
                                 {"conversation_id": session.conversation_id, "parent_id": session.parent_id,
                                  "nonce": session.nonce}, self.ttl)
         except StoreUnavailable as exc:
@@ -236,6 +242,7 @@ class Thread:
     scope: bytes
     history: tuple[ChatMessage, ...]      # the client's messages, before tool rendering
     session: Session | None = None        # the conversation this request continues (None: a new one)
+    link: str | None = None               # the history's own link (chain), hashed once per request
 
     @property
     def nonce(self) -> str | None:
@@ -249,7 +256,10 @@ class Thread:
 
     def keep(self, answer: ChatMessage, session: Session) -> None:
         """The turn is answered (``answer`` as the client received it): the next one continues it."""
-        self.sessions.remember(self.scope, self.history + (answer,), session)
+        if self.link is None:
+            self.sessions.remember(self.scope, self.history + (answer,), session)
+        else:
+            self.sessions.remember(self.scope, (answer,), session, after=self.link)
 
 
 def open_thread(sessions: Sessions | None, messages: tuple[ChatMessage, ...], fields: ToolFields,
@@ -258,8 +268,9 @@ def open_thread(sessions: Sessions | None, messages: tuple[ChatMessage, ...], fi
     if sessions is None:
         return None
     scope = scope_of(creds.account_key(), entry.slug, entry.gizmo_id, fields, engine)
-    found = sessions.find(scope, messages)
-    thread = Thread(sessions, scope, messages)
+    links = chain(scope, messages)        # once: the lookup and the answer kept later both go on from it
+    found = sessions.find(scope, messages, links)
+    thread = Thread(sessions, scope, messages, link=links[-1] if links else None)
     if found is None:
         return thread
     session, known = found

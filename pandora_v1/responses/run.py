@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..answer.agent import AgentAnswer, plan
+from ..answer.budget import OutputBudget
 from ..answer.pipeline import account, open_thread
 from ..answer.sse import SSE_KEEPALIVE
 from ..errors import APIError
@@ -55,12 +56,8 @@ class ResponseRun:
         self.encoder = ResponseEncoder(objects.response(request), request.summary, request.stream,
                                        request.hosted, request.include)
         self.encoder.annotate = agent.annotations
-        self._budget = request.max_output_tokens   # the client's limit on output tokens, if any
-        self._bytes = 0                             # UTF-8 size of the output so far (with a limit)
-        self._next_check = self._budget or 0        # no token count is needed below this size
-        self._content: list[str] = []
-        self._reasoning: list[str] = []
-        self._cut = False
+        # The client's max_output_tokens as a cut; it also keeps the text and reasoning sent, by kind.
+        self.budget = OutputBudget(request.max_output_tokens, slug)
 
     @classmethod
     def start(cls, services, request: ResponsesRequest, entry, creds, states: ResponseStore, *,
@@ -135,18 +132,15 @@ class ResponseRun:
             out = []
             for kind, value in batch:
                 if kind == CONTENT or kind == REASONING:
-                    if self._budget is not None:
-                        value = self._within_budget(kind, value)
+                    value = self.budget.take(kind, value)
                     if kind == CONTENT:
-                        self._content.append(value)
                         out.append(encoder.text(value))
                         # A link ends with ")": annotation.added right after the delta completing it.
                         if ")" in value and self.agent.annotation_count() > encoder.announced:
                             out.append(encoder.announce())
                     else:
-                        self._reasoning.append(value)
                         out.append(encoder.reasoning(value))
-                    if self._cut:
+                    if self.budget.reached:
                         break
                 elif kind == TOOL_CALL:           # a whole, validated function call
                     out.append(encoder.call_start(value.id, value.name))
@@ -155,34 +149,15 @@ class ResponseRun:
                 else:                             # a hosted tool's step (translate/hosted.py)
                     out.append(encoder.hosted(kind, value))
             yield b"".join(out)
-            if self._cut:
+            if self.budget.reached:
                 self.agent.finish()           # the client's limit is reached: close the upstream now
                 return
 
-    def _within_budget(self, kind: str, text: str) -> str:
-        """``text`` cut where the answer reaches ``max_output_tokens``.
-
-        Counted on the whole output so far (tokens merge across pieces), and
-        only once its UTF-8 size could exceed the limit: a token is at least a byte.
-        """
-        mine, other = (self._content, self._reasoning) if kind == CONTENT else (self._reasoning, self._content)
-        self._bytes += len(text.encode())
-        if self._budget is None or self._bytes <= self._next_check:
-            return text
-        before = "".join(mine)
-        allowed = self._budget - tokens.count("".join(other), self.slug)
-        used, kept = tokens.cut(before + text, allowed, self.slug)
-        if kept is None:
-            # Every token is at least a byte: no cut is possible before this many more bytes.
-            self._next_check = self._bytes + (allowed - used)
-            return text
-        self._cut = True
-        return kept[len(before):] if kept.startswith(before) else ""
-
     def _usage(self) -> dict:
         slug = self.slug
-        reasoning = tokens.count("".join(self._reasoning), slug)
-        output = tokens.count("".join(self._content), slug) + reasoning \
+        sent = self.budget.texts
+        reasoning = tokens.count("".join(sent.get(REASONING, ())), slug)
+        output = tokens.count("".join(sent.get(CONTENT, ())), slug) + reasoning \
             + sum(tokens.count(call.arguments, slug) for call in self.engine.calls) \
             + sum(tokens.count(code, slug) for code in self.encoder.code)
         # The rendered prompt: the injected tool protocol counts, as in chat.
@@ -199,7 +174,7 @@ class ResponseRun:
         if failure is not None:
             final, out = encoder.failed(*failure, usage=usage)
         else:
-            reason = "length" if self._cut else self.engine.finish_reason
+            reason = "length" if self.budget.reached else self.engine.finish_reason
             if reason in _INCOMPLETE:
                 final, out = encoder.incomplete(usage, _INCOMPLETE[reason])
             else:
